@@ -1,7 +1,8 @@
 """Text clean-up that runs before spaCy, identically for training and scoring.
 
 What is done, and why:
-- ftfy.fix_text: repairs mojibake ("donâ€™t" -> "don’t") and HTML entities ("&amp;" -> "&"),
+- ftfy.fix_text: repairs mojibake ("donâ€™t" -> "don't") and HTML entities ("&amp;" -> "&"),
+  uncurls quotes so that "don’t" tokenises like "don't" (negations survive as "n't"),
   which social exports are full of, and applies Unicode NFC so that equal text compares equal.
 - Zero-width and control characters are removed: they split words invisibly and defeat matching.
 - Runs of whitespace become one space: line breaks carry no sentiment.

@@ -1,0 +1,48 @@
+# sentimon developer tasks. `make help` lists them.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help install dev demo test lint format unit clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps re-run pip only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed ## Create .venv and install sentimon
+
+dev: $(VENV)/.installed-dev ## Create .venv with the dev extras
+
+demo: install ## Replay the corpus's test split as a stream, score it, print the brand report
+	$(BIN)/sentimon demo
+
+lint: dev ## ruff, import contracts, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+format: dev ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit: dev ## Run the tests only
+	$(BIN)/python -m pytest
+
+test: lint unit ## Lint, then run the whole test suite (PostgreSQL too when SENTIMON_TEST_POSTGRES_URL is set)
+
+clean: ## Remove .venv, caches and local data
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache sentimon-data

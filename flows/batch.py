@@ -1,0 +1,85 @@
+"""One micro-batch, start to finish, as a plain function (the flow wraps it in a task).
+
+read after the stored cursor -> validate -> tokenise -> match brands -> score -> one
+transaction that writes everything and advances the cursor.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from db import repository
+from flows.runtime import Runtime
+from pipeline.records import Batch, ScoredPost
+from pipeline.sources import Source
+from pipeline.tokenize import make_docs, model_tokens
+from pipeline.validate import Validator
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    source: str
+    n_read: int
+    n_posts: int
+    n_new_posts: int
+    n_rejects: int
+    cursor_to: str | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def process_batch(
+    rt: Runtime,
+    source: Source,
+    validator: Validator,
+    batch_size: int,
+    flow_run_id: str | None = None,
+) -> BatchReport | None:
+    """Process the next batch of ``source``; None when nothing new is there."""
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(now - clock, 4)
+        clock = now
+
+    with rt.engine.connect() as conn:
+        cursor = repository.get_cursor(conn, source.name)
+    read = source.read_batch(cursor, batch_size)
+    if not read.records:
+        return None
+    lap("read")
+    posts, rejects = validator.split(read.records)
+    lap("validate")
+    docs = list(make_docs(rt.scorer.nlp, [p.text for p in posts]))
+    lap("tokenize")
+    mentions = [rt.matcher.match(doc, p.brand_hints) for doc, p in zip(docs, posts, strict=True)]
+    lap("brands")
+    config = rt.scorer.text_config
+    predictions = rt.scorer.score_token_lists([model_tokens(doc, config) for doc in docs])
+    lap("score")
+    batch = Batch(
+        source=source.name,
+        cursor_from=cursor,
+        cursor_to=read.cursor_to,
+        scored=[
+            ScoredPost(post=p, brands=b, prediction=pr)
+            for p, b, pr in zip(posts, mentions, predictions, strict=True)
+        ],
+        rejects=rejects,
+        timings=timings,
+    )
+    with rt.engine.begin() as conn:
+        counts = repository.commit_batch(conn, batch, flow_run_id=flow_run_id)
+    lap("commit")
+    return BatchReport(
+        source=source.name,
+        n_read=len(read.records),
+        n_posts=len(posts),
+        n_new_posts=counts.n_new_posts,
+        n_rejects=len(rejects),
+        cursor_to=read.cursor_to,
+        timings=timings,
+    )

@@ -1,0 +1,39 @@
+"""Settings, read once at the edge from ``SENTIMON_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The repository root: the committed default model and example brands file live there.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODEL = PROJECT_ROOT / "models" / "default"
+BUNDLED_BRANDS = PROJECT_ROOT / "configs" / "brands.toml"
+DEFAULT_TRAIN_CONFIG = PROJECT_ROOT / "configs" / "lstm.toml"
+
+
+class Settings(BaseSettings):
+    """All optional; see README "Configuration".
+
+    The database URL is a SecretStr so that a password in it never reaches a log or a repr.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SENTIMON_", extra="ignore")
+
+    database_url: SecretStr | None = None
+    data_dir: Path = Path("sentimon-data")
+    brands: Path = BUNDLED_BRANDS
+    config: Path = Path("sentimon.toml")
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'sentimon.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where `sentimon train` writes new model versions."""
+        return self.data_dir / "models"

@@ -1,0 +1,133 @@
+"""Validation: every raw record becomes a Post or a Reject with its reason; nothing is lost."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dateutil import parser as dateparser
+
+from pipeline.records import Post, RawRecord, Reject
+
+MAX_TEXT_CHARS = 20_000
+FIELDS = ("id", "text", "created_at", "author", "url", "brand")
+
+
+@dataclass(frozen=True)
+class Validator:
+    """Turns raw records of one source into posts and rejects.
+
+    ``column_map`` maps our field names to the source's (``{"text": "review"}``), so foreign
+    layouts need no conversion step.
+    """
+
+    source: str
+    column_map: Mapping[str, str] | None = None
+    max_text_chars: int = MAX_TEXT_CHARS
+
+    def split(
+        self, records: Iterable[RawRecord], now: datetime | None = None
+    ) -> tuple[list[Post], list[Reject]]:
+        """Validate ``records`` in order; ``now`` stands in for a missing created_at."""
+        now = now or datetime.now(UTC)
+        posts: list[Post] = []
+        rejects: list[Reject] = []
+        for record in records:
+            result = self.validate(record, now)
+            (posts if isinstance(result, Post) else rejects).append(result)  # type: ignore[arg-type]
+        return posts, rejects
+
+    def validate(self, record: RawRecord, now: datetime) -> Post | Reject:
+        if record.error or record.fields is None:
+            return self._reject(record, record.error or "unreadable record")
+        fields = self._mapped(record.fields)
+        external_id = _as_id(fields.get("id"))
+        text = fields.get("text")
+        if text is None or text == "":
+            return self._reject(record, "missing text", external_id)
+        if not isinstance(text, str):
+            return self._reject(record, f"text is a {type(text).__name__}, not a string", external_id)
+        if not text.strip():
+            return self._reject(record, "empty text", external_id)
+        if len(text) > self.max_text_chars:
+            return self._reject(
+                record, f"text over the size limit ({len(text)} > {self.max_text_chars} chars)",
+                external_id,
+            )
+        try:
+            created_at = _parse_time(fields.get("created_at")) or now
+        except ValueError as err:
+            return self._reject(record, f"unparsable created_at: {err}", external_id)
+        for name in ("author", "url"):
+            if fields.get(name) is not None and not isinstance(fields[name], str | int):
+                return self._reject(record, f"{name} is not a string", external_id)
+        return Post(
+            source=self.source,
+            external_id=external_id or content_id(text),
+            text=text,
+            created_at=created_at,
+            author=_opt_str(fields.get("author")),
+            url=_opt_str(fields.get("url")),
+            brand_hints=_brand_hints(fields.get("brand")),
+        )
+
+    def _mapped(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if not self.column_map:
+            return fields
+        return {ours: fields.get(self.column_map.get(ours, ours)) for ours in FIELDS}
+
+    def _reject(self, record: RawRecord, reason: str, external_id: str | None = None) -> Reject:
+        return Reject(self.source, record.locator, reason, record.raw, external_id)
+
+
+def content_id(text: str) -> str:
+    """Stable id for sources without one: the same text is the same record."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _as_id(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _brand_hints(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        parts = value.split("|") if "|" in value else [value]
+    elif isinstance(value, list):
+        parts = [v for v in value if isinstance(v, str)]
+    else:
+        return ()
+    return tuple(p.strip() for p in parts if p.strip())
+
+
+def _parse_time(value: Any) -> datetime | None:
+    """ISO 8601, RFC 2822-ish strings or epoch seconds -> aware UTC; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a time")
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError) as err:
+            raise ValueError(f"epoch {value} out of range") from err
+    if not isinstance(value, str):
+        raise ValueError(f"a {type(value).__name__} is not a time")
+    try:
+        parsed = dateparser.parse(value)
+    except (ValueError, OverflowError) as err:
+        raise ValueError(repr(value[:40])) from err
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)  # naive times are taken as UTC, as documented
+    return parsed.astimezone(UTC)

@@ -1,0 +1,64 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from pipeline.records import Post, RawRecord, Reject
+from pipeline.validate import Validator, content_id
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+def check(fields, **kw):
+    return Validator("s", **kw).validate(RawRecord("f@0", fields, str(fields)), NOW)
+
+
+def test_valid_record_becomes_a_post():
+    post = check({"id": 7, "text": "hi", "created_at": "2026-11-01T10:00:00+02:00", "brand": "X"})
+    assert isinstance(post, Post)
+    assert post.external_id == "7"
+    assert post.created_at == datetime(2026, 11, 1, 8, tzinfo=UTC)
+    assert post.brand_hints == ("X",)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"id": 1}, "missing text"),
+        ({"id": 1, "text": ""}, "missing text"),
+        ({"id": 1, "text": "   "}, "empty text"),
+        ({"id": 1, "text": 5}, "text is a int, not a string"),
+        ({"id": 1, "text": "x" * 20_001}, "text over the size limit"),
+        ({"id": 1, "text": "x", "created_at": "not a date"}, "unparsable created_at"),
+        ({"id": 1, "text": "x", "created_at": [1]}, "unparsable created_at"),
+        ({"id": 1, "text": "x", "author": {"a": 1}}, "author is not a string"),
+    ],
+)
+def test_bad_records_are_rejected_with_their_reason(fields, reason):
+    result = check(fields)
+    assert isinstance(result, Reject)
+    assert result.reason.startswith(reason)
+    assert result.locator == "f@0"
+
+
+def test_reader_errors_pass_through_as_rejects():
+    result = Validator("s").validate(RawRecord("f@9", None, "{bad", "invalid JSON: x"), NOW)
+    assert isinstance(result, Reject) and result.reason == "invalid JSON: x"
+
+
+def test_missing_id_gets_a_content_hash_and_missing_time_the_ingest_time():
+    post = check({"text": "same text"})
+    assert post.external_id == content_id("same text") == check({"text": "same text"}).external_id
+    assert post.created_at == NOW
+
+
+def test_column_map_reads_foreign_layouts():
+    post = check({"review": "great", "date": "2026-01-01", "uniqueID": "u1"},
+                 column_map={"text": "review", "created_at": "date", "id": "uniqueID"})
+    assert (post.text, post.external_id, post.created_at.year) == ("great", "u1", 2026)
+
+
+def test_split_keeps_order_and_loses_nothing():
+    records = [RawRecord(f"f@{i}", {"id": i, "text": "t" if i % 2 else ""}, "") for i in range(6)]
+    posts, rejects = Validator("s").split(records, NOW)
+    assert len(posts) + len(rejects) == 6
+    assert [p.external_id for p in posts] == ["1", "3", "5"]
