@@ -2,8 +2,8 @@
 
 What is done, and why:
 - ftfy.fix_text: repairs mojibake ("donâ€™t" -> "don't") and HTML entities ("&amp;" -> "&"),
-  uncurls quotes so that "don’t" tokenises like "don't" (negations survive as "n't"),
-  which social exports are full of, and applies Unicode NFC so that equal text compares equal.
+  which social exports are full of; uncurls quotes so that "don’t" tokenises like "don't"
+  (negations survive as "n't"); applies Unicode NFC so that equal text compares equal.
 - Zero-width and control characters are removed: they split words invisibly and defeat matching.
 - Runs of whitespace become one space: line breaks carry no sentiment.
 """

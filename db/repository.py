@@ -1,0 +1,271 @@
+"""Repository functions: what the flows read and write.
+
+Every function takes a Connection that is already inside a transaction and never commits: the
+caller owns the transaction, so that a whole micro-batch commits or nothing does. Every write
+is an upsert, so replaying a batch changes nothing but its audit row in ``batches``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from db.aggregates import brand_report, refresh_aggregates
+from db.buckets import floor_to_bucket
+from db.registry import (
+    ModelVersionRow,
+    UnknownModelVersionError,
+    activate_model_version,
+    active_model_version,
+    list_model_versions,
+    register_model_version,
+)
+from db.sql import chunked, dialect_insert
+from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
+from pipeline.records import Batch, Post, Reject, ScoredPost
+
+__all__ = [
+    "RAW_LIMIT",
+    "BatchCounts",
+    "ModelVersionRow",
+    "UnknownModelVersionError",
+    "activate_model_version",
+    "active_model_version",
+    "brand_report",
+    "commit_batch",
+    "get_cursor",
+    "list_model_versions",
+    "refresh_aggregates",
+    "register_model_version",
+]
+
+# Characters of a rejected record's raw input that are kept: enough to see what was wrong.
+RAW_LIMIT = 2_000
+
+PostKey = tuple[str, str]  # (source, external_id)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCounts:
+    """What ``commit_batch`` wrote."""
+
+    batch_id: int
+    n_posts: int  # posts in the batch
+    n_new_posts: int  # of those, posts the database did not hold yet
+    n_rejects: int  # rejects in the batch
+    n_new_rejects: int
+    n_new_predictions: int
+    touched: int  # (brand, day) buckets whose aggregates were refreshed
+
+
+def get_cursor(conn: Connection, source: str) -> str | None:
+    """The source's committed position; None before its first batch."""
+    query = select(source_cursors.c.position).where(source_cursors.c.source == source)
+    return conn.execute(query).scalar_one_or_none()
+
+
+def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None) -> BatchCounts:
+    """Write a scored micro-batch, record it in ``batches`` and advance the source's cursor.
+
+    Posts, mentions, predictions and rejects are inserted with ON CONFLICT DO NOTHING, then the
+    day aggregates of the (brand, day) buckets that gained a mention or a prediction are
+    recomputed for the batch's model version.
+    """
+    now = datetime.now(UTC)
+    unique: dict[PostKey, ScoredPost] = {}
+    for item in batch.scored:  # a post listed twice in one batch is written once, first wins
+        unique.setdefault((item.post.source, item.post.external_id), item)
+    scored = list(unique.values())
+    n_new_posts = _insert_posts(conn, scored, now)
+    ids = _post_ids(conn, [s.post for s in scored])
+    new_mentions = _insert_mentions(conn, scored, ids)
+    new_predictions = _insert_predictions(conn, scored, ids, now)
+    n_new_rejects = _insert_rejects(conn, batch.rejects, now)
+    versions = sorted({s.prediction.model_version for s in scored})
+    batch_id = _insert_batch_row(conn, batch, versions, n_new_posts, flow_run_id, now)
+    _advance_cursor(conn, batch.source, batch.cursor_to, now)
+
+    touched = _touched_buckets(conn, new_mentions | new_predictions)
+    if touched:
+        for version in versions:
+            refresh_aggregates(conn, version, {b for b, _ in touched}, {d for _, d in touched})
+    return BatchCounts(
+        batch_id=batch_id,
+        n_posts=len(batch.scored),
+        n_new_posts=n_new_posts,
+        n_rejects=len(batch.rejects),
+        n_new_rejects=n_new_rejects,
+        n_new_predictions=len(new_predictions),
+        touched=len(touched),
+    )
+
+
+def _insert_posts(conn: Connection, scored: list[ScoredPost], now: datetime) -> int:
+    """Insert the posts the database lacks; returns how many were new."""
+    if not scored:
+        return 0
+    rows = [
+        {
+            "source": s.post.source,
+            "external_id": s.post.external_id,
+            "text": s.post.text,
+            "created_at": s.post.created_at,
+            "ingested_at": now,
+            "author": s.post.author,
+            "url": s.post.url,
+            "lang": s.lang,
+            "content_hash": hashlib.sha256(s.post.text.encode("utf-8")).hexdigest(),
+        }
+        for s in scored
+    ]
+    stmt = (
+        dialect_insert(conn, posts)
+        .on_conflict_do_nothing(index_elements=[posts.c.source, posts.c.external_id])
+        .returning(posts.c.id)
+    )
+    # RETURNING gives only the rows that were inserted: an exact count, even under concurrency.
+    return len(conn.execute(stmt, rows).all())
+
+
+def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:
+    """The ids of the batch's posts, new and old, looked up in chunks of external ids."""
+    by_source: dict[str, list[str]] = {}
+    for post in batch_posts:
+        by_source.setdefault(post.source, []).append(post.external_id)
+    ids: dict[PostKey, int] = {}
+    for source, external_ids in by_source.items():
+        for chunk in chunked(external_ids):
+            query = select(posts.c.id, posts.c.external_id).where(
+                posts.c.source == source, posts.c.external_id.in_(chunk)
+            )
+            ids.update({(source, row.external_id): row.id for row in conn.execute(query)})
+    return ids
+
+
+def _insert_mentions(
+    conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int]
+) -> set[int]:
+    """Insert (post, brand) mentions; returns the ids of posts that gained one."""
+    rows = [
+        {"post_id": ids[(s.post.source, s.post.external_id)], "brand": brand}
+        for s in scored
+        for brand in dict.fromkeys(s.brands)
+        if brand
+    ]
+    if not rows:
+        return set()
+    stmt = (
+        dialect_insert(conn, post_brands)
+        .on_conflict_do_nothing(index_elements=[post_brands.c.post_id, post_brands.c.brand])
+        .returning(post_brands.c.post_id)
+    )
+    return set(conn.execute(stmt, rows).scalars())
+
+
+def _insert_predictions(
+    conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int], now: datetime
+) -> set[int]:
+    """Insert predictions; returns the ids of posts that gained one."""
+    if not scored:
+        return set()
+    rows = [
+        {
+            "post_id": ids[(s.post.source, s.post.external_id)],
+            "model_version": s.prediction.model_version,
+            "label": s.prediction.label,
+            # float(): the model may hand over numpy scalars, which drivers do not all adapt.
+            "p_negative": float(s.prediction.p_negative),
+            "p_neutral": float(s.prediction.p_neutral),
+            "p_positive": float(s.prediction.p_positive),
+            "score": float(s.prediction.score),
+            "scored_at": now,
+        }
+        for s in scored
+    ]
+    stmt = (
+        dialect_insert(conn, predictions)
+        .on_conflict_do_nothing(index_elements=[predictions.c.post_id, predictions.c.model_version])
+        .returning(predictions.c.post_id)
+    )
+    return set(conn.execute(stmt, rows).scalars())
+
+
+def _insert_rejects(conn: Connection, batch_rejects: Iterable[Reject], now: datetime) -> int:
+    """Insert rejects not seen before (by source and locator); returns how many were new."""
+    rows = [
+        {
+            "source": r.source,
+            "locator": r.locator,
+            "external_id": r.external_id,
+            "reason": r.reason,
+            # PostgreSQL text cannot hold NUL, and garbage input is exactly where it turns up.
+            "raw": r.raw[:RAW_LIMIT].replace("\x00", "\ufffd"),
+            "created_at": now,
+        }
+        for r in batch_rejects
+    ]
+    if not rows:
+        return 0
+    stmt = (
+        dialect_insert(conn, rejects)
+        .on_conflict_do_nothing(index_elements=[rejects.c.source, rejects.c.locator])
+        .returning(rejects.c.id)
+    )
+    return len(conn.execute(stmt, rows).all())
+
+
+def _insert_batch_row(
+    conn: Connection,
+    batch: Batch,
+    versions: list[str],
+    n_new_posts: int,
+    flow_run_id: str | None,
+    now: datetime,
+) -> int:
+    # The flow measures its stages; their sum dates the batch's start well enough.
+    started_at = now - timedelta(seconds=sum(batch.timings.values()))
+    row: dict[str, Any] = {
+        "source": batch.source,
+        "cursor_from": batch.cursor_from,
+        "cursor_to": batch.cursor_to,
+        "n_read": len(batch.scored) + len(batch.rejects),
+        "n_posts": len(batch.scored),
+        "n_new_posts": n_new_posts,
+        "n_rejects": len(batch.rejects),
+        "model_version": ",".join(versions) or None,
+        "started_at": started_at,
+        "finished_at": now,
+        "timings": batch.timings,
+        "flow_run_id": flow_run_id,
+    }
+    return int(conn.execute(batches.insert().returning(batches.c.id), row).scalar_one())
+
+
+def _advance_cursor(conn: Connection, source: str, position: str | None, now: datetime) -> None:
+    insert = dialect_insert(conn, source_cursors)
+    stmt = insert.values(source=source, position=position, updated_at=now).on_conflict_do_update(
+        index_elements=[source_cursors.c.source],
+        set_={"position": insert.excluded.position, "updated_at": insert.excluded.updated_at},
+        # A replay leaves the row as it was, updated_at included.
+        where=source_cursors.c.position.is_distinct_from(insert.excluded.position),
+    )
+    conn.execute(stmt)
+
+
+def _touched_buckets(conn: Connection, post_ids: set[int]) -> set[tuple[str, datetime]]:
+    """The (brand, day start) pairs of these posts, from the stored mentions."""
+    touched: set[tuple[str, datetime]] = set()
+    for chunk in chunked(sorted(post_ids)):
+        query = (
+            select(post_brands.c.brand, posts.c.created_at)
+            .join(posts, posts.c.id == post_brands.c.post_id)
+            .where(post_brands.c.post_id.in_(chunk))
+        )
+        for row in conn.execute(query):
+            touched.add((row.brand, floor_to_bucket(row.created_at, "day")))
+    return touched

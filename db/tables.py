@@ -1,0 +1,161 @@
+"""The schema as SQLAlchemy Core tables (Core, not ORM: the writes are bulk upserts).
+
+Column names of the analyst-facing tables are a contract (see ARCHITECTURE.md): add columns
+freely, rename none. ``db/migrations`` must create exactly this schema; a test checks it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from db.types import JSONText, UTCDateTime
+
+# Explicit names keep constraints identical on SQLite and PostgreSQL, so that migrations
+# (and SQLite's batch mode, which recreates tables) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("text", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ingested_at", UTCDateTime, nullable=False),
+    Column("author", Text),
+    Column("url", Text),
+    Column("lang", Text),
+    Column("duplicate_of", Integer, ForeignKey("posts.id", ondelete="SET NULL")),
+    Column("content_hash", Text),
+    UniqueConstraint("source", "external_id"),
+    Index(None, "created_at"),
+)
+
+post_brands = Table(
+    "post_brands",
+    metadata,
+    Column("post_id", Integer, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("brand", Text, nullable=False),
+    PrimaryKeyConstraint("post_id", "brand"),
+    Index(None, "brand"),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("post_id", Integer, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("label", Text, nullable=False),
+    Column("p_negative", Float, nullable=False),
+    Column("p_neutral", Float, nullable=False),
+    Column("p_positive", Float, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("scored_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("post_id", "model_version"),
+)
+
+brand_sentiment = Table(
+    "brand_sentiment",
+    metadata,
+    Column("brand", Text, nullable=False),
+    Column("bucket", Text, nullable=False),
+    Column("bucket_start", UTCDateTime, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("model_version", Text, nullable=False),
+    Column("volume", Integer, nullable=False),
+    Column("n_negative", Integer, nullable=False),
+    Column("n_neutral", Integer, nullable=False),
+    Column("n_positive", Integer, nullable=False),
+    Column("mean_score", Float, nullable=False),
+    Column("net_sentiment", Float, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("brand", "bucket", "bucket_start", "source", "model_version"),
+    CheckConstraint("bucket IN ('day', 'hour')", name="bucket"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("brand", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("bucket", Text, nullable=False),
+    Column("bucket_start", UTCDateTime, nullable=False),
+    Column("observed", Float, nullable=False),
+    Column("baseline", Float),
+    Column("details", JSONText),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("brand", "kind", "bucket", "bucket_start"),
+)
+
+rejects = Table(
+    "rejects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("locator", Text, nullable=False),
+    Column("external_id", Text),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "locator"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("version", Text, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("metrics", JSONText),
+    Column("active", Boolean, nullable=False),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("cursor_from", Text),
+    Column("cursor_to", Text),
+    Column("n_read", Integer, nullable=False),
+    Column("n_posts", Integer, nullable=False),
+    Column("n_new_posts", Integer, nullable=False),
+    Column("n_rejects", Integer, nullable=False),
+    Column("model_version", Text),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("timings", JSONText),
+    Column("flow_run_id", Text),
+)
+
+source_cursors = Table(
+    "source_cursors",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("position", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,79 @@
+"""Inference: a loaded model version turns texts (or model tokens) into Predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from spacy.language import Language
+
+from pipeline.model import LSTMClassifier
+from pipeline.records import LABELS, Prediction
+from pipeline.tokenize import TextConfig, preprocess
+from pipeline.vocab import Vocabulary, pad_batch
+
+
+def batch_logits(
+    model: LSTMClassifier, id_lists: Sequence[Sequence[int]], batch_size: int = 256
+) -> torch.Tensor:
+    """Logits FloatTensor[N, C] in input order; the caller puts the model in eval mode.
+
+    Batches are cut from the length-sorted list so that short texts are not padded to the
+    longest one of the whole input.
+    """
+    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+    logits = torch.empty(len(id_lists), model.config.num_classes)  # [N, C]
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            ids, lengths = pad_batch([id_lists[i] for i in chunk])  # [B, T], [B]
+            logits[chunk] = model(ids, lengths)
+    return logits
+
+
+@dataclass
+class Scorer:
+    """A model version ready to score: module, vocabulary, tokenizer and text settings.
+
+    ``max_tokens`` truncates as training did; ``temperature`` (fitted on validation data)
+    rescales logits so that probabilities are calibrated, without changing any label.
+    """
+
+    model: LSTMClassifier
+    vocab: Vocabulary
+    nlp: Language
+    text_config: TextConfig
+    version: str
+    temperature: float = 1.0
+    max_tokens: int | None = None
+    batch_size: int = 256
+
+    def predict_proba(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """Probabilities float64[N, 3] in ``LABELS`` order, rows in input order."""
+        if not token_lists:
+            return np.zeros((0, len(LABELS)))
+        self.model.eval()
+        ids = [self.vocab.encode(tokens, self.max_tokens) for tokens in token_lists]
+        logits = batch_logits(self.model, ids, self.batch_size).double()  # [N, C]
+        # float64 so that each row sums to 1 to ~1e-15, as the database's checks expect.
+        return torch.softmax(logits / self.temperature, dim=-1).numpy()
+
+    def score_token_lists(self, token_lists: Sequence[Sequence[str]]) -> list[Prediction]:
+        """One Prediction per token list (tokens as `pipeline.tokenize.model_tokens` makes them)."""
+        probs = self.predict_proba(token_lists)
+        return [
+            Prediction(
+                label=LABELS[int(row.argmax())],
+                p_negative=float(row[0]),
+                p_neutral=float(row[1]),
+                p_positive=float(row[2]),
+                model_version=self.version,
+            )
+            for row in probs
+        ]
+
+    def score_texts(self, texts: Sequence[str]) -> list[Prediction]:
+        """Raw texts -> Predictions, through the one preprocessing function training used."""
+        return self.score_token_lists(preprocess(self.nlp, texts, self.text_config))

@@ -1,0 +1,269 @@
+"""The training loop: vocabulary, class-weighted loss, early stopping, temperature calibration.
+
+Same data + same config (seed, threads) -> bitwise identical weights: every random draw comes
+from a seeded generator (model init and dropout from ``torch.manual_seed``, batch order from a
+``torch.Generator`` of its own), and the thread count is fixed because float sums depend on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+from torch import nn
+
+from pipeline.errors import ConfigError
+from pipeline.model import LSTMClassifier, ModelConfig
+from pipeline.predict import batch_logits
+from pipeline.records import LABELS
+from pipeline.vocab import Vocabulary, pad_batch
+
+_POOL_BATCHES = 50  # batches per length-sorted pool: similar lengths, yet a shuffled order
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters; saved beside the weights. See configs/lstm.toml for why each value."""
+
+    seed: int = 13
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    min_freq: int = 2
+    max_vocab: int = 20000
+    embed_dim: int = 100
+    hidden_size: int = 96
+    num_layers: int = 1
+    dropout: float = 0.3
+    patience: int = 2
+    max_tokens: int = 64
+    grad_clip: float = 1.0
+    schedule: str = "constant"  # or "linear": decay to zero over `epochs`
+    calibrate: bool = True
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("constant", "linear"):
+            raise ConfigError(f"unknown schedule {self.schedule!r}: use 'constant' or 'linear'")
+        positive = ("epochs", "batch_size", "min_freq", "embed_dim", "hidden_size", "num_layers")
+        too_small = [
+            name for name in (*positive, "max_tokens", "threads") if getattr(self, name) < 1
+        ]
+        if too_small or not 0 <= self.dropout < 1:
+            raise ConfigError(
+                f"training settings out of range: {too_small or ['dropout']} (counts must be "
+                ">= 1, dropout in [0, 1))"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown training settings {unknown}: the known ones are {sorted(known)}"
+            )
+        try:
+            return cls(**data)
+        except TypeError as err:  # e.g. epochs = "8": a comparison in __post_init__ fails
+            raise ConfigError(f"training settings of the wrong type: {err}") from err
+
+    @classmethod
+    def from_toml(cls, path: Path) -> TrainConfig:
+        """Read the ``[train]`` table of a TOML file; keys left out keep their defaults."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as err:
+            raise ConfigError(f"training config {path} does not exist: check the path") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"training config {path} is not valid TOML: {err}") from err
+        if not isinstance(data.get("train"), dict):
+            raise ConfigError(f"{path} has no [train] table: see configs/lstm.toml for one")
+        try:
+            return cls.from_dict(data["train"])
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from err
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What one epoch did; ``best`` marks the epoch whose weights are kept so far."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+    seconds: float
+    best: bool
+
+
+@dataclass
+class TrainResult:
+    """The trained model (eval mode, best epoch's weights) and what it takes to use it."""
+
+    vocab: Vocabulary
+    model: LSTMClassifier
+    model_config: ModelConfig
+    best_epoch: int
+    temperature: float = 1.0
+    history: list[EpochReport] = field(default_factory=list)
+
+
+def class_weights(labels: Sequence[int], num_classes: int = len(LABELS)) -> torch.Tensor:
+    """Inverse class frequency, scaled so that a balanced corpus gets 1.0 each: FloatTensor[C]."""
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=num_classes)
+    weights = len(labels) / (num_classes * counts.clamp(min=1).double())
+    return torch.where(counts > 0, weights, 0.0).float()
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature T minimising NLL of softmax(logits / T): logits [N, C], labels [N].
+
+    A grid search: deterministic, and one scalar on a few thousand rows costs nothing.
+    """
+    grid = torch.arange(0.25, 5.0001, 0.01, dtype=torch.float64)  # [G]
+    logp = torch.log_softmax(logits.double()[None] / grid[:, None, None], dim=-1)  # [G, N, C]
+    nll = -logp.gather(-1, labels[None, :, None].expand(len(grid), -1, 1)).mean(dim=(1, 2))
+    return round(float(grid[int(nll.argmin())]), 2)
+
+
+def train_model(
+    train_tokens: Sequence[Sequence[str]],
+    train_labels: Sequence[int],
+    train_weights: Sequence[float],
+    val_tokens: Sequence[Sequence[str]],
+    val_labels: Sequence[int],
+    config: TrainConfig,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> TrainResult:
+    """Train a BiLSTM; labels index ``LABELS``; weights scale each sample's loss (confidence).
+
+    Early stopping keeps the epoch with the best validation macro-F1; with ``calibrate`` a
+    temperature is fitted on validation logits (it changes probabilities, never the argmax).
+    Sets torch's process-wide thread count to ``config.threads``.
+    """
+    if not (len(train_tokens) == len(train_labels) == len(train_weights)) or not train_tokens:
+        raise ValueError("train tokens, labels and weights must be non-empty and equally long")
+    if len(val_tokens) != len(val_labels) or not val_tokens:
+        raise ValueError("validation tokens and labels must be non-empty and equally long")
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    shuffler = torch.Generator().manual_seed(config.seed)
+
+    vocab = Vocabulary.build(train_tokens, config.min_freq, config.max_vocab)
+    train_ids = [vocab.encode(t, config.max_tokens) for t in train_tokens]
+    val_ids = [vocab.encode(t, config.max_tokens) for t in val_tokens]
+    labels = torch.as_tensor(train_labels, dtype=torch.long)  # [N]
+    weights = torch.as_tensor(train_weights, dtype=torch.float32)  # [N]
+    val_y = torch.as_tensor(val_labels, dtype=torch.long)  # [M]
+    per_class = class_weights(train_labels)  # [C]
+
+    model_config = ModelConfig(
+        vocab_size=len(vocab),
+        embed_dim=config.embed_dim,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+    )
+    model = LSTMClassifier(model_config)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    lengths = [len(ids) for ids in train_ids]
+    scheduler = _scheduler(
+        optimizer, config, steps_per_epoch=math.ceil(len(lengths) / config.batch_size)
+    )
+
+    history: list[EpochReport] = []
+    best_f1, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        total, seen = 0.0, 0.0
+        for batch in _bucketed_batches(lengths, config.batch_size, shuffler):
+            ids, lens = pad_batch([train_ids[i] for i in batch])  # [B, T], [B]
+            y = labels[batch]  # [B]
+            w = per_class[y] * weights[batch]  # [B]
+            losses = nn.functional.cross_entropy(model(ids, lens), y, reduction="none")  # [B]
+            # Normalised by the batch's weight so that the learning rate means the same for
+            # batches of confident and unsure annotations alike.
+            loss = (losses * w).sum() / w.sum().clamp(min=1e-8)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(batch)
+            seen += len(batch)
+
+        model.eval()
+        logits = batch_logits(model, val_ids)  # [M, C]
+        predicted = logits.argmax(dim=-1).numpy()
+        macro_f1 = float(
+            f1_score(val_y.numpy(), predicted, average="macro", labels=list(range(len(LABELS))))
+        )
+        is_best = macro_f1 > best_f1
+        if is_best:
+            best_f1, best_epoch = macro_f1, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        report = EpochReport(
+            epoch=epoch,
+            train_loss=total / max(seen, 1),
+            val_loss=float(nn.functional.cross_entropy(logits, val_y)),
+            val_accuracy=float(np.mean(predicted == val_y.numpy())),
+            val_macro_f1=macro_f1,
+            seconds=time.perf_counter() - started,
+            best=is_best,
+        )
+        history.append(report)
+        if on_epoch is not None:
+            on_epoch(report)
+        if epoch - best_epoch >= config.patience:
+            break
+
+    model.load_state_dict(best_state)
+    model.eval()
+    temperature = fit_temperature(batch_logits(model, val_ids), val_y) if config.calibrate else 1.0
+    return TrainResult(vocab, model, model_config, best_epoch, temperature, history)
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning-rate factor: 1 throughout, or falling linearly to 0 at the last epoch."""
+    if config.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    if config.schedule == "linear":
+        total = max(config.epochs * steps_per_epoch, 1)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total))
+    raise AssertionError(config.schedule)  # TrainConfig.__post_init__ allows no other
+
+
+def _bucketed_batches(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator
+) -> Iterator[list[int]]:
+    """Shuffled batches of indices whose lengths are close, so little time goes into padding."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    pool = batch_size * _POOL_BATCHES
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    for b in torch.randperm(len(batches), generator=generator).tolist():
+        yield batches[b]

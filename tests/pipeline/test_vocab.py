@@ -1,0 +1,60 @@
+import json
+
+import pytest
+import torch
+
+from pipeline.vocab import PAD, PAD_ID, UNK, UNK_ID, Vocabulary, pad_batch
+
+TOKENS = [["b", "a", "c"], ["a", "b", "d"], ["c", "a", "e"], ["b"]]  # a:3 b:3 c:2 d:1 e:1
+
+
+def test_specials_come_first():
+    vocab = Vocabulary.build(TOKENS)
+    assert (PAD_ID, UNK_ID) == (0, 1)
+    assert vocab.tokens[:2] == [PAD, UNK]
+
+
+def test_build_orders_by_count_then_token_and_applies_min_freq():
+    assert Vocabulary.build(TOKENS, min_freq=2).tokens == [PAD, UNK, "a", "b", "c"]
+    assert Vocabulary.build(TOKENS, min_freq=1).tokens == [PAD, UNK, "a", "b", "c", "d", "e"]
+
+
+def test_build_is_independent_of_input_order():
+    assert Vocabulary.build(TOKENS, 1) == Vocabulary.build(list(reversed(TOKENS)), 1)
+
+
+def test_max_size_counts_the_specials():
+    vocab = Vocabulary.build(TOKENS, min_freq=1, max_size=4)
+    assert vocab.tokens == [PAD, UNK, "a", "b"]
+    assert len(vocab) == 4
+
+
+def test_special_strings_in_text_are_not_counted_twice():
+    vocab = Vocabulary.build([[PAD, UNK, "x"], [PAD, "x"]], min_freq=1)
+    assert vocab.tokens == [PAD, UNK, "x"]
+
+
+def test_encode_maps_unknown_and_empty_to_unk_and_truncates():
+    vocab = Vocabulary.build(TOKENS, min_freq=2)
+    assert vocab.encode(["a", "zzz", "c"]) == [2, UNK_ID, 4]
+    assert vocab.encode([]) == [UNK_ID]
+    assert vocab.encode(["a", "b", "c"], max_len=2) == [2, 3]
+
+
+def test_dict_round_trip_through_json():
+    vocab = Vocabulary.build(TOKENS, min_freq=1)
+    again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
+    assert again == vocab
+    assert again.encode(["e", "a"]) == vocab.encode(["e", "a"])
+
+
+def test_a_vocabulary_must_start_with_the_specials():
+    with pytest.raises(ValueError, match="starts with"):
+        Vocabulary(["a", "b"])
+
+
+def test_pad_batch_pads_right_with_pad_id():
+    ids, lengths = pad_batch([[5, 6, 7], [8]])
+    assert ids.tolist() == [[5, 6, 7], [8, PAD_ID, PAD_ID]]
+    assert lengths.tolist() == [3, 1]
+    assert ids.dtype == lengths.dtype == torch.long
