@@ -21,7 +21,9 @@ err_console = Console(stderr=True)
 
 MapOption = Annotated[
     str | None,
-    typer.Option("--map", help="Column names of a foreign layout: text=review,created_at=date,id=uid"),
+    typer.Option(
+        "--map", help="Column names of a foreign layout: text=review,created_at=date,id=uid"
+    ),
 ]
 
 
@@ -52,7 +54,9 @@ def init() -> None:
 @app.command()
 def run(
     input_path: Annotated[str, typer.Option("--input", help="A CSV/JSONL file or landing folder.")],
-    source: Annotated[str | None, typer.Option(help="Source name (default: the input's name).")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Source name (default: the input's name).")
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1)] = 500,
     max_batches: Annotated[int | None, typer.Option(min=1)] = None,
     column_map: MapOption = None,
@@ -70,7 +74,8 @@ def run(
 def score(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to score.")] = None,
     input_path: Annotated[
-        str | None, typer.Option("--input", help="Plain text (a line each), .jsonl, or - for stdin.")
+        str | None,
+        typer.Option("--input", help="Plain text (a line each), .jsonl, or - for stdin."),
     ] = None,
     model: Annotated[Path | None, typer.Option(help="A model version directory.")] = None,
 ) -> None:
@@ -86,14 +91,16 @@ def score(
     scorer = load_scorer(model or resolve_model_dir(Settings()))
     for pred in scorer.score_texts(items):
         sys.stdout.write(
-            json.dumps({
-                "label": pred.label,
-                "p_negative": round(pred.p_negative, 6),
-                "p_neutral": round(pred.p_neutral, 6),
-                "p_positive": round(pred.p_positive, 6),
-                "score": round(pred.score, 6),
-                "model_version": pred.model_version,
-            })
+            json.dumps(
+                {
+                    "label": pred.label,
+                    "p_negative": round(pred.p_negative, 6),
+                    "p_neutral": round(pred.p_neutral, 6),
+                    "p_positive": round(pred.p_positive, 6),
+                    "score": round(pred.score, 6),
+                    "model_version": pred.model_version,
+                }
+            )
             + "\n"
         )
 
@@ -115,7 +122,9 @@ def _read_texts(input_path: str) -> list[str]:
         try:
             texts.append(str(json.loads(line)["text"]))
         except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise typer.BadParameter(f"{input_path} line {n}: needs a JSON object with text") from err
+            raise typer.BadParameter(
+                f"{input_path} line {n}: needs a JSON object with text"
+            ) from err
     return texts
 
 
@@ -168,7 +177,9 @@ def parse_when(value: str | None) -> datetime | None:
 
 @app.command()
 def train(
-    data: Annotated[Path | None, typer.Option(help="A labelled CSV (default: bundled corpus).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="A labelled CSV (default: bundled corpus).")
+    ] = None,
     column_map: MapOption = None,
     config: Annotated[Path, typer.Option(help="Hyperparameters (TOML).")] = DEFAULT_TRAIN_CONFIG,
     out: Annotated[Path | None, typer.Option(help="Where the version directory goes.")] = None,

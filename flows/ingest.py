@@ -63,8 +63,13 @@ def ingest_and_score(
         totals["seconds"] += sum(report["timings"].values())
         logger.info(
             "source %s batch %d: %d read, %d posts (%d new), %d rejects, cursor %s",
-            name, totals["batches"], report["n_read"], report["n_posts"],
-            report["n_new_posts"], report["n_rejects"], report["cursor_to"],
+            name,
+            totals["batches"],
+            report["n_read"],
+            report["n_posts"],
+            report["n_new_posts"],
+            report["n_rejects"],
+            report["cursor_to"],
         )
     rate = totals["read"] / totals["seconds"] if totals["seconds"] else 0.0
     create_markdown_artifact(

@@ -84,9 +84,9 @@ class BrandMatcher:
         self._match = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._exclude = PhraseMatcher(nlp.vocab, attr="LOWER")
         for brand in catalog.brands:
-            self._match.add(brand.name, list(nlp.tokenizer.pipe(brand.phrases())))
+            self._match.add(brand.name, [nlp.make_doc(p) for p in brand.phrases()])
             if brand.exclude:
-                self._exclude.add(brand.name, list(nlp.tokenizer.pipe(brand.exclude)))
+                self._exclude.add(brand.name, [nlp.make_doc(p) for p in brand.exclude])
 
     def match(self, doc: Doc, hints: Iterable[str] = ()) -> tuple[str, ...]:
         """Brand names mentioned in ``doc`` plus those a source supplied, sorted, unique."""

@@ -25,12 +25,14 @@ def write_demo_stream(
     rows = []
     for i, text in enumerate(texts):
         at = end - timedelta(seconds=rng.uniform(0, span))
-        rows.append({
-            "id": f"demo-{i:05d}",
-            "text": text,
-            "created_at": at.isoformat(timespec="seconds"),
-            "author": f"user{rng.randrange(1, max(2, len(texts) // 3))}",
-        })
+        rows.append(
+            {
+                "id": f"demo-{i:05d}",
+                "text": text,
+                "created_at": at.isoformat(timespec="seconds"),
+                "author": f"user{rng.randrange(1, max(2, len(texts) // 3))}",
+            }
+        )
     rows.sort(key=lambda r: r["created_at"])
     by_day: dict[str, list[dict[str, str]]] = {}
     for row in rows:

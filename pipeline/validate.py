@@ -49,12 +49,15 @@ class Validator:
         if text is None or text == "":
             return self._reject(record, "missing text", external_id)
         if not isinstance(text, str):
-            return self._reject(record, f"text is a {type(text).__name__}, not a string", external_id)
+            return self._reject(
+                record, f"text is a {type(text).__name__}, not a string", external_id
+            )
         if not text.strip():
             return self._reject(record, "empty text", external_id)
         if len(text) > self.max_text_chars:
             return self._reject(
-                record, f"text over the size limit ({len(text)} > {self.max_text_chars} chars)",
+                record,
+                f"text over the size limit ({len(text)} > {self.max_text_chars} chars)",
                 external_id,
             )
         try:

@@ -18,7 +18,11 @@ def landing(tmp_path):
     folder = tmp_path / "landing"
     folder.mkdir()
     rows = [
-        {"id": "1", "text": "@united lost my bag again, terrible", "created_at": "2026-11-01T09:00:00Z"},
+        {
+            "id": "1",
+            "text": "@united lost my bag again, terrible",
+            "created_at": "2026-11-01T09:00:00Z",
+        },
         {"id": "2", "text": "Love my new iPhone from Apple!", "created_at": "2026-11-01T10:00:00Z"},
         {"id": "3", "text": "", "created_at": "2026-11-01T11:00:00Z"},
         {"id": "4", "text": "Google maps got me home", "created_at": "2026-11-02T08:00:00Z"},

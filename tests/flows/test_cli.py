@@ -24,7 +24,14 @@ def test_score_prints_one_json_line_per_text_in_order(tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 3
     for line in lines:
-        assert set(line) == {"label", "p_negative", "p_neutral", "p_positive", "score", "model_version"}
+        assert set(line) == {
+            "label",
+            "p_negative",
+            "p_neutral",
+            "p_positive",
+            "score",
+            "model_version",
+        }
         assert abs(line["p_negative"] + line["p_neutral"] + line["p_positive"] - 1) < 1e-4
         assert abs(line["score"] - (line["p_positive"] - line["p_negative"])) < 1e-5
     assert lines[0]["label"] == "positive"

@@ -32,12 +32,21 @@ def test_ingest_flow_processes_a_folder_in_batches(prefect_server, data_dir, tmp
     state = ingest_and_score(str(folder), "airline", batch_size=10, return_state=True)
     assert state.is_completed()
     result = state.result()
-    assert result == {**result, "batches": 3, "read": 26, "posts": 25, "new_posts": 25, "rejects": 1}
+    assert result == {
+        **result,
+        "batches": 3,
+        "read": 26,
+        "posts": 25,
+        "new_posts": 25,
+        "rejects": 1,
+    }
 
     rt = get_runtime(Settings())
     with rt.engine.connect() as conn:
-        counts = [conn.execute(select(func.count()).select_from(t)).scalar_one()
-                  for t in (posts, predictions, rejects)]
+        counts = [
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (posts, predictions, rejects)
+        ]
     assert counts == [25, 25, 1]
 
     import asyncio

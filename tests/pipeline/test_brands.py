@@ -54,7 +54,7 @@ def test_source_hints_are_mapped_to_configured_names(matcher):
 def test_bad_brands_file_is_a_clear_error(tmp_path):
     path = tmp_path / "b.toml"
     path.write_text('[[brands]]\nname = "X"\naliases = "x"\n')
-    with pytest.raises(ConfigError, match="X.aliases must be a list"):
+    with pytest.raises(ConfigError, match=r"X\.aliases must be a list"):
         load_brands(path)
     with pytest.raises(ConfigError, match="not found"):
         load_brands(tmp_path / "missing.toml")

@@ -52,8 +52,10 @@ def test_missing_id_gets_a_content_hash_and_missing_time_the_ingest_time():
 
 
 def test_column_map_reads_foreign_layouts():
-    post = check({"review": "great", "date": "2026-01-01", "uniqueID": "u1"},
-                 column_map={"text": "review", "created_at": "date", "id": "uniqueID"})
+    post = check(
+        {"review": "great", "date": "2026-01-01", "uniqueID": "u1"},
+        column_map={"text": "review", "created_at": "date", "id": "uniqueID"},
+    )
     assert (post.text, post.external_id, post.created_at.year) == ("great", "u1", 2026)
 
 
