@@ -237,8 +237,12 @@ def models_activate(version: str) -> None:
 
     engine = make_engine(Settings().db_url)
     prepare_database(engine)
-    with engine.begin() as conn:
-        repository.activate_model_version(conn, version)
+    try:
+        with engine.begin() as conn:
+            repository.activate_model_version(conn, version)
+    except repository.UnknownModelVersionError as err:
+        err_console.print(f"{err}; `sentimon models list` shows the registered versions")
+        raise typer.Exit(1) from err
     console.print(f"active model: {version}")
 
 

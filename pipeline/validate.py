@@ -54,6 +54,9 @@ class Validator:
             )
         if not text.strip():
             return self._reject(record, "empty text", external_id)
+        if "\x00" in text:
+            # PostgreSQL refuses NUL in text: one such post would fail its whole batch there.
+            return self._reject(record, "text contains a NUL character", external_id)
         if len(text) > self.max_text_chars:
             return self._reject(
                 record,

@@ -75,3 +75,9 @@ def test_parse_helpers():
     assert parse_when("2026-11-01").isoformat() == "2026-11-01T00:00:00+00:00"
     with pytest.raises(Exception, match="use 7d"):
         parse_when("last tuesday")
+
+
+def test_activating_an_unknown_model_version_is_a_clear_error():
+    result = runner.invoke(app, ["models", "activate", "lstm-nope"])
+    assert result.exit_code == 1
+    assert "not registered" in result.output

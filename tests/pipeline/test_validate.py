@@ -28,6 +28,7 @@ def test_valid_record_becomes_a_post():
         ({"id": 1, "text": "   "}, "empty text"),
         ({"id": 1, "text": 5}, "text is a int, not a string"),
         ({"id": 1, "text": "x" * 20_001}, "text over the size limit"),
+        ({"id": 1, "text": "a\x00b"}, "text contains a NUL character"),
         ({"id": 1, "text": "x", "created_at": "not a date"}, "unparsable created_at"),
         ({"id": 1, "text": "x", "created_at": [1]}, "unparsable created_at"),
         ({"id": 1, "text": "x", "author": {"a": 1}}, "author is not a string"),
