@@ -159,3 +159,16 @@ source_cursors = Table(
     Column("position", Text),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# One row per source being processed: who holds it and until when. Two `sentimon run`s of one
+# source must not read the same records; the holder renews the lease with every batch commit,
+# and a commit checks it still holds it (a fencing check), so a process that lost its lease
+# (paused past the expiry, say) cannot write a batch another process may also have read.
+source_leases = Table(
+    "source_leases",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

@@ -73,6 +73,8 @@ def process_batch(
     )
     with rt.engine.begin() as conn:
         counts = repository.commit_batch(conn, batch, flow_run_id=flow_run_id)
+    # Only now: a Redis stream must not forget entries whose rows are not yet durable.
+    source.acknowledge(read)
     lap("commit")
     return BatchReport(
         source=source.name,

@@ -1,9 +1,4 @@
-"""Sources: replayable readers that return micro-batches of raw records after a cursor.
-
-A cursor is an opaque string the source alone understands; the flows layer stores it in the
-results database in the same transaction as the batch it ends, so a crash before the commit
-simply reads the same records again.
-"""
+"""Files: a CSV/JSONL(.gz) file, or a landing folder of them read in name order."""
 
 from __future__ import annotations
 
@@ -14,29 +9,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol, cast
+from typing import IO, cast
 
 from pipeline.errors import SourceError
 from pipeline.records import RawRecord
-
-RAW_KEEP = 2000  # characters of a bad record kept for the rejects table
-
-
-@dataclass(frozen=True, slots=True)
-class SourceBatch:
-    records: list[RawRecord]
-    cursor_to: str | None  # position after the last record; None when nothing was read
-
-
-class Source(Protocol):
-    """What every reader offers: a name, and batches after a cursor."""
-
-    name: str
-
-    def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
-        """Up to ``limit`` records after ``cursor`` (None: from the beginning)."""
-        ...
-
+from pipeline.sources.base import RAW_KEEP, SourceBatch
 
 FILE_SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz")
 
@@ -80,6 +57,9 @@ class FileSource:
                 if len(records) >= limit:
                     return SourceBatch(records, _format_cursor(*position))
         return SourceBatch(records, _format_cursor(*position) if position else None)
+
+    def acknowledge(self, batch: SourceBatch) -> None:
+        """Nothing to do: the file position is stored with the batch in the results database."""
 
 
 def _parse_cursor(cursor: str | None) -> tuple[str | None, int]:
