@@ -36,13 +36,13 @@ def acquire_lease(
     Expired leases are taken over; re-acquiring one's own lease extends it.
     """
     values = {"source": source, "owner": owner, "acquired_at": now, "expires_at": now + ttl}
-    stmt = dialect_insert(conn, source_leases).values(**values)
-    stmt = stmt.on_conflict_do_update(
+    insert = dialect_insert(conn, source_leases).values(**values)
+    stmt = insert.on_conflict_do_update(
         index_elements=[source_leases.c.source],
         set_={
-            "owner": stmt.excluded.owner,
-            "acquired_at": stmt.excluded.acquired_at,
-            "expires_at": stmt.excluded.expires_at,
+            "owner": insert.excluded.owner,
+            "acquired_at": insert.excluded.acquired_at,
+            "expires_at": insert.excluded.expires_at,
         },
         where=(source_leases.c.expires_at < now) | (source_leases.c.owner == owner),
     ).returning(source_leases.c.owner)
