@@ -7,7 +7,6 @@ is an upsert, so replaying a batch changes nothing but its audit row in ``batche
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import Connection, select
 
 from db.aggregates import brand_report, refresh_aggregates
 from db.buckets import floor_to_bucket
+from db.duplicates import link_duplicates
 from db.registry import (
     ModelVersionRow,
     UnknownModelVersionError,
@@ -27,6 +27,7 @@ from db.registry import (
 )
 from db.sql import chunked, dialect_insert
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
+from pipeline.amplification import ContentKey, content_key
 from pipeline.records import Batch, Post, Reject, ScoredPost
 
 __all__ = [
@@ -81,8 +82,14 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     for item in batch.scored:  # a post listed twice in one batch is written once, first wins
         unique.setdefault((item.post.source, item.post.external_id), item)
     scored = list(unique.values())
-    n_new_posts = _insert_posts(conn, scored, now)
+    keys = {(s.post.source, s.post.external_id): content_key(s.post.text) for s in scored}
+    new_ids = _insert_posts(conn, scored, keys, now)
+    n_new_posts = len(new_ids)
     ids = _post_ids(conn, [s.post for s in scored])
+    link_duplicates(
+        conn,
+        [(ids[k], key.hash) for k, key in keys.items() if key.linkable and ids[k] in new_ids],
+    )
     new_mentions = _insert_mentions(conn, scored, ids)
     new_predictions = _insert_predictions(conn, scored, ids, now)
     n_new_rejects = _insert_rejects(conn, batch.rejects, now)
@@ -105,10 +112,12 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     )
 
 
-def _insert_posts(conn: Connection, scored: list[ScoredPost], now: datetime) -> int:
-    """Insert the posts the database lacks; returns how many were new."""
+def _insert_posts(
+    conn: Connection, scored: list[ScoredPost], keys: dict[PostKey, ContentKey], now: datetime
+) -> set[int]:
+    """Insert the posts the database lacks; returns the ids of those that were new."""
     if not scored:
-        return 0
+        return set()
     rows = [
         {
             "source": s.post.source,
@@ -119,7 +128,7 @@ def _insert_posts(conn: Connection, scored: list[ScoredPost], now: datetime) -> 
             "author": s.post.author,
             "url": s.post.url,
             "lang": s.lang,
-            "content_hash": hashlib.sha256(s.post.text.encode("utf-8")).hexdigest(),
+            "content_hash": keys[(s.post.source, s.post.external_id)].hash,
         }
         for s in scored
     ]
@@ -128,8 +137,8 @@ def _insert_posts(conn: Connection, scored: list[ScoredPost], now: datetime) -> 
         .on_conflict_do_nothing(index_elements=[posts.c.source, posts.c.external_id])
         .returning(posts.c.id)
     )
-    # RETURNING gives only the rows that were inserted: an exact count, even under concurrency.
-    return len(conn.execute(stmt, rows).all())
+    # RETURNING gives only the rows that were inserted: exact, even under concurrency.
+    return set(conn.execute(stmt, rows).scalars())
 
 
 def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:

@@ -51,6 +51,7 @@ posts = Table(
     Column("content_hash", Text),
     UniqueConstraint("source", "external_id"),
     Index(None, "created_at"),
+    Index(None, "content_hash"),
 )
 
 post_brands = Table(

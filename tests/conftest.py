@@ -16,7 +16,7 @@ def pytest_configure(config):
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     for name in list(os.environ):
-        if name.startswith("SENTIMON_") and name != "SENTIMON_TEST_POSTGRES_URL":
+        if name.startswith("SENTIMON_") and not name.startswith("SENTIMON_TEST_"):
             del os.environ[name]
 
 

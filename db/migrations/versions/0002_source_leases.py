@@ -1,4 +1,5 @@
-"""Source leases: one row per source being processed, so two runs never read the same records.
+"""Source leases (one row per source being processed, so two runs never read the same
+records), and an index on posts.content_hash for linking retweets and copies to their original.
 
 Revision ID: 0002
 Revises: 0001
@@ -27,7 +28,9 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("source", name="pk_source_leases"),
     )
+    op.create_index("ix_posts_content_hash", "posts", ["content_hash"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_posts_content_hash", table_name="posts")
     op.drop_table("source_leases")
