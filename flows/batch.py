@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from db import repository
+from db.leases import Lease, renew_lease
+from flows.leasing import LEASE_TTL
 from flows.runtime import Runtime
 from pipeline.records import Batch, ScoredPost
 from pipeline.sources import Source
@@ -34,8 +37,13 @@ def process_batch(
     validator: Validator,
     batch_size: int,
     flow_run_id: str | None = None,
+    lease: Lease | None = None,
 ) -> BatchReport | None:
-    """Process the next batch of ``source``; None when nothing new is there."""
+    """Process the next batch of ``source``; None when nothing new is there.
+
+    With a ``lease``, the commit renews it first and rolls back if another process took the
+    source in the meantime (db.leases.LeaseLostError).
+    """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -72,6 +80,8 @@ def process_batch(
         timings=timings,
     )
     with rt.engine.begin() as conn:
+        if lease is not None:
+            renew_lease(conn, lease, datetime.now(UTC), LEASE_TTL)
         counts = repository.commit_batch(conn, batch, flow_run_id=flow_run_id)
     # Only now: a Redis stream must not forget entries whose rows are not yet durable.
     source.acknowledge(read)

@@ -53,20 +53,42 @@ def init() -> None:
 
 @app.command()
 def run(
-    input_path: Annotated[str, typer.Option("--input", help="A CSV/JSONL file or landing folder.")],
-    source: Annotated[
-        str | None, typer.Option(help="Source name (default: the input's name).")
+    input_path: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="A CSV/JSONL/Parquet file or landing folder, or a sqlite://, postgresql:// "
+            "or redis:// URL (see README).",
+        ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1)] = 500,
+    source: Annotated[
+        str | None,
+        typer.Option(help="A source of sentimon.toml, or the name of an --input."),
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
     max_batches: Annotated[int | None, typer.Option(min=1)] = None,
     column_map: MapOption = None,
 ) -> None:
-    """Ingest and score what the input holds now, in micro-batches, then exit."""
+    """Ingest and score what the source holds now, in micro-batches, then exit."""
     from flows.ingest import ingest_and_score
+    from pipeline.errors import SentimonError
 
-    result = ingest_and_score(
-        input_path, source, batch_size, max_batches, column_map=parse_map(column_map)
-    )
+    if input_path is None and source is None:
+        raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
+    try:
+        result = ingest_and_score(
+            input_path,
+            source,
+            batch_size,
+            max_batches,
+            column_map=parse_map(column_map),
+            show_progress=sys.stderr.isatty(),
+        )
+    except SentimonError as err:
+        err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    if "skipped" in result:
+        err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
 
 

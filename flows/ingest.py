@@ -1,20 +1,34 @@
-"""The ingest-and-score flow: micro-batches of one source until it has nothing new."""
+"""The ingest-and-score flow: micro-batches of one source until it has nothing new.
+
+The flow takes the source's lease, runs one task per micro-batch (each task reads after the
+committed cursor, scores, and commits in one transaction), then gives the lease back. A
+crash anywhere leaves the database at the last committed batch; the next run resumes there.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from db.leases import Lease
 from flows.batch import process_batch
+from flows.config import load_config
+from flows.leasing import SourceBusyError, give_back, take_source
+from flows.progress import BatchProgress
 from flows.runtime import get_runtime
-from pipeline.sources import FileSource
+from flows.sources import ResolvedSource, open_source, resolve_source
 from pipeline.validate import Validator
+
+
+def _resolve(source: str | None, input_path: str | None) -> ResolvedSource:
+    rt = get_runtime()
+    return resolve_source(load_config(rt.settings.config), source, input_path)
 
 
 @task(
@@ -25,66 +39,105 @@ from pipeline.validate import Validator
     retry_jitter_factor=0.5,
 )
 def score_next_batch(
-    input_path: str, source: str, batch_size: int, column_map: dict[str, str] | None
+    source: str | None,
+    input_path: str | None,
+    batch_size: int,
+    column_map: dict[str, str] | None,
+    lease: Lease,
 ) -> dict[str, Any] | None:
     """Read, score and commit the next batch. A retry re-reads from the committed cursor."""
-    rt = get_runtime()
+    resolved = _resolve(source, input_path)
     report = process_batch(
-        rt,
-        FileSource(Path(input_path), source),
-        Validator(source, column_map),
+        get_runtime(),
+        open_source(resolved),
+        Validator(resolved.name, column_map or resolved.config.column_map),
         batch_size,
         flow_run_id=str(flow_run.id) if flow_run.id else None,
+        lease=lease,
     )
     return asdict(report) if report else None
 
 
 @flow(name="ingest-and-score")
 def ingest_and_score(
-    input_path: str,
+    input_path: str | None = None,
     source: str | None = None,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     max_batches: int | None = None,
     column_map: dict[str, str] | None = None,
+    show_progress: bool = False,
 ) -> dict[str, Any]:
-    """Process what ``input_path`` holds now (a file or a landing folder), then return."""
+    """Process what the source holds now, then return a summary.
+
+    ``source`` names a [sources.NAME] table of sentimon.toml; ``input_path`` is an ad hoc file,
+    folder or URL (``source`` then names it). ``show_progress`` draws a progress bar on the
+    terminal (the CLI sets it; a deployment has no terminal).
+    """
     logger = get_run_logger()
-    name = source or source_name_for(input_path)
-    totals = {"batches": 0, "read": 0, "posts": 0, "new_posts": 0, "rejects": 0, "seconds": 0.0}
-    while max_batches is None or totals["batches"] < max_batches:
-        report = score_next_batch(input_path, name, batch_size, column_map)
-        if report is None:
-            break
-        totals["batches"] += 1
-        totals["read"] += report["n_read"]
-        totals["posts"] += report["n_posts"]
-        totals["new_posts"] += report["n_new_posts"]
-        totals["rejects"] += report["n_rejects"]
-        totals["seconds"] += sum(report["timings"].values())
-        logger.info(
-            "source %s batch %d: %d read, %d posts (%d new), %d rejects, cursor %s",
-            name,
-            totals["batches"],
-            report["n_read"],
-            report["n_posts"],
-            report["n_new_posts"],
-            report["n_rejects"],
-            report["cursor_to"],
-        )
+    rt = get_runtime()
+    resolved = _resolve(source, input_path)
+    name = resolved.name
+    size = batch_size or resolved.config.batch_size
+    totals: dict[str, Any] = {
+        "source": name,
+        "batches": 0,
+        "read": 0,
+        "posts": 0,
+        "new_posts": 0,
+        "rejects": 0,
+        "seconds": 0.0,
+    }
+    try:
+        lease = take_source(rt.engine, name)
+    except SourceBusyError as err:
+        logger.warning("%s", err)
+        return {**totals, "skipped": str(err)}
+    # Called from a sync flow, Prefect's sync/async wrapper returns the id, not a coroutine.
+    progress_id = cast(UUID, create_progress_artifact(progress=0.0, description=f"source {name}"))
+    try:
+        with BatchProgress(name, max_batches, enabled=show_progress) as bar:
+            while max_batches is None or totals["batches"] < max_batches:
+                report = score_next_batch(source, input_path, size, column_map, lease)
+                if report is None:
+                    break
+                _add(totals, report)
+                bar.advance(report)
+                if progress_id is not None:
+                    bar.publish(progress_id)
+                logger.info(
+                    "source %s batch %d: %d read, %d posts (%d new), %d rejects, cursor %s",
+                    name,
+                    totals["batches"],
+                    report["n_read"],
+                    report["n_posts"],
+                    report["n_new_posts"],
+                    report["n_rejects"],
+                    report["cursor_to"],
+                )
+    finally:
+        give_back(rt.engine, lease)
+    if progress_id is not None:
+        BatchProgress.finish(progress_id)
+    create_markdown_artifact(key="ingest-summary", markdown=_summary(totals, rt.model_version))
+    return totals
+
+
+def _add(totals: dict[str, Any], report: dict[str, Any]) -> None:
+    totals["batches"] += 1
+    totals["read"] += report["n_read"]
+    totals["posts"] += report["n_posts"]
+    totals["new_posts"] += report["n_new_posts"]
+    totals["rejects"] += report["n_rejects"]
+    totals["seconds"] += sum(report["timings"].values())
+
+
+def _summary(totals: dict[str, Any], model_version: str) -> str:
     rate = totals["read"] / totals["seconds"] if totals["seconds"] else 0.0
-    create_markdown_artifact(
-        key="ingest-summary",
-        markdown=(
-            f"### Source `{name}`\n\n| batches | read | posts | new posts | rejects | posts/s |\n"
-            f"|---|---|---|---|---|---|\n| {totals['batches']} | {totals['read']} | "
-            f"{totals['posts']} | {totals['new_posts']} | {totals['rejects']} | {rate:,.0f} |\n\n"
-            f"Model version: `{get_runtime().model_version}`"
-        ),
+    return (
+        f"### Source `{totals['source']}`\n\n"
+        "| batches | read | posts | new posts | rejects | posts/s |\n"
+        "|---|---|---|---|---|---|\n"
+        f"| {totals['batches']} | {totals['read']} | {totals['posts']} | {totals['new_posts']} "
+        f"| {totals['rejects']} | {rate:,.0f} |\n\n"
+        f"Model version: `{model_version}`"
     )
-    return {"source": name, **totals}
-
-
-def source_name_for(input_path: str) -> str:
-    """An ad hoc input's source name: its file or folder name without suffixes."""
-    path = Path(input_path)
-    return path.name.split(".")[0] or "input"
