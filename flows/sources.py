@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flows.config import ProjectConfig, SourceConfig
 from pipeline.errors import ConfigError
@@ -101,7 +101,9 @@ def _split_options(input_path: str) -> tuple[str, dict[str, str]]:
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     options = {k: v for k, v in pairs if k in ours}
     rest = "&".join(f"{k}={v}" for k, v in pairs if k not in ours)
-    return urlunsplit(parts._replace(query=rest)), options
+    # Not urlunsplit: it turns sqlite:////abs/path into sqlite://abs/path.
+    base = input_path.split("?", 1)[0]
+    return (f"{base}?{rest}" if rest else base), options
 
 
 def open_source(resolved: ResolvedSource) -> Source:

@@ -1,0 +1,119 @@
+"""sentimon.toml and ad hoc --input: what resolves to which source, and what is refused."""
+
+import pytest
+
+from flows.config import load_config
+from flows.sources import adhoc_source, resolve_source
+from pipeline.errors import ConfigError
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "sentimon.toml"
+    path.write_text(text)
+    return path
+
+
+def test_named_sources_of_each_kind(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_URL", "postgresql://shop@db/shop")
+    cfg = load_config(
+        _write(
+            tmp_path,
+            """
+[sources.reviews]
+kind = "files"
+path = "landing/reviews"
+map = { text = "review", id = "uid" }
+batch_size = 1000
+every_minutes = 15
+
+[sources.shop]
+kind = "sql"
+url_env = "SHOP_URL"
+table = "reviews"
+cursor_column = "id"
+
+[sources.social]
+kind = "redis"
+url = "redis://127.0.0.1:6379/0"
+stream = "posts"
+""",
+        )
+    )
+    reviews = resolve_source(cfg, "reviews", None)
+    assert reviews.path == (tmp_path / "landing" / "reviews").resolve()
+    assert reviews.config.column_map == {"text": "review", "id": "uid"}
+    assert reviews.config.batch_size == 1000
+    assert resolve_source(cfg, "shop", None).url == "postgresql://shop@db/shop"
+    social = resolve_source(cfg, "social", None)
+    assert (social.config.stream, social.config.group) == ("posts", "sentimon")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[sources.a]\nkind = "files"\npath = "../elsewhere"', "outside"),
+        ('[sources.a]\nkind = "files"\npath = "/etc"', "outside"),
+        ('[sources.a]\nkind = "sql"\nurl = "sqlite:///x.db"\ncursor_column = "id"', "table"),
+        ('[sources.a]\nkind = "redis"\nstream = "s"', "url"),
+        ('[sources.a]\nkind = "files"\npath = "x"\nbatchsize = 3', "batchsize"),
+        ('[sources.a]\nkind = "kafka"', "kind"),
+        ("[sources.a\n", "TOML"),
+    ],
+)
+def test_bad_configs_are_refused_with_the_reason(tmp_path, body, message):
+    with pytest.raises(ConfigError, match=message):
+        cfg = load_config(_write(tmp_path, body))
+        resolve_source(cfg, "a", None)
+
+
+def test_unknown_source_and_unset_url_env_say_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOPE_URL", raising=False)
+    cfg = load_config(
+        _write(
+            tmp_path,
+            '[sources.a]\nkind = "sql"\nurl_env = "NOPE_URL"\ntable = "t"\ncursor_column = "id"',
+        )
+    )
+    with pytest.raises(ConfigError, match="NOPE_URL is not set"):
+        resolve_source(cfg, "a", None)
+    with pytest.raises(ConfigError, match="known: a"):
+        resolve_source(cfg, "b", None)
+
+
+def test_a_missing_config_file_is_empty(tmp_path):
+    assert load_config(tmp_path / "none.toml").sources == {}
+
+
+def test_adhoc_inputs(tmp_path):
+    files = adhoc_source(str(tmp_path / "tweets.jsonl.gz"))
+    assert (files.name, files.config.kind) == ("tweets", "files")
+    sql = adhoc_source("sqlite:////data/shop.db?table=reviews&cursor=id&id=rid")
+    assert (sql.name, sql.url, sql.config.cursor_column, sql.config.id_column) == (
+        "reviews",
+        "sqlite:////data/shop.db",
+        "id",
+        "rid",
+    )
+    pg = adhoc_source("postgresql+psycopg://me@db:5432/shop?table=r&cursor=ts&sslmode=require")
+    assert pg.url == "postgresql+psycopg://me@db:5432/shop?sslmode=require"
+    redis = adhoc_source("redis://127.0.0.1:6379/0?stream=posts&consumer=c1", "social")
+    assert (redis.name, redis.url, redis.config.consumer) == (
+        "social",
+        "redis://127.0.0.1:6379/0",
+        "c1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("postgresql://me:secret@db/shop?table=r&cursor=id", "password"),
+        ("redis://:secret@127.0.0.1:6379/0?stream=s", "password"),
+        ("sqlite:///x.db?table=r", "cursor_column"),
+        ("sqlite:///x.db?table=r&cursor=id&stream=s", "stream"),
+        ("kafka://broker/topic", "give a path"),
+    ],
+)
+def test_bad_adhoc_inputs(uri, message):
+    with pytest.raises((ConfigError, ValueError), match=message):
+        adhoc_source(uri)
