@@ -90,6 +90,11 @@ def list_model_versions(conn: Connection) -> list[ModelVersionRow]:
     return [_to_row(row) for row in conn.execute(query)]
 
 
+def get_model_version(conn: Connection, version: str) -> ModelVersionRow:
+    """The registered ``version``; UnknownModelVersionError names the known ones."""
+    return _get(conn, version)
+
+
 def _get(conn: Connection, version: str) -> ModelVersionRow:
     row = conn.execute(
         select(model_versions).where(model_versions.c.version == version)

@@ -7,7 +7,7 @@ is an upsert, so replaying a batch changes nothing but its audit row in ``batche
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,13 +22,14 @@ from db.registry import (
     UnknownModelVersionError,
     activate_model_version,
     active_model_version,
+    get_model_version,
     list_model_versions,
     register_model_version,
 )
 from db.sql import chunked, dialect_insert
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
 from pipeline.amplification import ContentKey, content_key
-from pipeline.records import Batch, Post, Reject, ScoredPost
+from pipeline.records import Batch, Post, Prediction, Reject, ScoredPost
 
 __all__ = [
     "RAW_LIMIT",
@@ -40,8 +41,11 @@ __all__ = [
     "brand_report",
     "commit_batch",
     "get_cursor",
+    "get_model_version",
+    "insert_predictions",
     "list_model_versions",
     "refresh_aggregates",
+    "refresh_for_posts",
     "register_model_version",
 ]
 
@@ -180,28 +184,45 @@ def _insert_predictions(
     conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int], now: datetime
 ) -> set[int]:
     """Insert predictions; returns the ids of posts that gained one."""
-    if not scored:
+    return insert_predictions(
+        conn, [(ids[(s.post.source, s.post.external_id)], s.prediction) for s in scored], now
+    )
+
+
+def insert_predictions(
+    conn: Connection, rows: Sequence[tuple[int, Prediction]], now: datetime
+) -> set[int]:
+    """Insert (post id, prediction) pairs not stored yet; returns the post ids that gained one."""
+    if not rows:
         return set()
-    rows = [
+    values = [
         {
-            "post_id": ids[(s.post.source, s.post.external_id)],
-            "model_version": s.prediction.model_version,
-            "label": s.prediction.label,
+            "post_id": post_id,
+            "model_version": pred.model_version,
+            "label": pred.label,
             # float(): the model may hand over numpy scalars, which drivers do not all adapt.
-            "p_negative": float(s.prediction.p_negative),
-            "p_neutral": float(s.prediction.p_neutral),
-            "p_positive": float(s.prediction.p_positive),
-            "score": float(s.prediction.score),
+            "p_negative": float(pred.p_negative),
+            "p_neutral": float(pred.p_neutral),
+            "p_positive": float(pred.p_positive),
+            "score": float(pred.score),
             "scored_at": now,
         }
-        for s in scored
+        for post_id, pred in rows
     ]
     stmt = (
         dialect_insert(conn, predictions)
         .on_conflict_do_nothing(index_elements=[predictions.c.post_id, predictions.c.model_version])
         .returning(predictions.c.post_id)
     )
-    return set(conn.execute(stmt, rows).scalars())
+    return set(conn.execute(stmt, values).scalars())
+
+
+def refresh_for_posts(conn: Connection, model_version: str, post_ids: set[int]) -> int:
+    """Recompute the day aggregates of ``model_version`` that these posts fall into."""
+    touched = _touched_buckets(conn, post_ids)
+    if touched:
+        refresh_aggregates(conn, model_version, {b for b, _ in touched}, {d for _, d in touched})
+    return len(touched)
 
 
 def _insert_rejects(conn: Connection, batch_rejects: Iterable[Reject], now: datetime) -> int:

@@ -93,6 +93,27 @@ def run(
 
 
 @app.command()
+def backfill(
+    since: Annotated[str | None, typer.Option(help="7d, 24h or a date (UTC), inclusive")] = None,
+    until: Annotated[str | None, typer.Option(help="a date (UTC), exclusive")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="A registered model version (default: the active one).")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1)] = 2000,
+) -> None:
+    """Re-score stored posts of a period with a model version and refresh its aggregates."""
+    from db import repository
+    from flows.backfill import backfill as backfill_flow
+
+    try:
+        result = backfill_flow(parse_when(since), parse_when(until), model, chunk_size)
+    except repository.UnknownModelVersionError as err:
+        err_console.print(f"{err}; `sentimon models list` shows the registered versions")
+        raise typer.Exit(1) from err
+    console.print_json(data=result)
+
+
+@app.command()
 def score(
     texts: Annotated[list[str] | None, typer.Argument(help="Texts to score.")] = None,
     input_path: Annotated[

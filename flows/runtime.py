@@ -68,7 +68,21 @@ def resolve_model_dir(settings: Settings) -> Path:
 
 
 _RUNTIMES: dict[tuple[str, str], Runtime] = {}
+_SCORERS: dict[tuple[str, str], Scorer] = {}
 _LOCK = threading.Lock()
+
+
+def get_scorer(rt: Runtime, version: str | None) -> Scorer:
+    """The scorer of a registered model version (the active one when None), loaded once."""
+    if version is None or version == rt.model_version:
+        return rt.scorer
+    with rt.engine.connect() as conn:
+        row = repository.get_model_version(conn, version)
+    key = (rt.settings.db_url, version)
+    with _LOCK:
+        if key not in _SCORERS:
+            _SCORERS[key] = load_scorer(Path(row.path))
+        return _SCORERS[key]
 
 
 def get_runtime(settings: Settings | None = None) -> Runtime:
