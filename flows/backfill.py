@@ -16,10 +16,17 @@ from prefect.cache_policies import NO_CACHE
 
 from db import repository
 from db.backfill import posts_to_rescore
+from flows.retry import retry_if_transient
 from flows.runtime import get_runtime, get_scorer
 
 
-@task(name="rescore-chunk", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
+@task(
+    name="rescore-chunk",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=[1, 5, 20],
+    retry_condition_fn=retry_if_transient,
+)
 def rescore_chunk(
     model_version: str | None,
     since: datetime | None,

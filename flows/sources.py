@@ -127,7 +127,7 @@ def open_source(resolved: ResolvedSource) -> Source:
             cursor_column=str(cfg.cursor_column),
             id_column=cfg.id_column,
         )
-    from pipeline.sources.redis_stream import RedisStreamSource
+    from pipeline.sources.redis_stream import CLAIM_IDLE_MS, RedisStreamSource
 
     return RedisStreamSource(
         url=resolved.url,
@@ -137,7 +137,7 @@ def open_source(resolved: ResolvedSource) -> Source:
         # pending entries first; other hosts claim them only once they have idled.
         consumer=cfg.consumer or f"{resolved.name}@{socket.gethostname()}",
         name=resolved.name,
-        **({"claim_idle_ms": cfg.claim_idle_ms} if cfg.claim_idle_ms else {}),
+        claim_idle_ms=cfg.claim_idle_ms or CLAIM_IDLE_MS,
     )
 
 

@@ -19,6 +19,9 @@ RAW_KEEP = 2000  # characters of a bad record kept for the rejects table
 class SourceBatch:
     records: list[RawRecord]
     cursor_to: str | None  # position after the last record; None when nothing was read
+    # What acknowledge() confirms (Redis stream entry ids); empty for sources whose position
+    # lives in the results database.
+    ack_ids: tuple[str, ...] = ()
 
 
 class Source(Protocol):

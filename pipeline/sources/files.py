@@ -1,4 +1,4 @@
-"""Files: a CSV/JSONL(.gz) file, or a landing folder of them read in name order."""
+"""Files: a CSV/JSONL(.gz)/Parquet file, or a landing folder of them read in name order."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, cast
 
@@ -15,7 +16,10 @@ from pipeline.errors import SourceError
 from pipeline.records import RawRecord
 from pipeline.sources.base import RAW_KEEP, SourceBatch
 
-FILE_SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz")
+FILE_SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz", ".parquet")
+SETTLE_SECONDS = 5.0  # a file modified more recently than this may still be being written
+
+Rows = Generator[tuple[RawRecord, int], None, None]  # (record, position just after it)
 
 
 def _suffix(path: Path) -> str:
@@ -24,42 +28,93 @@ def _suffix(path: Path) -> str:
 
 
 @dataclass
-class FileSource:
-    """A CSV/JSONL file, or a landing folder of them read in name order.
+class _Live:
+    """The reader a batch stopped in, kept so the next batch continues it instead of reopening
+    (which for .gz and Parquet means decoding the file again up to the cursor)."""
 
-    The cursor is ``{"file": NAME, "offset": BYTES}``: files named before NAME are done, NAME is
-    resumed at the byte offset, files after it are new. Byte offsets (not line numbers) make a
-    resume a seek, not a re-read.
+    file: str
+    position: int
+    rows: Rows
+
+
+@dataclass
+class FileSource:
+    """A CSV/JSONL(.gz)/Parquet file, or a landing folder of them read in name order.
+
+    The cursor is ``{"file": NAME, "offset": BYTES}`` (``"row": N`` for Parquet): files named
+    before NAME are done, NAME is resumed there, files after it are new. Byte offsets (not line
+    numbers) make a resume a seek, not a re-read. Memory is bounded by the batch size: every
+    format is streamed.
+
+    Files still being written wait: names ending ``.tmp``/``.part`` (or starting with a dot) are
+    not listed, and reading stops at the first file modified less than ``settle_seconds`` ago,
+    so that the name-order cursor never moves past it. Producers should therefore write under a
+    temporary name and rename, and name files so that new ones sort after those already landed:
+    a file that lands with a name before the cursor's is never read.
     """
 
     path: Path
     name: str
+    settle_seconds: float = SETTLE_SECONDS
+    _live: _Live | None = field(default=None, init=False, repr=False, compare=False)
 
     def files(self) -> list[Path]:
+        """The input files in reading order (settled or not)."""
         if self.path.is_file():
             return [self.path]
         if not self.path.is_dir():
             raise SourceError(f"input {self.path} does not exist: give a file or a folder")
-        return sorted(p for p in self.path.iterdir() if p.is_file() and _suffix(p))
+        return sorted(
+            (p for p in self.path.iterdir() if _suffix(p) and not p.name.startswith(".")),
+            key=lambda p: p.name,
+        )
 
     def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
-        start_file, start_offset = _parse_cursor(cursor)
+        start_file, start_pos = _parse_cursor(cursor)
         records: list[RawRecord] = []
-        position: tuple[str, int] | None = None
+        position: tuple[Path, int] | None = None
         for file in self.files():
             key = file.name
             if start_file is not None and key < start_file:
                 continue
-            offset = start_offset if key == start_file else 0
-            for record, end in _read_file(file, offset):
+            if not self._settled(file):
+                break  # later files wait too: the cursor must not jump over this one
+            rows = self._rows(file, start_pos if key == start_file else 0)
+            for record, end in rows:
                 records.append(record)
-                position = (key, end)
+                position = (file, end)
                 if len(records) >= limit:
-                    return SourceBatch(records, _format_cursor(*position))
+                    self._live = _Live(key, end, rows)
+                    return SourceBatch(records, _format_cursor(file, end))
         return SourceBatch(records, _format_cursor(*position) if position else None)
 
     def acknowledge(self, batch: SourceBatch) -> None:
         """Nothing to do: the file position is stored with the batch in the results database."""
+
+    def close(self) -> None:
+        """Close the file a batch stopped in (also done when the source is garbage collected)."""
+        if self._live is not None:
+            self._live.rows.close()
+            self._live = None
+
+    def _settled(self, file: Path) -> bool:
+        # Only a landing folder has producers writing into it; a file named on the command
+        # line is read as it is (waiting would silently read nothing).
+        if self.settle_seconds <= 0 or file == self.path:
+            return True
+        try:
+            modified = file.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return time.time() - modified >= self.settle_seconds
+
+    def _rows(self, file: Path, position: int) -> Rows:
+        live, self._live = self._live, None
+        if live is not None:
+            if (live.file, live.position) == (file.name, position):
+                return live.rows
+            live.rows.close()
+        return _read_file(file, position)
 
 
 def _parse_cursor(cursor: str | None) -> tuple[str | None, int]:
@@ -67,15 +122,16 @@ def _parse_cursor(cursor: str | None) -> tuple[str | None, int]:
         return None, 0
     try:
         data = json.loads(cursor)
-        return str(data["file"]), int(data["offset"])
+        return str(data["file"]), int(data["row"] if "row" in data else data["offset"])
     except (ValueError, KeyError, TypeError) as err:
         raise SourceError(
             f"stored cursor {cursor!r} is not a file cursor: was the source renamed?"
         ) from err
 
 
-def _format_cursor(file: str, offset: int) -> str:
-    return json.dumps({"file": file, "offset": offset})
+def _format_cursor(file: Path, position: int) -> str:
+    unit = "row" if _suffix(file) == ".parquet" else "offset"
+    return json.dumps({"file": file.name, unit: position})
 
 
 def _open(path: Path) -> IO[bytes]:
@@ -84,15 +140,21 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _read_file(path: Path, offset: int) -> Iterator[tuple[RawRecord, int]]:
-    """Yield (record, byte offset just after it) from ``offset`` on."""
-    if _suffix(path).startswith(".csv"):
-        yield from _read_csv(path, offset)
+def _read_file(path: Path, position: int) -> Rows:
+    """Yield (record, position just after it) from ``position`` (bytes, or rows for Parquet)."""
+    suffix = _suffix(path)
+    if suffix == ".parquet":
+        # Imported here: pyarrow costs a third of a second, and most inputs are CSV or JSONL.
+        from pipeline.sources.parquet import read_parquet
+
+        yield from read_parquet(path, position)
+    elif suffix.startswith(".csv"):
+        yield from _read_csv(path, position)
     else:
-        yield from _read_jsonl(path, offset)
+        yield from _read_jsonl(path, position)
 
 
-def _read_jsonl(path: Path, offset: int) -> Iterator[tuple[RawRecord, int]]:
+def _read_jsonl(path: Path, offset: int) -> Rows:
     with _open(path) as fh:
         fh.seek(offset)
         pos = offset
@@ -140,7 +202,7 @@ class _LineFeed:
                 yield line.decode("utf-8", errors="replace")
 
 
-def _read_csv(path: Path, offset: int) -> Iterator[tuple[RawRecord, int]]:
+def _read_csv(path: Path, offset: int) -> Rows:
     with _open(path) as fh:
         header_line = fh.readline()
         try:

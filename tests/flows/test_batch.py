@@ -46,7 +46,7 @@ def runtime(tmp_path, monkeypatch):
 
 
 def run_all(rt, folder, batch_size):
-    source, validator = FileSource(folder, "test"), Validator("test")
+    source, validator = FileSource(folder, "test", settle_seconds=0), Validator("test")
     reports = []
     while (report := process_batch(rt, source, validator, batch_size)) is not None:
         reports.append(report)

@@ -1,10 +1,19 @@
+import csv
 import gzip
+import io
 import json
+import os
+import time
 
 import pytest
 
 from pipeline.errors import SourceError
 from pipeline.sources import FileSource
+
+
+def files(path):
+    """A file source that does not wait for files to settle (tests write them just now)."""
+    return FileSource(path, "s", settle_seconds=0)
 
 
 def write_jsonl(path, rows, tail=b""):
@@ -24,7 +33,7 @@ def read_all(source, batch_size):
 def test_jsonl_batches_resume_after_cursor_without_gaps_or_repeats(tmp_path):
     rows = [{"id": i, "text": f"post {i}"} for i in range(7)]
     write_jsonl(tmp_path / "a.jsonl", rows)
-    batches, _ = read_all(FileSource(tmp_path / "a.jsonl", "s"), batch_size=3)
+    batches, _ = read_all(files(tmp_path / "a.jsonl"), batch_size=3)
     assert [len(b) for b in batches] == [3, 3, 1]
     ids = [r.fields["id"] for b in batches for r in b]
     assert ids == list(range(7))
@@ -34,7 +43,7 @@ def test_folder_is_read_in_name_order_and_new_files_are_picked_up(tmp_path):
     write_jsonl(tmp_path / "2026-01-02.jsonl", [{"id": "b", "text": "x"}])
     write_jsonl(tmp_path / "2026-01-01.jsonl", [{"id": "a", "text": "x"}])
     (tmp_path / "notes.txt").write_text("ignored")
-    source = FileSource(tmp_path, "s")
+    source = files(tmp_path)
     batches, cursor = read_all(source, 10)
     assert [r.fields["id"] for r in batches[0]] == ["a", "b"]
     write_jsonl(tmp_path / "2026-01-03.jsonl", [{"id": "c", "text": "x"}])
@@ -45,7 +54,7 @@ def test_folder_is_read_in_name_order_and_new_files_are_picked_up(tmp_path):
 def test_appended_lines_are_read_from_the_stored_offset(tmp_path):
     path = tmp_path / "a.jsonl"
     write_jsonl(path, [{"id": 1, "text": "x"}])
-    source = FileSource(path, "s")
+    source = files(path)
     first = source.read_batch(None, 10)
     with path.open("ab") as fh:
         fh.write(json.dumps({"id": 2, "text": "y"}).encode() + b"\n")
@@ -62,19 +71,19 @@ def test_csv_with_quoted_newlines_bad_utf8_and_extra_columns(tmp_path):
         b"3,too,many,columns,here\n"
         b"4,fine,2026-01-02\n"
     )
-    records = FileSource(path, "s").read_batch(None, 10).records
+    records = files(path).read_batch(None, 10).records
     assert [r.error for r in records] == [None, "invalid UTF-8", "too many columns: 5 > 3", None]
     assert records[0].fields["text"] == "line one\nline two"
     # Resuming after the multi-line record lands exactly on the next record.
-    cursor = FileSource(path, "s").read_batch(None, 1).cursor_to
-    rest = FileSource(path, "s").read_batch(cursor, 10).records
+    cursor = files(path).read_batch(None, 1).cursor_to
+    rest = files(path).read_batch(cursor, 10).records
     assert [r.locator for r in rest] == [r.locator for r in records[1:]]
 
 
 def test_jsonl_bad_lines_become_error_records_not_exceptions(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"id": 1, "text": "ok"}\n[1, 2]\n{not json}\n\xff\xfe\n\n{"id": 2, "te')
-    records = FileSource(path, "s").read_batch(None, 10).records
+    records = files(path).read_batch(None, 10).records
     assert [r.error for r in records] == [
         None,
         "not a JSON object",
@@ -87,13 +96,82 @@ def test_jsonl_bad_lines_become_error_records_not_exceptions(tmp_path):
 def test_gzip_jsonl(tmp_path):
     with gzip.open(tmp_path / "a.jsonl.gz", "wb") as fh:
         fh.write(b'{"id": 1, "text": "zipped"}\n')
-    records = FileSource(tmp_path, "s").read_batch(None, 10).records
+    records = files(tmp_path).read_batch(None, 10).records
     assert records[0].fields["text"] == "zipped"
 
 
 def test_empty_folder_and_missing_input(tmp_path):
-    assert FileSource(tmp_path, "s").read_batch(None, 10).records == []
+    assert files(tmp_path).read_batch(None, 10).records == []
     with pytest.raises(SourceError, match="does not exist"):
-        FileSource(tmp_path / "nope", "s").read_batch(None, 10)
+        files(tmp_path / "nope").read_batch(None, 10)
     with pytest.raises(SourceError, match="not a file cursor"):
-        FileSource(tmp_path, "s").read_batch("garbage", 10)
+        files(tmp_path).read_batch("garbage", 10)
+
+
+def test_files_being_written_wait_and_stop_the_folder_until_settled(tmp_path):
+    write_jsonl(tmp_path / "1.jsonl", [{"id": "a", "text": "x"}])
+    write_jsonl(tmp_path / "2.jsonl", [{"id": "b", "text": "x"}])
+    write_jsonl(tmp_path / "3.jsonl", [{"id": "c", "text": "x"}])
+    write_jsonl(tmp_path / "0.jsonl.part", [{"id": "part", "text": "x"}])
+    write_jsonl(tmp_path / "0.jsonl.tmp", [{"id": "tmp", "text": "x"}])
+    write_jsonl(tmp_path / ".0.jsonl", [{"id": "hidden", "text": "x"}])
+    old = time.time() - 60
+    for name in ("1.jsonl", "3.jsonl", "0.jsonl.part", "0.jsonl.tmp", ".0.jsonl"):
+        os.utime(tmp_path / name, (old, old))
+    source = FileSource(tmp_path, "s", settle_seconds=5)
+    # 2.jsonl was modified just now: reading stops there, and 3.jsonl must not be read past it.
+    batches, cursor = read_all(source, 10)
+    assert [r.fields["id"] for b in batches for r in b] == ["a"]
+    os.utime(tmp_path / "2.jsonl", (old, old))
+    later, _ = read_all_from(source, cursor, 10)
+    assert [r.fields["id"] for b in later for r in b] == ["b", "c"]
+
+
+def read_all_from(source, cursor, batch_size):
+    batches = []
+    while True:
+        batch = source.read_batch(cursor, batch_size)
+        if not batch.records:
+            return batches, cursor
+        batches.append(batch.records)
+        cursor = batch.cursor_to
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz", "a.csv", "a.csv.gz"])
+def test_continuing_and_fresh_readers_agree_and_old_cursors_replay(tmp_path, name):
+    rows = [{"id": str(i), "text": f"post {i}\nwith a newline"} for i in range(23)]
+    path = tmp_path / name
+    if ".csv" in name:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ["id", "text"])
+        writer.writeheader()
+        writer.writerows(rows)
+        data = out.getvalue().encode()
+    else:
+        data = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    # One source object continues its open reader from batch to batch ...
+    continued, _ = read_all(files(path), 5)
+    # ... a new object per batch (a restarted process) seeks to the stored cursor.
+    fresh, cursor = [], None
+    while (batch := files(path).read_batch(cursor, 5)).records:
+        fresh.append(batch.records)
+        cursor = batch.cursor_to
+    assert [[r.locator for r in b] for b in continued] == [[r.locator for r in b] for b in fresh]
+    assert [r.fields["id"] for b in continued for r in b] == [r["id"] for r in rows]
+    # A batch whose commit failed is read again from the older cursor by the same object.
+    source = files(path)
+    first = source.read_batch(None, 5)
+    second = source.read_batch(first.cursor_to, 5)
+    source.read_batch(second.cursor_to, 5)
+    again = source.read_batch(first.cursor_to, 5)
+    assert [r.locator for r in again.records] == [r.locator for r in second.records]
+    source.close()
+
+
+def test_a_file_named_directly_is_read_at_once_even_if_just_written(tmp_path):
+    path = tmp_path / "export.jsonl"
+    path.write_text('{"id": "a", "text": "x"}\n')
+    assert FileSource(path, "s", settle_seconds=60).read_batch(None, 10).records
+    # The same file inside a landing folder waits.
+    assert not FileSource(tmp_path, "s", settle_seconds=60).read_batch(None, 10).records

@@ -1,0 +1,177 @@
+"""Redis: a stream read through a consumer group, acknowledged after the batch has committed."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from pipeline.errors import SourceError
+from pipeline.records import RawRecord
+from pipeline.sources.base import RAW_KEEP, SourceBatch
+
+CLAIM_IDLE_MS = 300_000  # far above a batch's processing time, so live consumers keep theirs
+PAYLOAD_FIELD = "json"
+_CLAIM_ROUNDS = 10  # XAUTOCLAIM scans at most 10 x COUNT pending entries per call
+
+Entry = tuple[str, dict[str, Any] | None]
+
+
+@dataclass
+class RedisStreamSource:
+    """Entries of ``stream`` read as consumer ``consumer`` of ``group``.
+
+    Each batch takes, in this order: this consumer's own pending entries (delivered before a
+    crash and never acknowledged), then entries other consumers left pending for longer than
+    ``claim_idle_ms`` (XAUTOCLAIM: their consumer died), then new entries. ``block_ms`` None
+    does not wait for new entries, so a run processes what is there now and ends. Entries are
+    XACKed by ``acknowledge`` once their batch has committed, so a crash re-delivers them; their
+    writes are upserts, so a re-delivered entry lands on the same post. Consumer names must be
+    stable per worker (e.g. the host name), or a restarted worker's entries wait for the claim.
+
+    Entry layout: a field named ``payload_field`` ("json") holds the record as a JSON object;
+    otherwise the entry's flat fields are the record (all values strings). The record's id is
+    its ``id`` field when it has one, else the stream entry id. The group is created at id 0
+    (the whole stream) when missing. The results-database cursor is not used: the group keeps
+    the position; ``cursor_to`` is the batch's highest entry id, for the audit trail.
+    """
+
+    url: str | redis.Redis  # redis://host:port/db gets a client of its own; or a live client
+    stream: str
+    group: str
+    consumer: str
+    name: str
+    claim_idle_ms: int = CLAIM_IDLE_MS
+    block_ms: int | None = None
+    payload_field: str = PAYLOAD_FIELD
+    _group_ready: bool = field(default=False, init=False, repr=False)
+    _redis: redis.Redis = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Raw bytes replies (decode_responses=False) keep invalid UTF-8 a per-entry reject; a
+        # client given here should be made that way too, with the default RESP2 protocol.
+        if isinstance(self.url, str):
+            self._redis = redis.Redis.from_url(self.url, decode_responses=False)
+        else:
+            self._redis = self.url
+
+    def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
+        """Up to ``limit`` entries: own pending, then claimed, then new. ``cursor`` is unused."""
+        try:
+            self._ensure_group()
+            entries = self._own_pending(limit)
+            if len(entries) < limit:
+                entries += self._claimed(limit - len(entries))
+            if len(entries) < limit:
+                entries += self._new(limit - len(entries))
+            # With a tiny claim_idle_ms XAUTOCLAIM can return an entry just read as pending.
+            entries = list(dict(entries).items())
+        except redis.RedisError as err:
+            raise SourceError(f"Redis stream {self.stream!r}: {err}") from err
+        if not entries:
+            return SourceBatch([], None)
+        ids = tuple(entry_id for entry_id, _ in entries)
+        records = [self._record(entry_id, values) for entry_id, values in entries]
+        return SourceBatch(records, max(ids, key=_id_order), ack_ids=ids)
+
+    def acknowledge(self, batch: SourceBatch) -> None:
+        """XACK exactly the batch's entries: their posts and rejects are committed now."""
+        if batch.ack_ids:
+            self._redis.xack(self.stream, self.group, *batch.ack_ids)
+
+    def close(self) -> None:
+        """Close the connections of a client this source made from a URL."""
+        if isinstance(self.url, str):
+            self._redis.close()
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except redis.ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+        self._group_ready = True
+
+    def _own_pending(self, count: int) -> list[Entry]:
+        entries = self._read_group("0", count)
+        # An entry deleted from the stream (XDEL, MAXLEN) stays pending with no fields: nothing
+        # to process, so it is acknowledged now, or it would come back with every batch.
+        gone = [entry_id for entry_id, values in entries if not values]
+        if gone:
+            self._redis.xack(self.stream, self.group, *gone)
+        return [(entry_id, values) for entry_id, values in entries if values]
+
+    def _claimed(self, count: int) -> list[Entry]:
+        entries: list[Entry] = []
+        start = "0-0"
+        for _ in range(_CLAIM_ROUNDS):
+            reply: Any = self._redis.xautoclaim(
+                self.stream,
+                self.group,
+                self.consumer,
+                min_idle_time=self.claim_idle_ms,
+                start_id=start,
+                count=count - len(entries),
+            )
+            start = _text(reply[0])
+            entries += [(_text(i), v) for i, v in reply[1] if i is not None and v]
+            if start == "0-0" or len(entries) >= count:
+                break
+        return entries
+
+    def _new(self, count: int) -> list[Entry]:
+        return self._read_group(">", count, block=self.block_ms)
+
+    def _read_group(self, start: str, count: int, block: int | None = None) -> list[Entry]:
+        reply: Any = self._redis.xreadgroup(
+            self.group, self.consumer, {self.stream: start}, count=count, block=block
+        )
+        if not reply:
+            return []
+        return [(_text(i), v) for _, batch in reply for i, v in batch]
+
+    def _record(self, entry_id: str, values: dict[Any, Any] | None) -> RawRecord:
+        locator = f"{self.stream}/{entry_id}"
+        raw = _raw(values or {}, self.payload_field)
+        try:
+            flat = {_text(k): _text(v) for k, v in (values or {}).items()}
+        except UnicodeDecodeError:
+            return RawRecord(locator, None, raw, "invalid UTF-8")
+        if self.payload_field in flat:
+            try:
+                fields = json.loads(flat[self.payload_field])
+            except json.JSONDecodeError as err:
+                return RawRecord(locator, None, raw, f"invalid JSON: {err.msg}")
+            if not isinstance(fields, dict):
+                return RawRecord(locator, None, raw, "not a JSON object")
+        else:
+            fields = flat
+        if fields.get("id") in (None, ""):
+            fields["id"] = entry_id  # a re-delivered entry keeps its identity
+        return RawRecord(locator, fields, raw)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _raw(values: dict[Any, Any], payload_field: str) -> str:
+    """The entry as one JSON line for the rejects table, bad bytes replaced."""
+    plain = {
+        (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): (
+            v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+        )
+        for k, v in values.items()
+    }
+    if len(plain) == 1 and payload_field in plain:
+        return plain[payload_field][:RAW_KEEP]
+    return json.dumps(plain, ensure_ascii=False)[:RAW_KEEP]
+
+
+def _id_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
