@@ -24,7 +24,7 @@ def small_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
         capture_output=True,
         text=True,
     )
@@ -84,6 +84,10 @@ def test_full_disk_fails_clearly_then_resumes(prefect_server, small_disk, tmp_pa
     assert n_posts == n_preds == n_new and cursor == last  # the failed batch left nothing
 
     filler.unlink()
+    from flows import runtime as rtmod
+
+    for rt in rtmod._RUNTIMES.values():
+        rt.engine.dispose()
     resumed = runner.invoke(app, ["run", "--input", str(source), "--batch-size", "50"])
     assert resumed.exit_code == 0, resumed.output
     n_posts, n_preds, n_new, last, cursor = _state(url)
@@ -91,18 +95,25 @@ def test_full_disk_fails_clearly_then_resumes(prefect_server, small_disk, tmp_pa
 
 
 def test_read_only_database_fails_clearly(prefect_server, small_disk, tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
     url = f"sqlite:///{small_disk / 'sentimon.db'}"
     monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
-    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
     source = _posts_file(tmp_path / "posts.jsonl", 120)
-    first = runner.invoke(
-        app, ["run", "--input", str(source), "--max-batches", "1", "--batch-size", "50"]
-    )
+    args = ["run", "--input", str(source), "--batch-size", "50"]
+    first = runner.invoke(app, [*args, "--max-batches", "1"])
     assert first.exit_code == 0, first.output
     before = _state(url)
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    failed = runner.invoke(app, ["run", "--input", str(source), "--batch-size", "50"])
+    # The same files seen through a read-only bind mount, as after a remount or wrong owner.
+    view = tmp_path / "read-only"
+    view.mkdir()
+    subprocess.run(["mount", "--bind", str(small_disk), str(view)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True)
+        monkeypatch.setenv("SENTIMON_DATABASE_URL", f"sqlite:///{view / 'sentimon.db'}")
+        failed = runner.invoke(app, args)
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)
     assert failed.exit_code == 1
-    assert "readonly" in failed.output.replace("-", "").lower() or "read-only" in failed.output
-    subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    message = failed.output.lower().replace("-", "")
+    assert "readonly" in message or "unable to open" in message, failed.output
     assert _state(url) == before
