@@ -52,6 +52,7 @@ posts = Table(
     UniqueConstraint("source", "external_id"),
     Index(None, "created_at"),
     Index(None, "content_hash"),
+    Index(None, "duplicate_of"),
 )
 
 post_brands = Table(
@@ -77,6 +78,9 @@ predictions = Table(
     PrimaryKeyConstraint("post_id", "model_version"),
 )
 
+# One row per source: the overall figures of a (brand, bucket) are the sum over its sources
+# (source "*" in reports; v_brand_daily and v_brand_hourly do the sum), so that a plain
+# SUM(volume) over this table never counts a post twice.
 brand_sentiment = Table(
     "brand_sentiment",
     metadata,
@@ -86,11 +90,17 @@ brand_sentiment = Table(
     Column("source", Text, nullable=False),
     Column("model_version", Text, nullable=False),
     Column("volume", Integer, nullable=False),
+    # volume = n_unique + n_amplification: original posts vs retweets, quotes and duplicates
+    # (posts.duplicate_of set).
+    Column("n_unique", Integer, nullable=False),
+    Column("n_amplification", Integer, nullable=False),
     Column("n_negative", Integer, nullable=False),
     Column("n_neutral", Integer, nullable=False),
     Column("n_positive", Integer, nullable=False),
     Column("mean_score", Float, nullable=False),
     Column("net_sentiment", Float, nullable=False),
+    # (positive - negative) / (positive + negative); NULL when a bucket has neither.
+    Column("nss", Float),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("brand", "bucket", "bucket_start", "source", "model_version"),
     CheckConstraint("bucket IN ('day', 'hour')", name="bucket"),
@@ -108,6 +118,11 @@ alerts = Table(
     Column("baseline", Float),
     Column("details", JSONText),
     Column("created_at", UTCDateTime, nullable=False),
+    # Plain columns for what analysts filter on; the posts and terms behind it are in details.
+    Column("threshold", Float),
+    Column("volume", Integer),
+    Column("model_version", Text),
+    Column("summary", Text),
     UniqueConstraint("brand", "kind", "bucket", "bucket_start"),
 )
 

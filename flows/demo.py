@@ -27,7 +27,13 @@ def run_demo(
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     files = write_demo_stream(texts, landing, end=end, days=days)
     console.print(f"replaying {len(texts):,} test-split posts from {len(files)} daily files")
-    result = ingest_and_score(str(landing), DEMO_SOURCE, batch_size)
+    result = ingest_and_score(
+        str(landing),
+        DEMO_SOURCE,
+        batch_size,
+        # The demo wrote these files itself, completely: no need to wait for them to settle.
+        settle_seconds=0,
+    )
     console.print(
         f"ingested {result['read']:,} records in {result['batches']} batches: "
         f"{result['new_posts']:,} new posts, {result['rejects']} rejects"

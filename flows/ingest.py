@@ -7,7 +7,9 @@ crash anywhere leaves the database at the last committed batch; the next run res
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, cast
 from uuid import UUID
@@ -18,9 +20,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from db.leases import Lease
+from flows.alerts import evaluate_alerts_task
 from flows.batch import process_batch
 from flows.config import load_config
 from flows.leasing import SourceBusyError, give_back, take_source
+from flows.partitions import partition_reports, plan_partitions
 from flows.progress import BatchProgress
 from flows.retry import retry_if_transient
 from flows.runtime import get_runtime
@@ -29,9 +33,15 @@ from pipeline.sources import Source
 from pipeline.validate import Validator
 
 
-def _resolve(source: str | None, input_path: str | None) -> ResolvedSource:
+def _resolve(
+    source: str | None, input_path: str | None, settle_seconds: float | None = None
+) -> ResolvedSource:
     rt = get_runtime()
-    return resolve_source(load_config(rt.settings.config), source, input_path)
+    resolved = resolve_source(load_config(rt.settings.config), source, input_path)
+    if settle_seconds is None:
+        return resolved
+    config = resolved.config.model_copy(update={"settle_seconds": settle_seconds})
+    return dataclasses.replace(resolved, config=config)
 
 
 # One reader per source and process for the whole run: a new reader would have to find its
@@ -72,9 +82,10 @@ def score_next_batch(
     batch_size: int,
     column_map: dict[str, str] | None,
     lease: Lease,
+    settle_seconds: float | None = None,
 ) -> dict[str, Any] | None:
     """Read, score and commit the next batch. A retry re-reads from the committed cursor."""
-    resolved = _resolve(source, input_path)
+    resolved = _resolve(source, input_path, settle_seconds)
     report = process_batch(
         get_runtime(),
         _reader(resolved),
@@ -94,16 +105,21 @@ def ingest_and_score(
     max_batches: int | None = None,
     column_map: dict[str, str] | None = None,
     show_progress: bool = False,
+    partition_files: bool = False,
+    settle_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Process what the source holds now, then return a summary.
 
     ``source`` names a [sources.NAME] table of sentimon.toml; ``input_path`` is an ad hoc file,
     folder or URL (``source`` then names it). ``show_progress`` draws a progress bar on the
-    terminal (the CLI sets it; a deployment has no terminal).
+    terminal (the CLI sets it; a deployment has no terminal). ``partition_files`` reads a
+    landing folder read for the first time per file, one task per file (flows/partitions.py).
+    ``settle_seconds`` overrides how long a landing folder's newest file must be left alone
+    before it is read (0: read now). After the batches, the alert rules run once.
     """
     logger = get_run_logger()
     rt = get_runtime()
-    resolved = _resolve(source, input_path)
+    resolved = _resolve(source, input_path, settle_seconds)
     name = resolved.name
     size = batch_size or resolved.config.batch_size
     totals: dict[str, Any] = {
@@ -123,14 +139,28 @@ def ingest_and_score(
     # Called from a sync flow, Prefect's sync/async wrapper returns the id, not a coroutine.
     progress_id = cast(UUID, create_progress_artifact(progress=0.0, description=f"source {name}"))
     try:
+        parts = plan_partitions(rt.engine, resolved, partition_files)
+        if parts is not None:
+            totals["files"] = len(parts)
+        elif partition_files:
+            logger.warning("source %s is read as one sequence: its batches run one at a time", name)
+        reports = (
+            _batches(source, input_path, size, column_map, lease, max_batches, settle_seconds)
+            if parts is None
+            else partition_reports(
+                parts,
+                size,
+                column_map or resolved.config.column_map,
+                lease,
+                max_batches,
+                progress_id,
+            )
+        )
         with BatchProgress(name, max_batches, enabled=show_progress) as bar:
-            while max_batches is None or totals["batches"] < max_batches:
-                report = score_next_batch(source, input_path, size, column_map, lease)
-                if report is None:
-                    break
+            for report in reports:
                 _add(totals, report)
                 bar.advance(report)
-                if progress_id is not None:
+                if progress_id is not None and parts is None:
                     bar.publish(progress_id)
                 logger.info(
                     "source %s batch %d: %d read, %d posts (%d new), %d rejects, cursor %s",
@@ -147,8 +177,28 @@ def ingest_and_score(
         give_back(rt.engine, lease)
     if progress_id is not None:
         BatchProgress.finish(progress_id)
+    totals["alerts"] = evaluate_alerts_task() if totals["new_posts"] else 0
     create_markdown_artifact(key="ingest-summary", markdown=_summary(totals, rt.model_version))
     return totals
+
+
+def _batches(
+    source: str | None,
+    input_path: str | None,
+    size: int,
+    column_map: dict[str, str] | None,
+    lease: Lease,
+    max_batches: int | None,
+    settle_seconds: float | None,
+) -> Iterator[dict[str, Any]]:
+    """A source read as one sequence: one task per batch, each after the last one's commit."""
+    n = 0
+    while max_batches is None or n < max_batches:
+        report = score_next_batch(source, input_path, size, column_map, lease, settle_seconds)
+        if report is None:
+            return
+        n += 1
+        yield report
 
 
 def _add(totals: dict[str, Any], report: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
 """Source leases (one row per source being processed, so two runs never read the same
-records), and an index on posts.content_hash for linking retweets and copies to their original.
+records), and indexes on posts.content_hash and posts.duplicate_of for linking retweets and
+copies to their original and counting them.
 
 Revision ID: 0002
 Revises: 0001
@@ -29,8 +30,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("source", name="pk_source_leases"),
     )
     op.create_index("ix_posts_content_hash", "posts", ["content_hash"])
+    op.create_index("ix_posts_duplicate_of", "posts", ["duplicate_of"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_posts_duplicate_of", table_name="posts")
     op.drop_index("ix_posts_content_hash", table_name="posts")
     op.drop_table("source_leases")
