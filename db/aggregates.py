@@ -1,8 +1,9 @@
 """Per-brand sentiment aggregates: recomputed from the stored rows, and read back as a report.
 
-``brand_sentiment`` is derived data. A refresh deletes the buckets it is asked for and rebuilds
-them from posts, mentions and predictions in one INSERT ... SELECT, so late posts and replays
-simply give their buckets' true figures.
+``brand_sentiment`` is derived data. A refresh deletes the days it is asked for (their day bucket
+and their 24 hour buckets) and rebuilds them from posts, mentions and predictions with one
+INSERT ... SELECT per bucket kind, so late posts and replays simply give their buckets' true
+figures. Rows are per source; overall figures are their sum (see db/report_queries.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Float, and_, case, cast, delete, func, insert, literal, select
 
-from db.buckets import BUCKET_LENGTH, Bucket, bucket_start, check_bucket, floor_to_bucket
+from db.buckets import (
+    BUCKET_LENGTH,
+    BUCKETS,
+    Bucket,
+    bucket_start,
+    check_bucket,
+    floor_to_bucket,
+)
 from db.sql import chunked
 from db.tables import brand_sentiment, post_brands, posts, predictions
 from db.types import UTCDateTime
@@ -53,25 +61,27 @@ def refresh_aggregates(
     model_version: str,
     brands: Iterable[str],
     days: Iterable[date | datetime],
-    bucket: Bucket = "day",
+    buckets: Bucket | Iterable[Bucket] = BUCKETS,
 ) -> int:
-    """Recompute ``brand_sentiment`` for every (brand, bucket) of ``brands`` x ``days``.
+    """Recompute ``brand_sentiment`` for ``brands`` on ``days``, in day and hour buckets.
 
-    ``days`` are dates or datetimes (naive ones are UTC); each names the bucket it falls in.
+    ``days`` are dates or datetimes (naive ones are UTC); each names the UTC day it falls in,
+    whose day bucket and 24 hour buckets are rebuilt (``buckets`` narrows that to one kind).
     Returns the number of ``brand_sentiment`` rows written (one per brand, bucket and source
-    that has posts).
+    that has scored posts).
     """
-    check_bucket(bucket)
-    starts = sorted({floor_to_bucket(day, bucket) for day in days})
+    kinds = [check_bucket(b) for b in ((buckets,) if isinstance(buckets, str) else buckets)]
+    starts = sorted({floor_to_bucket(day, "day") for day in days})
     brand_list = sorted(set(brands))
-    if not starts or not brand_list:
+    if not starts or not brand_list or not kinds:
         return 0
     _lock_brands(conn, brand_list)
     now = datetime.now(UTC)
     written = 0
     for start_chunk in chunked(starts):
         for brand_chunk in chunked(brand_list):
-            written += _refresh_chunk(conn, model_version, brand_chunk, start_chunk, bucket, now)
+            for kind in dict.fromkeys(kinds):
+                written += _refresh_chunk(conn, model_version, brand_chunk, start_chunk, kind, now)
     return written
 
 
@@ -79,21 +89,27 @@ def _refresh_chunk(
     conn: Connection,
     model_version: str,
     brands: Sequence[str],
-    starts: Sequence[datetime],
+    days: Sequence[datetime],
     bucket: Bucket,
     now: datetime,
 ) -> int:
+    """Delete and rebuild the ``bucket`` rows of ``brands`` that fall in the UTC ``days``."""
+    bs = brand_sentiment.c
+    first, end = days[0], days[-1] + BUCKET_LENGTH["day"]
     conn.execute(
         delete(brand_sentiment).where(
-            brand_sentiment.c.model_version == model_version,
-            brand_sentiment.c.bucket == bucket,
-            brand_sentiment.c.brand.in_(brands),
-            brand_sentiment.c.bucket_start.in_(starts),
+            bs.model_version == model_version,
+            bs.bucket == bucket,
+            bs.brand.in_(brands),
+            bs.bucket_start >= first,
+            bs.bucket_start < end,
+            bucket_start(bs.bucket_start, "day").in_(days),
         )
     )
     start = bucket_start(posts.c.created_at, bucket)
     n_negative = _label_count("negative")
     n_positive = _label_count("positive")
+    n_unique = func.sum(case((posts.c.duplicate_of.is_(None), 1), else_=0))
     volume = func.count()
     rows = (
         select(
@@ -103,11 +119,14 @@ def _refresh_chunk(
             posts.c.source,
             literal(model_version),
             volume,
+            n_unique,
+            volume - n_unique,
             n_negative,
             _label_count("neutral"),
             n_positive,
             func.avg(predictions.c.score),
             cast(n_positive - n_negative, Float) / volume,
+            cast(n_positive - n_negative, Float) / func.nullif(n_positive + n_negative, 0),
             literal(now, UTCDateTime()),
         )
         .select_from(
@@ -121,10 +140,10 @@ def _refresh_chunk(
         )
         .where(
             post_brands.c.brand.in_(brands),
-            # The range lets the created_at index narrow the scan; the IN picks the buckets.
-            posts.c.created_at >= starts[0],
-            posts.c.created_at < starts[-1] + BUCKET_LENGTH[bucket],
-            start.in_(starts),
+            # The range lets the created_at index narrow the scan; the IN picks the days.
+            posts.c.created_at >= first,
+            posts.c.created_at < end,
+            bucket_start(posts.c.created_at, "day").in_(days),
         )
         .group_by(post_brands.c.brand, start, posts.c.source)
     )
@@ -135,11 +154,14 @@ def _refresh_chunk(
         "source",
         "model_version",
         "volume",
+        "n_unique",
+        "n_amplification",
         "n_negative",
         "n_neutral",
         "n_positive",
         "mean_score",
         "net_sentiment",
+        "nss",
         "updated_at",
     ]
     # psycopg reports an INSERT's rowcount only when SQLAlchemy is asked to keep it.

@@ -66,6 +66,16 @@ def aggregates(conn, model_version="v1", bucket="day"):
     }
 
 
+def extra_columns(conn, bucket="day"):
+    """(n_unique, n_amplification, nss) per (brand, bucket_start, source)."""
+    bs = brand_sentiment.c
+    query = select(brand_sentiment).where(bs.model_version == "v1", bs.bucket == bucket)
+    return {
+        (r.brand, r.bucket_start, r.source): (r.n_unique, r.n_amplification, r.nss)
+        for r in conn.execute(query)
+    }
+
+
 def test_aggregates_equal_a_hand_computation(two_sources, day):
     d1, d2 = floor_to_bucket(day(1), "day"), floor_to_bucket(day(2), "day")
     with two_sources.connect() as conn:
@@ -124,12 +134,54 @@ def test_a_new_model_version_gets_its_own_aggregates(two_sources, scored, day):
         }
 
 
-def test_hour_buckets_on_request(two_sources, day):
-    with two_sources.begin() as conn:
-        written = repository.refresh_aggregates(conn, "v1", {"Apple"}, {day(1, 15, 30)}, "hour")
+def test_commits_keep_hour_buckets_too(two_sources, day):
+    with two_sources.connect() as conn:
         got = aggregates(conn, bucket="hour")
-    assert written == 1
-    assert got == {("Apple", day(1, 15), "reviews"): (1, 1, 0, 0, -0.7, -1.0)}
+    # (volume, negative, neutral, positive, mean score, net sentiment)
+    assert got == {
+        ("Apple", day(1, 10), "reviews"): (1, 0, 0, 1, 0.6, 1.0),
+        ("Google", day(1, 10), "reviews"): (1, 0, 0, 1, 0.6, 1.0),
+        ("Apple", day(1, 15), "reviews"): (1, 1, 0, 0, -0.7, -1.0),
+        ("Apple", day(2, 9), "reviews"): (1, 0, 1, 0, -0.1, 0.0),
+        ("Apple", day(1, 23), "tweets"): (1, 0, 0, 1, 0.9, 1.0),
+        ("Google", day(1, 0), "tweets"): (1, 1, 0, 0, -0.5, -1.0),
+    }
+
+
+def test_one_bucket_kind_on_request_rebuilds_the_whole_day(two_sources, day):
+    with two_sources.begin() as conn:
+        conn.execute(brand_sentiment.delete())
+        written = repository.refresh_aggregates(conn, "v1", {"Apple"}, {day(1, 15, 30)}, "hour")
+        hours = aggregates(conn, bucket="hour")
+        days = aggregates(conn, bucket="day")
+    assert written == 3
+    assert set(hours) == {
+        ("Apple", day(1, 10), "reviews"),
+        ("Apple", day(1, 15), "reviews"),
+        ("Apple", day(1, 23), "tweets"),
+    }
+    assert days == {}
+
+
+def test_unique_amplification_and_nss(two_sources, day):
+    d1 = floor_to_bucket(day(1), "day")
+    with two_sources.begin() as conn:
+        before = extra_columns(conn)
+        ids = dict(conn.execute(select(posts.c.external_id, posts.c.id)).all())
+        # t1 becomes a retweet of r1: one more amplification, one fewer unique post.
+        conn.execute(
+            posts.update().where(posts.c.external_id == "t1").values(duplicate_of=ids["r1"])
+        )
+        repository.refresh_aggregates(conn, "v1", {"Apple"}, {d1})
+        after = extra_columns(conn)
+        hours = extra_columns(conn, "hour")
+    assert before[("Apple", d1, "reviews")] == (2, 0, pytest.approx(0.0))
+    assert before[("Apple", d1, "tweets")] == (1, 0, pytest.approx(1.0))
+    assert after[("Apple", d1, "tweets")] == (0, 1, pytest.approx(1.0))
+    assert after[("Apple", d1, "reviews")] == before[("Apple", d1, "reviews")]
+    assert hours[("Apple", day(1, 23), "tweets")] == (0, 1, pytest.approx(1.0))
+    # A bucket of neutral posts only has no NSS (0 / 0), but a net sentiment of 0.
+    assert after[("Apple", floor_to_bucket(day(2), "day"), "reviews")] == (1, 0, None)
 
 
 def test_refresh_takes_dates_and_clears_emptied_buckets(two_sources, day):

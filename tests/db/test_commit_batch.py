@@ -87,7 +87,9 @@ def test_commit_batch_writes_everything(db, batch, day):
         assert audit.model_version == "v1"
         assert audit.timings == {"read": 0.5, "score": 1.5}
         assert (audit.finished_at - audit.started_at).total_seconds() == pytest.approx(2.0)
-        assert count(conn, brand_sentiment) == 2
+        # (day buckets; hour buckets are kept too, see test_aggregates.py)
+        day_rows = select(func.count()).where(brand_sentiment.c.bucket == "day")
+        assert conn.execute(day_rows).scalar_one() == 2
 
 
 def test_replaying_a_batch_adds_only_an_audit_row(db, batch):
@@ -146,7 +148,8 @@ def test_a_post_listed_twice_in_a_batch_is_written_once(db, scored, day):
     assert (counts.n_posts, counts.n_new_posts, counts.n_new_predictions) == (2, 1, 1)
     with db.connect() as conn:
         assert count(conn, posts) == 1
-        assert conn.execute(select(brand_sentiment.c.volume)).scalar_one() == 1
+        day_volume = select(brand_sentiment.c.volume).where(brand_sentiment.c.bucket == "day")
+        assert conn.execute(day_volume).scalar_one() == 1
 
 
 def test_a_batch_larger_than_one_id_lookup_chunk(db, scored, day):
@@ -159,5 +162,7 @@ def test_a_batch_larger_than_one_id_lookup_chunk(db, scored, day):
     assert counts.n_new_posts == 1_234
     with db.connect() as conn:
         assert count(conn, predictions) == 1_234
-        volumes = conn.execute(select(func.sum(brand_sentiment.c.volume))).scalar_one()
+        volumes = conn.execute(
+            select(func.sum(brand_sentiment.c.volume)).where(brand_sentiment.c.bucket == "day")
+        ).scalar_one()
         assert volumes == 1_234
