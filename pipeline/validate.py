@@ -131,9 +131,13 @@ def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"a {type(value).__name__} is not a time")
     try:
-        parsed = dateparser.parse(value)
-    except (ValueError, OverflowError) as err:
-        raise ValueError(repr(value[:40])) from err
+        # ISO 8601 is what most exports write: the C parser is ~30x faster than dateutil's.
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = dateparser.parse(value)
+        except (ValueError, OverflowError) as err:
+            raise ValueError(repr(value[:40])) from err
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)  # naive times are taken as UTC, as documented
     return parsed.astimezone(UTC)
