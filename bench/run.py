@@ -4,7 +4,7 @@
                                   [--only e2e] [--skip-prefect] [--json results.json]
 
 On the same generated texts (N posts drawn from the bundled corpus, so with its length
-distribution, ids unique, event times over 30 days), in one run:
+distribution, ids unique, event times over 30 days in arrival order, 5% up to 2 days late), in one run:
 - **pipeline**: file source -> validate -> spaCy -> brands -> LSTM -> one commit per batch ->
   aggregates, in a child process (so that its peak RSS is its own), on SQLite, and on
   PostgreSQL when --postgres is given; per-stage times and p50/p95 latency of a batch;
@@ -51,9 +51,12 @@ def generate(n: int, path: Path, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     texts = [rng.choice(corpus) for _ in range(n)]
+    step = 30 * 86400 / max(n, 1)
     with path.open("w", encoding="utf-8") as fh:
         for i, text in enumerate(texts):
-            when = start + timedelta(seconds=rng.randrange(30 * 86400))
+            # A stream: event times follow arrival order, and one post in 20 is up to 2 days late.
+            late = rng.randrange(2 * 86400) if rng.random() < 0.05 else 0
+            when = start + timedelta(seconds=i * step - late)
             row = {"id": f"b{i}", "text": text, "created_at": when.isoformat()}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     return texts
