@@ -4,7 +4,8 @@
                                   [--only e2e] [--skip-prefect] [--json results.json]
 
 On the same generated texts (N posts drawn from the bundled corpus, so with its length
-distribution, ids unique, event times over 30 days in arrival order, 5% up to 2 days late), in one run:
+distribution; ids unique; event times over 30 days in arrival order, 5% up to 2 days late),
+in one run:
 - **pipeline**: file source -> validate -> spaCy -> brands -> LSTM -> one commit per batch ->
   aggregates, in a child process (so that its peak RSS is its own), on SQLite, and on
   PostgreSQL when --postgres is given; per-stage times and p50/p95 latency of a batch;
