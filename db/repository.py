@@ -97,7 +97,7 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     new_mentions = _insert_mentions(conn, scored, ids)
     new_predictions = _insert_predictions(conn, scored, ids, now)
     n_new_rejects = _insert_rejects(conn, batch.rejects, now)
-    versions = sorted({s.prediction.model_version for s in scored})
+    versions = sorted({s.prediction.model_version for s in scored if s.prediction is not None})
     batch_id = _insert_batch_row(conn, batch, versions, n_new_posts, flow_run_id, now)
     _advance_cursor(conn, batch.source, batch.cursor_to, now)
 
@@ -183,10 +183,13 @@ def _insert_mentions(
 def _insert_predictions(
     conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int], now: datetime
 ) -> set[int]:
-    """Insert predictions; returns the ids of posts that gained one."""
-    return insert_predictions(
-        conn, [(ids[(s.post.source, s.post.external_id)], s.prediction) for s in scored], now
-    )
+    """Insert predictions (a post stored unscored has none); returns the ids that gained one."""
+    rows = [
+        (ids[(s.post.source, s.post.external_id)], s.prediction)
+        for s in scored
+        if s.prediction is not None
+    ]
+    return insert_predictions(conn, rows, now)
 
 
 def insert_predictions(

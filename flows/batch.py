@@ -14,9 +14,10 @@ from db import repository
 from db.leases import Lease, renew_lease
 from flows.leasing import LEASE_TTL
 from flows.runtime import Runtime
-from pipeline.records import Batch, ScoredPost
+from pipeline.language import ENGLISH
+from pipeline.records import Batch, Prediction, ScoredPost
 from pipeline.sources import Source
-from pipeline.tokenize import make_docs, model_tokens
+from pipeline.tokenize import make_texts_and_docs, text_tokens
 from pipeline.validate import Validator
 
 
@@ -61,20 +62,31 @@ def process_batch(
     lap("read")
     posts, rejects = validator.split(read.records)
     lap("validate")
-    docs = list(make_docs(rt.scorer.nlp, [p.text for p in posts]))
-    lap("tokenize")
-    mentions = [rt.matcher.match(doc, p.brand_hints) for doc, p in zip(docs, posts, strict=True)]
-    lap("brands")
     config = rt.scorer.text_config
-    predictions = rt.scorer.score_token_lists([model_tokens(doc, config) for doc in docs])
+    texts, docs = make_texts_and_docs(rt.scorer.nlp, [p.text for p in posts], config)
+    lap("tokenize")
+    langs = rt.language.identify_all(texts)
+    lap("language")
+    mentions = [
+        rt.matcher.match(doc, p.brand_hints, text)
+        for doc, p, text in zip(docs, posts, texts, strict=True)
+    ]
+    lap("brands")
+    # Only English posts are scored; the others are stored with their language, unscored.
+    english = [i for i, lang in enumerate(langs) if lang == ENGLISH]
+    nlp = rt.scorer.nlp
+    scores = rt.scorer.score_token_lists([text_tokens(nlp, texts[i], config) for i in english])
+    predictions: list[Prediction | None] = [None] * len(posts)
+    for i, prediction in zip(english, scores, strict=True):
+        predictions[i] = prediction
     lap("score")
     batch = Batch(
         source=source.name,
         cursor_from=cursor,
         cursor_to=read.cursor_to,
         scored=[
-            ScoredPost(post=p, brands=b, prediction=pr)
-            for p, b, pr in zip(posts, mentions, predictions, strict=True)
+            ScoredPost(post=p, brands=b, prediction=pr, lang=lang)
+            for p, b, pr, lang in zip(posts, mentions, predictions, langs, strict=True)
         ],
         rejects=rejects,
         timings=timings,

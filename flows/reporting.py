@@ -13,6 +13,7 @@ from typing import Any
 
 from db import repository
 from db.engine import make_engine, redact_url
+from db.language_stats import unscored_by_language
 from db.migrate import current_revision
 from db.report_queries import ALL_SOURCES, load_report_data
 from flows.settings import Settings
@@ -99,6 +100,12 @@ def make_report(
             data = load_report_data(
                 conn, active.version, checked, since, until, brands, source or ALL_SOURCES, top_n
             )
+            # Non-English posts are stored but not scored: say how many the figures leave out.
+            skipped = {
+                lang: n
+                for lang, n in unscored_by_language(conn, since, until, active.version).items()
+                if lang != "en"
+            }
     finally:
         engine.dispose()
     try:
@@ -106,9 +113,13 @@ def make_report(
     except ConfigError:
         names = sorted({row.brand for row in data.series})  # no brands file: all brands seen
     rows = build_report(data, names, brands, min_volume)
+    title = report_title(data.since, data.until, bucket, source, active.version)
+    if skipped:
+        langs = ", ".join(f"{lang} {n}" for lang, n in sorted(skipped.items()))
+        title += f"; not scored, not English: {sum(skipped.values())} ({langs})"
     return BrandReport(
         rows,
-        report_title(data.since, data.until, bucket, source, active.version),
+        title,
         bucket,
         active.version,
     )

@@ -7,7 +7,7 @@ worker) builds its own runtime on first use and keeps it.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -18,6 +18,7 @@ from flows.settings import BUNDLED_MODEL, Settings
 from pipeline.artifacts import load_scorer, read_manifest
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.errors import ArtifactError
+from pipeline.language import LanguageIdentifier
 from pipeline.predict import Scorer
 
 
@@ -27,6 +28,8 @@ class Runtime:
     engine: Engine
     scorer: Scorer
     matcher: BrandMatcher
+    # Not English -> stored, not scored. Its models load on first use, not here.
+    language: LanguageIdentifier = field(default_factory=LanguageIdentifier)
 
     @property
     def model_version(self) -> str:

@@ -2,10 +2,15 @@
 
 Matching whole tokens (not substrings) is what keeps "disunited" from counting as United; exclude
 phrases remove a brand's matches that they overlap ("united states" is not United Airlines).
+Case and punctuation around a phrase do not matter ("UNITED airlines!", "(@united)"), a
+multi-word phrase also matches hyphenated ("united-airlines"), and the camel-case words of a
+hashtag are matched as a phrase of their own ("#UnitedAirlinesSucks" mentions United Airlines,
+"#UnitedStates" does not).
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +21,10 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from pipeline.errors import ConfigError
+from pipeline.normalize import normalize_text
+from pipeline.tokenize import split_hashtag
+
+_HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,12 @@ class Brand:
 
     def phrases(self) -> tuple[str, ...]:
         return (self.name, *self.aliases, *self.handles, *self.hashtags)
+
+    def patterns(self) -> tuple[str, ...]:
+        """What the matcher looks for: the phrases, and multi-word ones hyphenated too."""
+        phrases = self.phrases()
+        hyphenated = ("-".join(p.split()) for p in phrases if len(p.split()) > 1)
+        return tuple(dict.fromkeys((*phrases, *hyphenated)))
 
 
 @dataclass(frozen=True)
@@ -77,27 +92,57 @@ def load_brands(path: Path) -> BrandCatalog:
 
 
 class BrandMatcher:
-    """Finds the configured brands a Doc mentions."""
+    """Finds the configured brands a Doc mentions.
+
+    Build it with the nlp whose tokenizer makes the Docs it is given (the model version's):
+    patterns and texts are then cut into tokens alike.
+    """
 
     def __init__(self, nlp: Language, catalog: BrandCatalog) -> None:
         self.catalog = catalog
         self._match = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._exclude = PhraseMatcher(nlp.vocab, attr="LOWER")
+        # Every lower-cased token of every pattern: a hashtag none of whose words is here
+        # cannot mention a brand, and most hashtags are like that.
+        self._words: set[str] = set()
         for brand in catalog.brands:
-            self._match.add(brand.name, [nlp.make_doc(p) for p in brand.phrases()])
+            patterns = [_pattern(nlp, p) for p in brand.patterns()]
+            self._match.add(brand.name, patterns)
+            self._words.update(t.lower_ for doc in patterns for t in doc)
             if brand.exclude:
-                self._exclude.add(brand.name, [nlp.make_doc(p) for p in brand.exclude])
+                self._exclude.add(brand.name, [_pattern(nlp, p) for p in brand.exclude])
 
-    def match(self, doc: Doc, hints: Iterable[str] = ()) -> tuple[str, ...]:
-        """Brand names mentioned in ``doc`` plus those a source supplied, sorted, unique."""
-        vocab = doc.vocab.strings
+    def match(
+        self, doc: Doc, hints: Iterable[str] = (), text: str | None = None
+    ) -> tuple[str, ...]:
+        """Brand names mentioned in ``doc`` plus those a source supplied, sorted, unique.
+
+        ``text`` is ``doc.text`` when the caller has it (rebuilding it from the Doc is slow).
+        """
+        found = self._names(doc) | {self.catalog.canonical(h) for h in hints if h.strip()}
+        text = doc.text if text is None else text
+        if "#" in text:
+            for body in _HASHTAG.findall(text):
+                words = [w.lower() for w in split_hashtag(body)]
+                if not self._words.isdisjoint(words):
+                    found |= self._names(Doc(doc.vocab, words=words))
+        return tuple(sorted(found))
+
+    def _names(self, doc: Doc) -> set[str]:
+        matches = self._match(doc)
+        if not matches:
+            return set()
+        strings = doc.vocab.strings
         excluded: dict[str, list[tuple[int, int]]] = {}
         for key, start, end in self._exclude(doc):
-            excluded.setdefault(vocab[key], []).append((start, end))
-        found = {self.catalog.canonical(h) for h in hints}
-        for key, start, end in self._match(doc):
-            name = vocab[key]
-            if any(s < end and start < e for s, e in excluded.get(name, ())):
-                continue
-            found.add(name)
-        return tuple(sorted(found))
+            excluded.setdefault(strings[key], []).append((start, end))
+        found = set()
+        for key, start, end in matches:
+            name = strings[key]
+            if not any(s < end and start < e for s, e in excluded.get(name, ())):
+                found.add(name)
+        return found
+
+
+def _pattern(nlp: Language, phrase: str) -> Doc:
+    return nlp.make_doc(normalize_text(phrase))

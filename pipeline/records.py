@@ -65,11 +65,15 @@ class Prediction:
 
 @dataclass(frozen=True, slots=True)
 class ScoredPost:
-    """A post with its brand mentions and its prediction: one row-set of the batch commit."""
+    """A post with its brand mentions and its prediction: one row-set of the batch commit.
+
+    ``prediction`` is None for a post that is stored but not scored: one whose language
+    (``lang``, ISO 639-1 where the detector knows one) is not English.
+    """
 
     post: Post
     brands: tuple[str, ...]
-    prediction: Prediction
+    prediction: Prediction | None
     lang: str | None = "en"
 
 

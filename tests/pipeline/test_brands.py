@@ -1,8 +1,13 @@
+from pathlib import Path
+
 import pytest
+import spacy
 
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.errors import ConfigError
-from pipeline.tokenize import make_nlp
+from pipeline.tokenize import TextConfig, make_docs, make_nlp
+
+BUNDLED = Path(__file__).resolve().parents[2] / "configs" / "brands.toml"
 
 BRANDS = """
 [[brands]]
@@ -18,14 +23,32 @@ aliases = ["apple"]
 exclude = ["apple pie"]
 """
 
+# Both tokenizers a model version may bring: this release's rules and the first release's
+# (plain spacy.blank("en"), which the committed default model was saved with).
+TOKENIZERS = {"current": make_nlp, "first release": lambda: spacy.blank("en")}
 
-@pytest.fixture(scope="module")
-def matcher(tmp_path_factory):
+
+def matcher_for(path, make):
+    nlp = make()
+    m = BrandMatcher(nlp, load_brands(path))
+    config = TextConfig()
+
+    def match(text, hints=()):
+        return m.match(next(make_docs(nlp, [text], config)), hints)
+
+    return match
+
+
+@pytest.fixture(scope="module", params=list(TOKENIZERS))
+def matcher(request, tmp_path_factory):
     path = tmp_path_factory.mktemp("b") / "brands.toml"
     path.write_text(BRANDS)
-    nlp = make_nlp()
-    m = BrandMatcher(nlp, load_brands(path))
-    return lambda text, hints=(): m.match(nlp.make_doc(text), hints)
+    return matcher_for(path, TOKENIZERS[request.param])
+
+
+@pytest.fixture(scope="module", params=list(TOKENIZERS))
+def bundled(request):
+    return matcher_for(BUNDLED, TOKENIZERS[request.param])
 
 
 @pytest.mark.parametrize(
@@ -47,8 +70,58 @@ def test_brand_variants_and_near_misses(matcher, text, brands):
     assert matcher(text) == brands
 
 
+@pytest.mark.parametrize(
+    ("text", "brands"),
+    [
+        # case and punctuation variants
+        ("United Airlines lost my bag", ("United Airlines",)),
+        ("UNITED airlines!", ("United Airlines",)),
+        ("flying united-airlines today", ("United Airlines",)),
+        ("(@united) why", ("United Airlines",)),
+        ("@UNITED: thx", ("United Airlines",)),
+        ("#United.", ("United Airlines",)),
+        ("I love United Airlines' new app", ("United Airlines",)),
+        ("“United Airlines” again", ("United Airlines",)),
+        ("united\u200b airlines", ("United Airlines",)),  # zero-width space
+        # hashtags: whole, or their camel-case words
+        ("#UnitedAirlinesSucks", ("United Airlines",)),
+        ("#JetBlueRocks", ("JetBlue",)),
+        ("#iPhoneLife", ("Apple",)),
+        # several brands in one post
+        (
+            "@JetBlue beats @AmericanAir and jet blue beats US Airways",
+            (
+                "American Airlines",
+                "JetBlue",
+                "US Airways",
+            ),
+        ),
+        # near misses: substrings, other handles, unconfigured words
+        ("disunited", ()),
+        ("the reunited band", ()),
+        ("@united_fan @unitedway", ()),
+        ("#unitedway #UnitedFront", ()),
+        ("united we stand", ()),
+        ("pineapple and applesauce", ()),
+        ("googled it", ()),
+        ("jetblues", ()),
+        ("email me at united@example.com", ()),
+        ("http://united.com/deals", ()),
+        # exclude phrases win
+        ("the United States government", ()),
+        ("#UnitedStates", ()),
+        ("United Nations and the United Kingdom", ()),
+        ("apple pie in the big apple", ()),
+        ("#BigApple #AppleJuice", ()),
+        ("apple juice on my iPhone", ("Apple",)),  # excluded "apple", but "iphone" counts
+    ],
+)
+def test_bundled_brands_near_misses(bundled, text, brands):
+    assert bundled(text) == brands
+
+
 def test_source_hints_are_mapped_to_configured_names(matcher):
-    assert matcher("no brand here", ("@UNITED", "Acme")) == ("Acme", "United Airlines")
+    assert matcher("no brand here", ("@UNITED", "Acme", " ")) == ("Acme", "United Airlines")
 
 
 def test_bad_brands_file_is_a_clear_error(tmp_path):

@@ -29,7 +29,7 @@ def test_normalize(raw, clean):
     ("text", "tokens"),
     [
         ("", []),
-        ("@united I can't believe it!!", ["<user>", "i", "ca", "n't", "believe", "it", "!", "!"]),
+        ("@someone I can't believe it!!", ["<user>", "i", "ca", "n't", "believe", "it", "!!"]),
         ("see http://t.co/x or mail me@x.com", ["see", "<url>", "or", "mail", "<email>"]),
         ("soooo 12 :) 😀", ["soo", "<num>", ":)", "😀"]),
         ("NOT GOOD", ["not", "good"]),
