@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -68,24 +68,61 @@ def run(
     batch_size: Annotated[int | None, typer.Option(min=1)] = None,
     max_batches: Annotated[int | None, typer.Option(min=1)] = None,
     column_map: MapOption = None,
+    task_runner: Annotated[
+        str,
+        typer.Option(
+            help="threads (default) or dask: a landing folder's files are scored in parallel "
+            "on Dask workers (README: Scaling out)."
+        ),
+    ] = "threads",
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="A Dask scheduler, tcp://HOST:8786 (default: a local cluster)."),
+    ] = None,
+    settle_seconds: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Leave a landing folder's files alone until unchanged this long (default 5; "
+            "0 reads them now).",
+        ),
+    ] = None,
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
+    from sqlalchemy.exc import DBAPIError
+
     from flows.ingest import ingest_and_score
+    from flows.scaleout import make_task_runner
     from pipeline.errors import SentimonError
 
     if input_path is None and source is None:
         raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
     try:
-        result = ingest_and_score(
+        runner = make_task_runner(task_runner, dask_address)
+        flow = (
+            ingest_and_score
+            if runner is None
+            else ingest_and_score.with_options(task_runner=runner)
+        )
+        result = flow(
             input_path,
             source,
             batch_size,
             max_batches,
             column_map=parse_map(column_map),
             show_progress=sys.stderr.isatty(),
+            partition_files=runner is not None,
+            settle_seconds=settle_seconds,
         )
     except SentimonError as err:
         err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    except DBAPIError as err:
+        # err.orig only: the full message repeats the statement and its parameters.
+        err_console.print(
+            f"[red]error:[/red] the results database failed: {err.orig}. The failed batch was "
+            "rolled back; run again to resume after the last committed batch."
+        )
         raise typer.Exit(1) from err
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
@@ -173,49 +210,70 @@ def _read_texts(input_path: str) -> list[str]:
 
 @app.command()
 def report(
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    brand: Annotated[
+        list[str] | None, typer.Option("--brand", help="Only this brand (repeatable).")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="7d, 24h or a date (UTC)")] = None,
-    until: Annotated[str | None, typer.Option(help="a date (UTC)")] = None,
+    until: Annotated[str | None, typer.Option(help="a date (UTC), exclusive")] = None,
+    bucket: Annotated[str, typer.Option(help="hour or day buckets")] = "day",
+    source: Annotated[str | None, typer.Option(help="One source (default: all)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, json, csv or md")] = "table",
+    chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    min_volume: Annotated[int, typer.Option(min=1, help="Flag buckets below this.")] = 30,
 ) -> None:
-    """Per-brand volume, label counts and net sentiment for the active model version."""
-    from db import repository
-    from db.engine import make_engine
-    from db.migrate import current_revision
-    from pipeline.report import report_json, report_table
+    """Per-brand volume, labels, net sentiment, NSS, share of voice, alerts and top posts."""
+    from flows.reporting import NoDatabaseError, make_report
+    from pipeline.report import report_csv, report_json
+    from pipeline.report_text import report_markdown, report_table
 
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("--format is table or json")
-    settings = Settings()
-    engine = make_engine(settings.db_url)
-    if current_revision(engine) is None:
-        err_console.print("no results database yet: run `sentimon init` or `sentimon demo`")
-        raise typer.Exit(1)
-    with engine.connect() as conn:
-        active = repository.active_model_version(conn)
-        rows = (
-            repository.brand_report(conn, active.version, parse_when(since), parse_when(until))
-            if active
-            else []
+    if fmt not in ("table", "json", "csv", "md"):
+        raise typer.BadParameter("--format is table, json, csv or md")
+    if bucket not in ("hour", "day"):
+        raise typer.BadParameter("--bucket is hour or day")
+    try:
+        built = make_report(
+            Settings(), parse_when(since), parse_when(until), bucket, source, brand, min_volume
         )
+    except NoDatabaseError as err:
+        err_console.print(str(err))
+        raise typer.Exit(1) from err
     if fmt == "json":
-        sys.stdout.write(report_json(rows) + "\n")
+        sys.stdout.write(report_json(built.rows) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(report_csv(built.rows))
+    elif fmt == "md":
+        sys.stdout.write(report_markdown(built.rows, built.title))
     else:
-        version = active.version if active else "none"
-        console.print(report_table(rows, title=f"Brand sentiment (model {version})"))
+        # Piped or captured output gets the table's natural width, not the 80-column default.
+        out = console if console.is_terminal else Console(width=110)
+        out.print(report_table(built.rows, title=built.title))
+    png = _write_chart(built, chart) if chart or html else None
+    if html:
+        from pipeline.html_report import render_html
+
+        html.write_text(render_html(built.rows, built.title, png), encoding="utf-8")
+        err_console.print(f"HTML report written to {html}")
+
+
+def _write_chart(built: Any, path: Path | None) -> bytes:
+    from pipeline.charts import render_chart
+
+    png = render_chart(built.rows, built.title, built.bucket)
+    if path:
+        path.write_bytes(png)
+        err_console.print(f"chart written to {path}")
+    return png
 
 
 def parse_when(value: str | None) -> datetime | None:
     """``7d`` / ``24h`` relative to now, or an ISO date; UTC."""
-    if not value:
-        return None
-    units = {"d": "days", "h": "hours"}
-    if value[-1:] in units and value[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    from flows.reporting import parse_time
+
     try:
-        parsed = datetime.fromisoformat(value)
+        return parse_time(value)
     except ValueError as err:
-        raise typer.BadParameter(f"{value!r}: use 7d, 24h or a date like 2026-11-01") from err
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        raise typer.BadParameter(str(err)) from err
 
 
 @app.command()
@@ -224,34 +282,77 @@ def train(
         Path | None, typer.Option(help="A labelled CSV (default: bundled corpus).")
     ] = None,
     column_map: MapOption = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help="Label values -> classes: 'stars' (1-2 neg, 3 neu, 4-5 pos) or "
+            "1=negative,3=neutral,5=positive. Default: neg/neu/pos spellings, -1/0/1, stars.",
+        ),
+    ] = None,
     config: Annotated[Path, typer.Option(help="Hyperparameters (TOML).")] = DEFAULT_TRAIN_CONFIG,
     out: Annotated[Path | None, typer.Option(help="Where the version directory goes.")] = None,
     activate: Annotated[bool, typer.Option(help="Make it the active model.")] = True,
     limit: Annotated[int | None, typer.Option(help="Train on a sample (smoke runs).")] = None,
+    generalisation: Annotated[
+        bool,
+        typer.Option(
+            help="Also train without the airline tweets and on them only, testing each on "
+            "the other side (about doubles the time); stored in metrics.json."
+        ),
+    ] = False,
 ) -> None:
-    """Train an LSTM model version, register it, and (by default) activate it."""
-    from db import repository
-    from db.engine import make_engine
-    from flows.runtime import prepare_database
-    from flows.training import train_with_progress
-    from pipeline.artifacts import read_manifest
+    """Train an LSTM model version (the train-model flow), register it, activate it."""
+    from flows.training import train_flow
+    from pipeline.corpus import parse_label_map
+    from pipeline.errors import SentimonError
 
-    settings = Settings()
-    model_dir = train_with_progress(
-        out or settings.models_dir, config, data, parse_map(column_map), limit, console
-    )
-    info = read_manifest(model_dir)
-    engine = make_engine(settings.db_url)
-    prepare_database(engine)
-    with engine.begin() as conn:
-        repository.register_model_version(
-            conn, info.version, str(info.path), info.sha256, info.metrics, activate=activate
+    try:
+        summary = train_flow(
+            data=str(data) if data else None,
+            column_map=parse_map(column_map),
+            label_map=parse_label_map(labels),
+            config_path=str(config),
+            out_root=str(out) if out else None,
+            activate=activate,
+            limit=limit,
+            generalisation=generalisation,
+            show_progress=True,
         )
-    test = info.metrics.get("test", {})
+    except SentimonError as err:
+        err_console.print(f"training failed: {err}")
+        raise typer.Exit(1) from err
     console.print(
-        f"model {info.version} in {model_dir}: test accuracy {test.get('accuracy', 0):.3f}, "
-        f"macro-F1 {test.get('macro_f1', 0):.3f}" + (" (active)" if activate else "")
+        f"model {summary['version']} in {summary['path']}: test accuracy "
+        f"{summary['test_accuracy']:.3f}, macro-F1 {summary['test_macro_f1']:.3f}"
+        + (" (active)" if activate else "")
     )
+
+
+@app.command()
+def evaluate(
+    model: Annotated[
+        str | None,
+        typer.Option(help="A registered version or a model directory (default: the active)."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """The model beside VADER and TextBlob on its test split: overall, by topic, by length."""
+    from flows.evaluation import print_report, resolve_model
+    from pipeline.errors import SentimonError
+    from pipeline.evaluation import evaluate_version
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("--format is table or json")
+    try:
+        result = evaluate_version(resolve_model(model, Settings()))
+    except SentimonError as err:
+        err_console.print(f"evaluation failed: {err}")
+        raise typer.Exit(1) from err
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        print_report(result, console)
 
 
 @models_app.command("list")
@@ -287,6 +388,39 @@ def models_activate(version: str) -> None:
         err_console.print(f"{err}; `sentimon models list` shows the registered versions")
         raise typer.Exit(1) from err
     console.print(f"active model: {version}")
+
+
+@app.command()
+def serve(
+    report_cron: Annotated[
+        str | None, typer.Option(help="When the brand report runs (default daily 06:00).")
+    ] = None,
+    train_cron: Annotated[
+        str | None, typer.Option(help="When retraining runs, once resumed (default Sun 03:00).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="Time zone of the cron schedules.")] = "UTC",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many flow runs at once.")
+    ] = None,
+) -> None:
+    """Serve the flows as Prefect deployments with their schedules (needs `prefect server start`).
+
+    ingest-and-score/SOURCE every `every_minutes` of sentimon.toml, brand-report/daily, and
+    train-model/weekly (paused). Runs until interrupted.
+    """
+    from flows.config import load_config
+    from flows.serve import build_deployments, check_server, serve_deployments
+    from pipeline.errors import SentimonError
+
+    try:
+        check_server()
+        deployments = build_deployments(
+            load_config(Settings().config), report_cron, train_cron, timezone
+        )
+    except SentimonError as err:
+        err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    serve_deployments(deployments, limit)
 
 
 @app.command()

@@ -29,7 +29,9 @@ def test_ingest_flow_processes_a_folder_in_batches(prefect_server, data_dir, tmp
     folder.mkdir()
     lines = [json.dumps({"id": i, "text": f"@united flight {i} was late"}) for i in range(25)]
     (folder / "a.jsonl").write_text("\n".join([*lines, '{"id": 99}']) + "\n")
-    state = ingest_and_score(str(folder), "airline", batch_size=10, return_state=True)
+    state = ingest_and_score(
+        str(folder), "airline", batch_size=10, settle_seconds=0, return_state=True
+    )
     assert state.is_completed()
     result = state.result()
     assert result == {

@@ -1,0 +1,66 @@
+"""Task runners for `sentimon run --task-runner`: the default threads, or Dask (prefect-dask).
+
+With Dask, each worker process builds its runtime (engine, spaCy pipeline, model) once, on its
+first task, and keeps it (flows/runtime.py); tasks carry only file paths and small objects.
+Workers report their task runs to the Prefect API named by their own PREFECT_API_URL; a local
+cluster started for the run is given this process's API (README: Scaling out).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.settings import get_current_settings
+
+from pipeline.errors import ConfigError
+
+TASK_RUNNERS = ("threads", "dask")
+
+
+def make_task_runner(kind: str, dask_address: str | None = None) -> Any | None:
+    """The task runner for ``kind``; None for the flow's default (threads).
+
+    ``dask_address`` is a running scheduler (``tcp://HOST:8786``); without one a local cluster
+    of one single-threaded worker process per core is started for the run and closed after it.
+    """
+    if kind not in TASK_RUNNERS:
+        raise ConfigError(f"--task-runner {kind!r}: use one of {', '.join(TASK_RUNNERS)}")
+    if kind == "threads":
+        if dask_address:
+            raise ConfigError("--dask-address needs --task-runner dask")
+        return None
+    # Imported here: dask and distributed cost a second of start-up that threads runs skip.
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    # One thread per worker: a worker's threads would share one model and wait on each other.
+    return DaskTaskRunner(
+        cluster_class=local_cluster,
+        cluster_kwargs={"threads_per_worker": 1, "processes": True, "dashboard_address": None},
+    )
+
+
+def local_cluster(**kwargs: Any) -> Any:
+    """A distributed.LocalCluster whose workers report to this process's Prefect API.
+
+    Called by the task runner on the first task, once the flow run (and, without
+    PREFECT_API_URL, Prefect's temporary server) is up. Without the URL each worker would
+    start a temporary server of its own (~10 s each) and its task runs would not show with the
+    flow run.
+    """
+    from distributed import LocalCluster
+
+    url = prefect_api_url()
+    return LocalCluster(env={"PREFECT_API_URL": url} if url else {}, **kwargs)
+
+
+def prefect_api_url() -> str | None:
+    """The API this process talks to: PREFECT_API_URL, or the temporary server it started."""
+    url = get_current_settings().api.url
+    if url:
+        return str(url)
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()  # the process's one temporary server (a singleton)
+    return server.api_url if server.running else None
