@@ -53,9 +53,13 @@ def test_cron_and_timezone_options():
 
 
 def test_serve_without_a_server_says_what_to_do():
-    with pytest.raises(ConfigError, match="prefect server start"):
-        check_server()
-    result = CliRunner().invoke(app, ["serve"])
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # Another test's session fixture may have set an API URL: this one needs none.
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        with pytest.raises(ConfigError, match="prefect server start"):
+            check_server()
+        result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code == 1
     assert "PREFECT_API_URL" in result.output
 
