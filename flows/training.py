@@ -1,14 +1,38 @@
-"""`sentimon train` on the terminal: the training run with a rich progress bar per epoch."""
+"""Training as a Prefect flow (`train-model`), and the rich progress bar `sentimon train` shows.
+
+The flow has two tasks: train and save a model version (`pipeline.experiment.run_training`),
+then register it in the results database (and activate it if asked). On a terminal the
+training task draws a progress bar per epoch; in a deployment it logs each epoch instead.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from db import repository
+from db.engine import make_engine
+from flows.runtime import prepare_database
+from flows.settings import DEFAULT_TRAIN_CONFIG, Settings
+from pipeline.artifacts import read_manifest
+from pipeline.brands import load_brands
 from pipeline.experiment import run_training
 from pipeline.train import EpochReport, TrainConfig
+
+
+def describe_epoch(report: EpochReport) -> str:
+    """One line per epoch: losses and validation metrics."""
+    return (
+        f"loss {report.train_loss:.3f}  val loss {report.val_loss:.3f}  "
+        f"val acc {report.val_accuracy:.3f}  val macro-F1 {report.val_macro_f1:.3f}"
+        + ("  best" if report.best else "")
+    )
 
 
 def train_with_progress(
@@ -18,28 +42,151 @@ def train_with_progress(
     column_map: dict[str, str] | None,
     limit: int | None,
     console: Console,
+    label_map: dict[str, str] | None = None,
+    generalisation: bool = False,
+    brands_path: Path | None = None,
 ) -> Path:
-    """Train a model version into ``out_root``; returns its directory."""
+    """Train a model version into ``out_root`` with a progress bar; returns its directory.
+
+    ``brands_path``: the brands file whose names the model reads as one <brand> token (with
+    ``mask_brands``); default: SENTIMON_BRANDS or the bundled one.
+    """
     config = TrainConfig.from_toml(config_path)
+    brands = load_brands(brands_path or Settings().brands)
     with Progress(
-        TextColumn("[bold]training"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         TextColumn("epoch {task.completed}/{task.total}"),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         console=console,
     ) as progress:
-        task = progress.add_task("train", total=config.epochs, status="")
+        current: list[TaskID] = []
+
+        def on_stage(stage: str) -> None:
+            current.append(progress.add_task(stage, total=config.epochs, status=""))
 
         def on_epoch(report: EpochReport) -> None:
-            status = (
-                f"loss {report.train_loss:.3f}  val loss {report.val_loss:.3f}  "
-                f"val acc {report.val_accuracy:.3f}  val macro-F1 {report.val_macro_f1:.3f}"
-                + ("  best" if report.best else "")
-            )
-            progress.update(task, completed=report.epoch, status=status)
+            status = describe_epoch(report)
+            progress.update(current[-1], completed=report.epoch, status=status)
             progress.console.log(f"epoch {report.epoch}: {status}")
 
         return run_training(
-            out_root, config, data_path=data, column_map=column_map, on_epoch=on_epoch, limit=limit
+            out_root,
+            config,
+            data_path=data,
+            column_map=column_map,
+            on_epoch=on_epoch,
+            limit=limit,
+            label_map=label_map,
+            generalisation=generalisation,
+            on_stage=on_stage,
+            brands=brands,
         )
+
+
+@task(name="train-model-version", cache_policy=NO_CACHE)
+def train_version(
+    out_root: str,
+    config_path: str,
+    data: str | None,
+    column_map: dict[str, str] | None,
+    label_map: dict[str, str] | None,
+    limit: int | None,
+    generalisation: bool,
+    show_progress: bool,
+) -> str:
+    """Train and save a model version; returns its directory."""
+    if show_progress:
+        return str(
+            train_with_progress(
+                Path(out_root),
+                Path(config_path),
+                Path(data) if data else None,
+                column_map,
+                limit,
+                Console(stderr=True),
+                label_map,
+                generalisation,
+            )
+        )
+    logger = get_run_logger()
+
+    def log_epoch(report: EpochReport) -> None:
+        logger.info("epoch %d: %s", report.epoch, describe_epoch(report))
+
+    return str(
+        run_training(
+            Path(out_root),
+            TrainConfig.from_toml(Path(config_path)),
+            data_path=Path(data) if data else None,
+            column_map=column_map,
+            on_epoch=log_epoch,
+            limit=limit,
+            label_map=label_map,
+            generalisation=generalisation,
+            on_stage=lambda stage: logger.info("%s", stage),
+            brands=load_brands(Settings().brands),
+        )
+    )
+
+
+@task(name="register-model-version", cache_policy=NO_CACHE)
+def register_version(model_dir: str, activate: bool) -> dict[str, Any]:
+    """Add the version to ``model_versions`` (with its metrics); activate it if asked."""
+    info = read_manifest(Path(model_dir))
+    engine = make_engine(Settings().db_url)
+    try:
+        prepare_database(engine)
+        with engine.begin() as conn:
+            repository.register_model_version(
+                conn, info.version, str(info.path), info.sha256, info.metrics, activate=activate
+            )
+    finally:
+        engine.dispose()
+    test = info.metrics.get("test", {})
+    return {
+        "version": info.version,
+        "path": str(info.path),
+        "active": activate,
+        "test_accuracy": test.get("accuracy"),
+        "test_macro_f1": test.get("macro_f1"),
+    }
+
+
+@flow(name="train-model")
+def train_flow(
+    data: str | None = None,
+    column_map: dict[str, str] | None = None,
+    label_map: dict[str, str] | None = None,
+    config_path: str = str(DEFAULT_TRAIN_CONFIG),
+    out_root: str | None = None,
+    activate: bool = True,
+    limit: int | None = None,
+    generalisation: bool = False,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Train a model version on a labelled CSV (default: the bundled corpus), register it and
+    (by default) activate it. ``show_progress`` draws a progress bar (the CLI sets it)."""
+    model_dir = train_version(
+        out_root or str(Settings().models_dir),
+        config_path,
+        data,
+        column_map,
+        label_map,
+        limit,
+        generalisation,
+        show_progress,
+    )
+    summary = register_version(model_dir, activate)
+    create_markdown_artifact(
+        key="trained-model",
+        markdown=(
+            f"### Model `{summary['version']}`\n\n"
+            f"test accuracy {summary['test_accuracy']:.3f}, "
+            f"macro-F1 {summary['test_macro_f1']:.3f}"
+            + (" (active)" if activate else "")
+            + f"\n\n`{summary['path']}`\n"
+        ),
+    )
+    return summary

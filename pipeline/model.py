@@ -10,7 +10,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from pipeline.records import LABELS
-from pipeline.vocab import PAD_ID
+from pipeline.vocab import PAD_ID, UNK_ID
+
+POOLINGS = ("maxmean", "max", "mean")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,24 @@ class ModelConfig:
     num_layers: int = 1
     dropout: float = 0.3
     num_classes: int = len(LABELS)
+    # Lexicon features per token (pipeline.lexicon.NUM_FEATURES), 0 for none.
+    lexicon_features: int = 0
+    # The head also reads a summary of the lexicon features (sum, min, max over the text): a
+    # short path for the rated words' sentiment that does not depend on the corpus's wording.
+    lexicon_head: bool = False
+    # Training only: the share of tokens replaced by <unk>, so the model learns to read context
+    # and lexicon features rather than memorise the corpus's words.
+    word_dropout: float = 0.0
+    # Training only: the share of texts whose every token becomes <unk>, so that the lexicon
+    # features alone must carry them: the path that still works on words the corpus lacks.
+    text_dropout: float = 0.0
+    pooling: str = "maxmean"
+
+    def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {self.pooling!r}: use one of {POOLINGS}")
+        if self.lexicon_head and not self.lexicon_features:
+            raise ValueError("lexicon_head needs lexicon_features")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -33,7 +53,8 @@ class ModelConfig:
 
 
 class LSTMClassifier(nn.Module):
-    """Embedding -> BiLSTM -> [masked max-pool; masked mean-pool] -> dropout -> linear logits.
+    """[Embedding; lexicon features] -> BiLSTM -> [masked max-pool; masked mean-pool] -> dropout
+    -> linear logits (the head optionally also reads a summary of the lexicon features).
 
     Pooling over all steps, rather than the last hidden state, lets a strong word anywhere in
     a tweet ("awful", "love") decide, and max+mean together are robust to length.
@@ -44,7 +65,7 @@ class LSTMClassifier(nn.Module):
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=PAD_ID)
         self.lstm = nn.LSTM(
-            config.embed_dim,
+            config.embed_dim + config.lexicon_features,
             config.hidden_size,
             num_layers=config.num_layers,
             batch_first=True,
@@ -53,13 +74,34 @@ class LSTMClassifier(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(4 * config.hidden_size, config.num_classes)
+        pooled = (4 if config.pooling == "maxmean" else 2) * config.hidden_size
+        summary = 3 * config.lexicon_features if config.lexicon_head else 0
+        self.head = nn.Linear(pooled + summary, config.num_classes)
 
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """ids LongTensor[B, T] right-padded with PAD_ID, lengths LongTensor[B] -> logits[B, C]."""
+    def forward(
+        self, ids: torch.Tensor, lengths: torch.Tensor, features: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """ids LongTensor[B, T] right-padded with PAD_ID, lengths LongTensor[B], features
+        FloatTensor[B, T, F] (lexicon features, zero-padded; only with lexicon_features) ->
+        logits FloatTensor[B, C]."""
+        config = self.config
         # A zero length cannot be packed; one step over PAD reads a zero embedding instead.
         lengths = lengths.clamp(min=1, max=ids.size(1)).cpu()
+        if self.training and (config.word_dropout > 0 or config.text_dropout > 0):
+            dropped = torch.rand(ids.shape, device=ids.device) < config.word_dropout  # [B, T]
+            if config.text_dropout > 0:
+                whole = torch.rand(ids.size(0), 1, device=ids.device) < config.text_dropout
+                dropped = dropped | whole  # [B, T]
+            ids = ids.masked_fill(dropped & (ids != PAD_ID), UNK_ID)
         embedded = self.dropout(self.embedding(ids))  # [B, T, E]
+        if config.lexicon_features:
+            if features is None or features.shape[-1] != config.lexicon_features:
+                raise ValueError(
+                    f"this model reads {config.lexicon_features} lexicon features per token: "
+                    "pass them (Vocabulary.features)"
+                )
+            features = features[:, : ids.size(1)]  # [B, T, F]
+            embedded = torch.cat([embedded, features], dim=-1)  # [B, T, E+F]
         packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         # total_length keeps T even when the longest sequence is shorter than the padding.
@@ -67,7 +109,24 @@ class LSTMClassifier(nn.Module):
 
         steps = torch.arange(ids.size(1), device=ids.device)  # [T]
         mask = (steps[None, :] < lengths.to(ids.device)[:, None]).unsqueeze(-1)  # [B, T, 1]
-        max_pool = states.masked_fill(~mask, float("-inf")).amax(dim=1)  # [B, 2H]
-        mean_pool = (states * mask).sum(dim=1) / lengths.to(states)[:, None]  # [B, 2H]
-        features = self.dropout(torch.cat([max_pool, mean_pool], dim=-1))  # [B, 4H]
-        return self.head(features)  # [B, C]
+        pools = []
+        if config.pooling in ("maxmean", "max"):
+            pools.append(states.masked_fill(~mask, float("-inf")).amax(dim=1))  # [B, 2H]
+        if config.pooling in ("maxmean", "mean"):
+            pools.append((states * mask).sum(dim=1) / lengths.to(states)[:, None])  # [B, 2H]
+        pooled = self.dropout(torch.cat(pools, dim=-1))  # [B, 4H] or [B, 2H]
+        if config.lexicon_head:
+            assert features is not None  # checked above
+            total = (features * mask).sum(dim=1)  # [B, F]
+            pooled = torch.cat(
+                [
+                    pooled,
+                    # Squashed like VADER's compound score, so a long review's many rated words
+                    # cannot push the logits beyond what the tweets taught the head.
+                    total / torch.sqrt(total * total + 1.0),  # [B, F]
+                    features.masked_fill(~mask, float("inf")).amin(dim=1),  # [B, F]
+                    features.masked_fill(~mask, float("-inf")).amax(dim=1),  # [B, F]
+                ],
+                dim=-1,
+            )
+        return self.head(pooled)  # [B, C]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,16 +13,22 @@ from spacy.language import Language
 from pipeline.model import LSTMClassifier
 from pipeline.records import LABELS, Prediction
 from pipeline.tokenize import TextConfig, preprocess
-from pipeline.vocab import Vocabulary, pad_batch
+from pipeline.vocab import Vocabulary, pad_batch, pad_features
+
+FeatureRows = Sequence[Sequence[float]]
 
 
 def batch_logits(
-    model: LSTMClassifier, id_lists: Sequence[Sequence[int]], batch_size: int = 256
+    model: LSTMClassifier,
+    id_lists: Sequence[Sequence[int]],
+    feature_lists: Sequence[FeatureRows] | None = None,
+    batch_size: int = 256,
 ) -> torch.Tensor:
     """Logits FloatTensor[N, C] in input order; the caller puts the model in eval mode.
 
-    Batches are cut from the length-sorted list so that short texts are not padded to the
-    longest one of the whole input.
+    ``feature_lists`` (lexicon features, one row per id) are needed by a model with
+    lexicon features. Batches are cut from the length-sorted list so that short texts are not
+    padded to the longest one of the whole input.
     """
     order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
     logits = torch.empty(len(id_lists), model.config.num_classes)  # [N, C]
@@ -29,8 +36,24 @@ def batch_logits(
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             ids, lengths = pad_batch([id_lists[i] for i in chunk])  # [B, T], [B]
-            logits[chunk] = model(ids, lengths)
+            features = (
+                pad_features([feature_lists[i] for i in chunk])  # [B, T, F]
+                if feature_lists is not None
+                else None
+            )
+            logits[chunk] = model(ids, lengths, features)
     return logits
+
+
+def encode_all(
+    vocab: Vocabulary, token_lists: Sequence[Sequence[str]], max_tokens: int | None
+) -> tuple[list[list[int]], list[list[tuple[float, ...]]] | None]:
+    """Ids (and lexicon features when the vocabulary has a lexicon) of each token list."""
+    ids = [vocab.encode(tokens, max_tokens) for tokens in token_lists]
+    if vocab.lexicon is None:
+        return ids, None
+    # Vocabulary.features applies the same token rules as encode, so rows align with ids.
+    return ids, [vocab.features(tokens, max_tokens) or [] for tokens in token_lists]
 
 
 @dataclass
@@ -39,6 +62,9 @@ class Scorer:
 
     ``max_tokens`` truncates as training did; ``temperature`` (fitted on validation data)
     rescales logits so that probabilities are calibrated, without changing any label.
+    ``threads`` is torch's intra-op thread count while scoring (restored afterwards): fixed,
+    so that throughput does not depend on what else set it. One thread, because a batch of
+    tweets is too small to share: on 2 busy cores, 2 threads scored 15x slower than 1.
     """
 
     model: LSTMClassifier
@@ -48,15 +74,21 @@ class Scorer:
     version: str
     temperature: float = 1.0
     max_tokens: int | None = None
-    batch_size: int = 256
+    batch_size: int = 64
+    threads: int = 1
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+        """Raw texts -> model tokens, through the one preprocessing function training used."""
+        return preprocess(self.nlp, texts, self.text_config)
 
     def predict_proba(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
         """Probabilities float64[N, 3] in ``LABELS`` order, rows in input order."""
         if not token_lists:
             return np.zeros((0, len(LABELS)))
         self.model.eval()
-        ids = [self.vocab.encode(tokens, self.max_tokens) for tokens in token_lists]
-        logits = batch_logits(self.model, ids, self.batch_size).double()  # [N, C]
+        ids, features = encode_all(self.vocab, token_lists, self.max_tokens)
+        with _torch_threads(self.threads):
+            logits = batch_logits(self.model, ids, features, self.batch_size).double()  # [N, C]
         # float64 so that each row sums to 1 to ~1e-15, as the database's checks expect.
         return torch.softmax(logits / self.temperature, dim=-1).numpy()
 
@@ -76,4 +108,14 @@ class Scorer:
 
     def score_texts(self, texts: Sequence[str]) -> list[Prediction]:
         """Raw texts -> Predictions, through the one preprocessing function training used."""
-        return self.score_token_lists(preprocess(self.nlp, texts, self.text_config))
+        return self.score_token_lists(self.tokenize(texts))
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -22,10 +22,11 @@ from sklearn.metrics import f1_score
 from torch import nn
 
 from pipeline.errors import ConfigError
-from pipeline.model import LSTMClassifier, ModelConfig
-from pipeline.predict import batch_logits
+from pipeline.lexicon import NUM_FEATURES, Lexicon, load_vader_lexicon
+from pipeline.model import POOLINGS, LSTMClassifier, ModelConfig
+from pipeline.predict import batch_logits, encode_all
 from pipeline.records import LABELS
-from pipeline.vocab import Vocabulary, pad_batch
+from pipeline.vocab import TokenRules, Vocabulary, pad_batch, pad_features
 
 _POOL_BATCHES = 50  # batches per length-sorted pool: similar lengths, yet a shuffled order
 
@@ -51,18 +52,41 @@ class TrainConfig:
     schedule: str = "constant"  # or "linear": decay to zero over `epochs`
     calibrate: bool = True
     threads: int = 2
+    # Seeds the train/validation/test split only, so that trying another training seed keeps
+    # the same test texts.
+    split_seed: int = 13
+    lexicon: bool = False  # VADER lexicon features per token (pipeline.lexicon)
+    lexicon_head: bool = False  # and their summary straight into the classifier head
+    word_dropout: float = 0.0  # share of tokens replaced by <unk> in training
+    text_dropout: float = 0.0  # share of texts read through their lexicon features only
+    pooling: str = "maxmean"
+    label_smoothing: float = 0.0
+    # Annotator confidence: "weight" scales each sample's loss by it, "ignore" does not.
+    confidence: str = "weight"
+    # Brand names/aliases/handles/hashtags of the brands file become one <brand> token.
+    mask_brands: bool = False
+    # "!" tokens are left out of the model's input: emphasis must never flip a label.
+    drop_exclamations: bool = False
 
     def __post_init__(self) -> None:
         if self.schedule not in ("constant", "linear"):
             raise ConfigError(f"unknown schedule {self.schedule!r}: use 'constant' or 'linear'")
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {list(POOLINGS)}")
+        if self.confidence not in ("weight", "ignore"):
+            raise ConfigError(f"unknown confidence {self.confidence!r}: use 'weight' or 'ignore'")
+        if self.lexicon_head and not self.lexicon:
+            raise ConfigError("lexicon_head = true needs lexicon = true")
         positive = ("epochs", "batch_size", "min_freq", "embed_dim", "hidden_size", "num_layers")
         too_small = [
             name for name in (*positive, "max_tokens", "threads") if getattr(self, name) < 1
         ]
-        if too_small or not 0 <= self.dropout < 1:
+        shares = ("dropout", "word_dropout", "text_dropout", "label_smoothing")
+        bad_shares = [name for name in shares if not 0 <= getattr(self, name) < 1]
+        if too_small or bad_shares:
             raise ConfigError(
-                f"training settings out of range: {too_small or ['dropout']} (counts must be "
-                ">= 1, dropout in [0, 1))"
+                f"training settings out of range: {too_small or bad_shares} (counts must be "
+                f">= 1, {', '.join(shares)} in [0, 1))"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,8 +174,14 @@ def train_model(
     val_labels: Sequence[int],
     config: TrainConfig,
     on_epoch: Callable[[EpochReport], None] | None = None,
+    lexicon: Lexicon | None = None,
+    rules: TokenRules | None = None,
 ) -> TrainResult:
     """Train a BiLSTM; labels index ``LABELS``; weights scale each sample's loss (confidence).
+
+    With ``config.lexicon`` the model also reads lexicon features (``lexicon``, by default the
+    installed VADER lexicon), which are saved with the vocabulary, as are the token ``rules``
+    (brand phrases; with ``config.drop_exclamations`` "!" is added to the dropped tokens).
 
     Early stopping keeps the epoch with the best validation macro-F1; with ``calibrate`` a
     temperature is fitted on validation logits (it changes probabilities, never the argmax).
@@ -165,11 +195,28 @@ def train_model(
     torch.manual_seed(config.seed)
     shuffler = torch.Generator().manual_seed(config.seed)
 
-    vocab = Vocabulary.build(train_tokens, config.min_freq, config.max_vocab)
-    train_ids = [vocab.encode(t, config.max_tokens) for t in train_tokens]
-    val_ids = [vocab.encode(t, config.max_tokens) for t in val_tokens]
+    if config.lexicon and lexicon is None:
+        lexicon = load_vader_lexicon()
+    rules = rules or TokenRules()
+    if config.mask_brands and not rules.brands:
+        raise ConfigError("mask_brands = true needs brand phrases: pass the brands file")
+    if not config.mask_brands:
+        rules = TokenRules(drop=rules.drop)
+    if config.drop_exclamations:
+        rules = TokenRules(rules.brands, rules.keep, rules.drop | {"!"})
+    vocab = Vocabulary.build(
+        train_tokens,
+        config.min_freq,
+        config.max_vocab,
+        lexicon if config.lexicon else None,
+        rules,
+    )
+    train_ids, train_features = encode_all(vocab, train_tokens, config.max_tokens)
+    val_ids, val_features = encode_all(vocab, val_tokens, config.max_tokens)
     labels = torch.as_tensor(train_labels, dtype=torch.long)  # [N]
     weights = torch.as_tensor(train_weights, dtype=torch.float32)  # [N]
+    if config.confidence == "ignore":
+        weights = torch.ones_like(weights)
     val_y = torch.as_tensor(val_labels, dtype=torch.long)  # [M]
     per_class = class_weights(train_labels)  # [C]
 
@@ -179,6 +226,11 @@ def train_model(
         hidden_size=config.hidden_size,
         num_layers=config.num_layers,
         dropout=config.dropout,
+        lexicon_features=NUM_FEATURES if config.lexicon else 0,
+        lexicon_head=config.lexicon_head,
+        word_dropout=config.word_dropout,
+        text_dropout=config.text_dropout,
+        pooling=config.pooling,
     )
     model = LSTMClassifier(model_config)
     optimizer = torch.optim.AdamW(
@@ -197,9 +249,19 @@ def train_model(
         total, seen = 0.0, 0.0
         for batch in _bucketed_batches(lengths, config.batch_size, shuffler):
             ids, lens = pad_batch([train_ids[i] for i in batch])  # [B, T], [B]
+            features = (
+                pad_features([train_features[i] for i in batch])  # [B, T, F]
+                if train_features is not None
+                else None
+            )
             y = labels[batch]  # [B]
             w = per_class[y] * weights[batch]  # [B]
-            losses = nn.functional.cross_entropy(model(ids, lens), y, reduction="none")  # [B]
+            losses = nn.functional.cross_entropy(
+                model(ids, lens, features),
+                y,
+                reduction="none",
+                label_smoothing=config.label_smoothing,
+            )  # [B]
             # Normalised by the batch's weight so that the learning rate means the same for
             # batches of confident and unsure annotations alike.
             loss = (losses * w).sum() / w.sum().clamp(min=1e-8)
@@ -213,7 +275,7 @@ def train_model(
             seen += len(batch)
 
         model.eval()
-        logits = batch_logits(model, val_ids)  # [M, C]
+        logits = batch_logits(model, val_ids, val_features)  # [M, C]
         predicted = logits.argmax(dim=-1).numpy()
         macro_f1 = float(
             f1_score(val_y.numpy(), predicted, average="macro", labels=list(range(len(LABELS))))
@@ -239,7 +301,11 @@ def train_model(
 
     model.load_state_dict(best_state)
     model.eval()
-    temperature = fit_temperature(batch_logits(model, val_ids), val_y) if config.calibrate else 1.0
+    temperature = (
+        fit_temperature(batch_logits(model, val_ids, val_features), val_y)
+        if config.calibrate
+        else 1.0
+    )
     return TrainResult(vocab, model, model_config, best_epoch, temperature, history)
 
 

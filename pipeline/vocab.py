@@ -1,70 +1,186 @@
-"""Token <-> id mapping, and the padding that turns id lists into model input."""
+"""Token <-> id mapping (plus lexicon features per token) and the padding that makes input."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
 
-PAD, UNK = "<pad>", "<unk>"
+from pipeline.lexicon import NUM_FEATURES, Lexicon
+
+PAD, UNK, BRAND = "<pad>", "<unk>", "<brand>"
 PAD_ID, UNK_ID = 0, 1
+Phrase = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """Rewrites of model tokens before they become ids and lexicon features.
+
+    ``brands``: token sequences of brand names, aliases, handles and hashtags, each read as one
+    ``<brand>`` token, so the model cannot learn a brand's reputation from the corpus and
+    swapping one known brand for another changes nothing. ``keep``: phrases left as they are
+    even though they start like a brand ("united states"). ``drop``: characters removed from
+    punctuation-only tokens, which go when nothing is left ("!" drops "!!" and makes "?!" a
+    "?"): emphasis the corpus ties to positive tweets, which must never flip a label.
+    """
+
+    brands: tuple[Phrase, ...] = ()
+    keep: tuple[Phrase, ...] = ()
+    drop: frozenset[str] = field(default_factory=frozenset)
+
+    @cached_property
+    def _by_first(self) -> dict[str, list[tuple[Phrase, bool]]]:
+        # Longest phrases first, and a kept phrase before a brand of the same length.
+        index: dict[str, list[tuple[Phrase, bool]]] = {}
+        for phrase, is_brand in [(p, False) for p in self.keep] + [(p, True) for p in self.brands]:
+            if phrase:
+                index.setdefault(phrase[0], []).append((phrase, is_brand))
+        for entries in index.values():
+            entries.sort(key=lambda e: (-len(e[0]), e[1]))
+        return index
+
+    def apply(self, tokens: Sequence[str]) -> list[str]:
+        """The tokens with brand phrases collapsed to ``<brand>`` and dropped tokens removed."""
+        if not (self.brands or self.drop):
+            return list(tokens)
+        tokens = [self._strip(t) for t in tokens] if self.drop else list(tokens)
+        tokens = [t for t in tokens if t]
+        lowered = [t.lower() for t in tokens]
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            for phrase, is_brand in self._by_first.get(lowered[i], ()):
+                if tuple(lowered[i : i + len(phrase)]) == phrase:
+                    out.extend([BRAND] if is_brand else tokens[i : i + len(phrase)])
+                    i += len(phrase)
+                    break
+            else:
+                out.append(tokens[i])
+                i += 1
+        return out
+
+    def _strip(self, token: str) -> str:
+        if any(c.isalnum() for c in token):
+            return token
+        return "".join(c for c in token if c not in self.drop)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "brands": [list(p) for p in self.brands],
+            "keep": [list(p) for p in self.keep],
+            "drop": sorted(self.drop),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenRules:
+        return cls(
+            brands=tuple(tuple(p) for p in data.get("brands", ())),
+            keep=tuple(tuple(p) for p in data.get("keep", ())),
+            drop=frozenset(data.get("drop", ())),
+        )
 
 
 class Vocabulary:
-    """Tokens by id; id 0 is padding (a zero embedding), id 1 stands for any unseen token."""
+    """Tokens by id; id 0 is padding (a zero embedding), id 1 stands for any unseen token.
 
-    def __init__(self, tokens: Sequence[str]) -> None:
+    With a ``lexicon``, each token also gets lexicon features (`pipeline.lexicon`), looked up by
+    its string, so a word outside the vocabulary keeps its rated sentiment. ``rules``
+    (`TokenRules`) rewrite the tokens first, for ids and features alike.
+    """
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        lexicon: Lexicon | None = None,
+        rules: TokenRules | None = None,
+    ) -> None:
         if list(tokens[:2]) != [PAD, UNK]:
             raise ValueError(f"a vocabulary starts with {PAD!r}, {UNK!r}; got {list(tokens[:2])}")
         if len(set(tokens)) != len(tokens):
             raise ValueError("a vocabulary's tokens must be unique")
         self.tokens: list[str] = list(tokens)
         self.index: dict[str, int] = {t: i for i, t in enumerate(self.tokens)}
+        self.lexicon = lexicon
+        self.rules = rules or TokenRules()
 
     @classmethod
     def build(
-        cls, token_lists: Iterable[Sequence[str]], min_freq: int = 2, max_size: int = 20000
+        cls,
+        token_lists: Iterable[Sequence[str]],
+        min_freq: int = 2,
+        max_size: int = 20000,
+        lexicon: Lexicon | None = None,
+        rules: TokenRules | None = None,
     ) -> Vocabulary:
         """The most frequent tokens seen at least ``min_freq`` times, ``max_size`` in all.
 
-        Ties are broken by the token string so that the same data always gives the same ids.
+        Tokens are counted after ``rules``. Ties are broken by the token string so that the
+        same data always gives the same ids.
         """
         if max_size < 2:
             raise ValueError("max_size must leave room for <pad> and <unk>")
-        counts = Counter(t for tokens in token_lists for t in tokens)
+        rules = rules or TokenRules()
+        counts = Counter(t for tokens in token_lists for t in rules.apply(tokens))
         for special in (PAD, UNK):
             counts.pop(special, None)
         kept = sorted(
             (t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t)
         )
-        return cls([PAD, UNK, *kept[: max_size - 2]])
+        return cls([PAD, UNK, *kept[: max_size - 2]], lexicon, rules)
 
     def encode(self, tokens: Sequence[str], max_len: int | None = None) -> list[int]:
         """Ids of the first ``max_len`` tokens; an empty list becomes ``[UNK_ID]``.
 
         A sequence needs at least one step for the LSTM, and UNK is a token the model has seen
         in training, unlike PAD, so an empty text gets the "unknown content" prediction.
+        ``max_len`` counts tokens after the rules.
         """
-        ids = [self.index.get(t, UNK_ID) for t in tokens[:max_len]]
+        ids = [self.index.get(t, UNK_ID) for t in self.rules.apply(tokens)[:max_len]]
         return ids or [UNK_ID]
+
+    def features(
+        self, tokens: Sequence[str], max_len: int | None = None
+    ) -> list[tuple[float, ...]] | None:
+        """Lexicon feature rows aligned with ``encode``'s ids, or None without a lexicon."""
+        if self.lexicon is None:
+            return None
+        return self.lexicon.features(self.rules.apply(tokens), max_len)
 
     def __len__(self) -> int:
         return len(self.tokens)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocabulary) and self.tokens == other.tokens
+        return (
+            isinstance(other, Vocabulary)
+            and self.tokens == other.tokens
+            and self.lexicon == other.lexicon
+            and self.rules == other.rules
+        )
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking container: not hashable
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable form: the tokens in id order."""
-        return {"pad": PAD, "unk": UNK, "tokens": self.tokens}
+        """A JSON-serialisable form: the tokens in id order (and the lexicon, if any)."""
+        data: dict[str, Any] = {"pad": PAD, "unk": UNK, "tokens": self.tokens}
+        if self.lexicon is not None:
+            data["lexicon"] = self.lexicon.to_dict()
+        if self.rules != TokenRules():
+            data["rules"] = self.rules.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Vocabulary:
-        return cls(list(data["tokens"]))
+        lexicon, rules = data.get("lexicon"), data.get("rules")
+        return cls(
+            list(data["tokens"]),
+            Lexicon.from_dict(lexicon) if lexicon else None,
+            TokenRules.from_dict(rules) if rules else None,
+        )
 
 
 def pad_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,3 +191,13 @@ def pad_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Te
     for row, ids in enumerate(id_lists):
         batch[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
     return batch, lengths
+
+
+def pad_features(feature_lists: Sequence[Sequence[Sequence[float]]]) -> torch.Tensor:
+    """Right-pad per-token feature rows with zeros: FloatTensor[B, T_max, NUM_FEATURES]."""
+    width = max((len(rows) for rows in feature_lists), default=1)
+    batch = torch.zeros((len(feature_lists), width, NUM_FEATURES), dtype=torch.float32)
+    for row, rows in enumerate(feature_lists):
+        if rows:
+            batch[row, : len(rows)] = torch.tensor(rows, dtype=torch.float32)
+    return batch

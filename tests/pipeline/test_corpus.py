@@ -168,3 +168,60 @@ def test_non_utf8_file_asks_for_an_encoding(tmp_path):
 )
 def test_topic_of(text, topic):
     assert topic_of(text) == topic
+
+
+def write_csv(tmp_path, rows, header="review,stars"):
+    path = tmp_path / "team.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_star_ratings_are_read_as_three_classes(tmp_path):
+    from pipeline.corpus import STARS
+
+    path = write_csv(tmp_path, [f"review {n},{n % 5 + 1}" for n in range(10)])
+    df = load_corpus(path, {"text": "review", "label": "stars"})
+    assert df["label"].tolist() == [STARS[str(n % 5 + 1)] for n in range(10)]
+    assert df["label"].value_counts().to_dict() == {"negative": 4, "positive": 4, "neutral": 2}
+
+
+def test_polarity_one_stays_positive_and_an_explicit_label_map_wins(tmp_path):
+    from pipeline.corpus import parse_label_map
+
+    path = write_csv(tmp_path, ["a,1", "b,0", "c,-1"])
+    assert load_corpus(path, {"text": "review", "label": "stars"})["label"].tolist() == [
+        "positive",
+        "neutral",
+        "negative",
+    ]
+    path = write_csv(tmp_path, ["a,10", "b,5", "c,1"])
+    mapping = parse_label_map("1=negative, 5=neutral ,10=positive")
+    df = load_corpus(path, {"text": "review", "label": "stars"}, label_map=mapping)
+    assert df["label"].tolist() == ["positive", "neutral", "negative"]
+    assert parse_label_map("stars") == parse_label_map("STARS")
+    assert parse_label_map(None) is None
+
+
+@pytest.mark.parametrize("value", ["1=good", "1", "=negative"])
+def test_a_malformed_label_map_is_a_corpus_error(value):
+    from pipeline.corpus import parse_label_map
+
+    with pytest.raises(CorpusError, match="label mapping"):
+        parse_label_map(value)
+
+
+def test_values_outside_the_label_map_are_named(tmp_path):
+    path = write_csv(tmp_path, ["a,1", "b,7"])
+    with pytest.raises(CorpusError, match="'7'"):
+        load_corpus(path, {"text": "review", "label": "stars"}, label_map={"1": "negative"})
+
+
+def test_load_splits_records_how_to_rebuild_them(tmp_path):
+    from pipeline.corpus import load_splits
+
+    path = write_csv(tmp_path, [f"text number {n},{n % 5 + 1}" for n in range(200)])
+    splits, info = load_splits(path, {"text": "review", "label": "stars"}, None, limit=150, seed=5)
+    assert info["used_rows"] == 150 == sum(info["splits"].values())
+    assert info["path"] == str(path.resolve()) and info["split_seed"] == 5
+    again, _ = load_splits(path, info["column_map"], info["label_map"], info["limit"], 5)
+    assert again["test"]["text"].tolist() == splits["test"]["text"].tolist()

@@ -46,3 +46,89 @@ def test_too_little_data_is_a_clear_error(tmp_path, team_csv, tiny_config):
         run_training(
             tmp_path, tiny_config, team_csv, {"text": "review", "label": "stars_label"}, limit=3
         )
+
+
+def test_metrics_hold_the_baselines_slices_and_held_out_topic_runs(
+    tmp_path, tiny_examples, tiny_config
+):
+    path = tmp_path / "team.csv"
+    rows = ["review,stars_label"] + [
+        f'"{text} #{n}",{label}' for n, (text, label) in enumerate(tiny_examples * 4)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    stages = []
+    model_dir = run_training(
+        tmp_path / "models",
+        tiny_config,
+        data_path=path,
+        column_map={"text": "review", "label": "stars_label"},
+        generalisation=True,
+        on_stage=stages.append,
+    )
+    metrics = read_manifest(model_dir).metrics
+    assert stages == ["training", "generalisation: without airline", "generalisation: airline only"]
+    comparison = metrics["comparison"]
+    assert comparison["n"] == metrics["test"]["n"]
+    assert comparison["tools"]["model"]["macro_f1"] == metrics["test"]["macro_f1"]
+    assert set(comparison["tools"]) == {"model", "vader", "textblob"}
+    assert "airline" in comparison["slices"]["topic"]
+    runs = metrics["generalisation"]
+    assert runs["topic"] == "airline"
+    airline = sum(1 for text, _ in tiny_examples * 4 if "flight" in text or "@united" in text)
+    assert runs["without_airline"]["test_texts"] == airline
+    assert runs["airline_only"]["test_texts"] == len(tiny_examples) * 4 - airline
+    for run in ("without_airline", "airline_only"):
+        tools = runs[run]["tools"]
+        assert set(tools) == {"model", "vader", "textblob"}
+        assert tools["model"]["n"] == runs[run]["test_texts"]
+    assert metrics["corpus"]["path"] == str(path.resolve())
+
+
+def test_held_out_runs_are_skipped_without_enough_texts(tmp_path, team_csv, tiny_config):
+    model_dir = run_training(
+        tmp_path / "models",
+        tiny_config,
+        team_csv,
+        {"text": "review", "label": "stars_label"},
+        limit=120,
+        generalisation=True,
+    )
+    runs = read_manifest(model_dir).metrics["generalisation"]
+    assert "too few texts" in runs["airline_only"]["skipped"]
+
+
+def test_a_saved_lexicon_model_scores_as_it_did_in_training(tmp_path, team_csv, tiny_config):
+    import dataclasses
+
+    from pipeline.brands import Brand, BrandCatalog
+
+    config = dataclasses.replace(
+        tiny_config, lexicon=True, lexicon_head=True, mask_brands=True, drop_exclamations=True
+    )
+    brands = BrandCatalog((Brand("United Airlines", ("united",), ("@united",)),))
+    model_dir = run_training(
+        tmp_path / "models",
+        config,
+        team_csv,
+        {"text": "review", "label": "stars_label"},
+        brands=brands,
+    )
+    scorer = load_scorer(model_dir)
+    assert scorer.vocab.lexicon is not None and "!" in scorer.vocab.rules.drop
+    assert ("united",) in scorer.vocab.rules.brands
+    stored = read_manifest(model_dir).metrics["test"]
+    # The loaded version reproduces the test metrics computed at training time.
+    from pipeline.evaluation import evaluate_version
+
+    again = evaluate_version(model_dir)["test"]["tools"]["model"]
+    assert again["macro_f1"] == pytest.approx(stored["macro_f1"])
+    assert again["confusion"] == stored["confusion"]
+
+
+def test_mask_brands_without_a_brands_file_is_a_config_error(tmp_path, team_csv, tiny_config):
+    import dataclasses
+
+    from pipeline.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="brands file"):
+        run_training(tmp_path, dataclasses.replace(tiny_config, mask_brands=True), team_csv)

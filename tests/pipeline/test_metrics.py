@@ -60,3 +60,26 @@ def test_absent_label_scores_zero_without_error():
 def test_empty_input_is_refused():
     with pytest.raises(ValueError, match="at least"):
         classification_metrics([], [], np.zeros((0, 3)))
+
+
+def test_score_correlation_reads_labels_as_minus_one_zero_one():
+    from pipeline.metrics import score_correlation
+
+    assert score_correlation([0, 1, 2], [-0.9, 0.1, 0.8]) == pytest.approx(1.0)
+    assert score_correlation([0, 1, 2], [0.9, 0.1, -0.8]) == pytest.approx(-1.0)
+    assert score_correlation([0, 1, 2, 2], [0.0, 0.0, 0.0, 0.0]) is None  # a constant score
+    assert score_correlation([1, 1], [0.1, 0.2]) is None  # a constant label
+    with pytest.raises(ValueError, match="labels but"):
+        score_correlation([0, 1], [0.1])
+
+
+def test_summary_metrics_and_metrics_without_probabilities():
+    from pipeline.metrics import summary_metrics
+
+    summary = summary_metrics(Y_TRUE, Y_PRED, [-1, 0, 0, 1, 1, -1])
+    full = classification_metrics(Y_TRUE, Y_PRED, None, [-1, 0, 0, 1, 1, -1])
+    assert summary["macro_f1"] == pytest.approx(full["macro_f1"])
+    assert summary["accuracy"] == pytest.approx(4 / 6)
+    assert summary["spearman"] == pytest.approx(full["spearman"])
+    assert full["ece"] is None
+    assert classification_metrics(Y_TRUE, Y_PRED, PROBS)["spearman"] is None

@@ -36,6 +36,10 @@ def test_toml_keeps_defaults_for_keys_left_out(tmp_path):
         ('[train]\nschedule = "cosine"\n', "unknown schedule 'cosine'"),
         ("[train]\nepochs = 0\n", "out of range: \\['epochs'\\]"),
         ("[train]\ndropout = 1.0\n", "out of range: \\['dropout'\\]"),
+        ("[train]\nword_dropout = 1.0\n", "out of range: \\['word_dropout'\\]"),
+        ('[train]\npooling = "attention"\n', "unknown pooling 'attention'"),
+        ('[train]\nconfidence = "square"\n', "unknown confidence 'square'"),
+        ("[train]\nlexicon_head = true\n", "lexicon_head = true needs lexicon = true"),
     ],
 )
 def test_bad_toml_is_a_config_error(tmp_path, content, message):
@@ -90,3 +94,39 @@ def test_mismatched_inputs_are_refused(tiny_data, tiny_config):
     data = dict(tiny_data, train_weights=tiny_data["train_weights"][:-1])
     with pytest.raises(ValueError, match="equally long"):
         train_model(**data, config=tiny_config)
+
+
+def test_lexicon_model_with_rules_trains_reproducibly(tiny_data, tiny_config):
+    from pipeline.vocab import BRAND, TokenRules
+
+    config = dataclasses.replace(
+        tiny_config,
+        epochs=2,
+        lexicon=True,
+        lexicon_head=True,
+        word_dropout=0.2,
+        mask_brands=True,
+        drop_exclamations=True,
+        label_smoothing=0.1,
+    )
+    rules = TokenRules(brands=(("phone",),))
+    first = train_model(**tiny_data, config=config, rules=rules)
+    second = train_model(**tiny_data, config=config, rules=rules)
+    assert first.model.config.lexicon_features == 4 and first.vocab.lexicon is not None
+    assert BRAND in first.vocab.tokens and "phone" not in first.vocab.tokens
+    assert "!" in first.vocab.rules.drop
+    one, two = first.model.state_dict(), second.model.state_dict()
+    assert all(torch.equal(one[k], two[k]) for k in one)
+
+
+def test_mask_brands_needs_brand_phrases(tiny_data, tiny_config):
+    with pytest.raises(ConfigError, match="needs brand phrases"):
+        train_model(**tiny_data, config=dataclasses.replace(tiny_config, mask_brands=True))
+
+
+def test_rules_without_mask_brands_keep_brand_words(tiny_data, tiny_config):
+    from pipeline.vocab import TokenRules
+
+    config = dataclasses.replace(tiny_config, epochs=1)
+    result = train_model(**tiny_data, config=config, rules=TokenRules(brands=(("phone",),)))
+    assert "phone" in result.vocab.tokens and result.vocab.rules == TokenRules()

@@ -58,3 +58,33 @@ def test_pad_batch_pads_right_with_pad_id():
     assert ids.tolist() == [[5, 6, 7], [8, PAD_ID, PAD_ID]]
     assert lengths.tolist() == [3, 1]
     assert ids.dtype == lengths.dtype == torch.long
+
+
+def test_token_rules_collapse_brands_keep_excludes_and_drop_emphasis():
+    from pipeline.vocab import BRAND, TokenRules
+
+    rules = TokenRules(
+        brands=(("united",), ("jet", "blue"), ("united", "airlines")),
+        keep=(("united", "states"),),
+        drop=frozenset("!"),
+    )
+    tokens = ["I", "!", "!!", "?!", "United", "Airlines", "united", "states", "jet", "blue", "<3"]
+    assert rules.apply(tokens) == ["I", "?", BRAND, "united", "states", BRAND, "<3"]
+    assert rules.apply([]) == []
+    assert TokenRules().apply(["a", "!"]) == ["a", "!"]
+    assert TokenRules.from_dict(json.loads(json.dumps(rules.to_dict()))) == rules
+
+
+def test_rules_apply_to_building_encoding_features_and_survive_json():
+    from pipeline.lexicon import Lexicon
+    from pipeline.vocab import BRAND, TokenRules
+
+    rules = TokenRules(brands=(("apple",), ("google",)), drop=frozenset("!"))
+    lexicon = Lexicon({"love": 3.2}, frozenset({"not"}), {})
+    vocab = Vocabulary.build([["i", "love", "apple", "!"]] * 2, 2, lexicon=lexicon, rules=rules)
+    assert BRAND in vocab.tokens and "apple" not in vocab.tokens and "!" not in vocab.tokens
+    assert vocab.encode(["i", "love", "google", "!"]) == vocab.encode(["i", "love", "apple"])
+    assert vocab.features(["love", "!", "google"]) == vocab.features(["love", "apple"])
+    again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
+    assert again == vocab and again.rules == rules
+    assert "rules" not in Vocabulary.build(TOKENS).to_dict()  # old layout when unused

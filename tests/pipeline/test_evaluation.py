@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from pipeline.evaluation import TOOLS, compare_tools, length_bin, summarise_tools
+
+TEXTS = (
+    ["I love this phone, it is wonderful"] * 20
+    + ["this airline is terrible, I hate the delays"] * 20
+    + ["the flight leaves at noon from gate four today and boards about half an hour before"] * 20
+)
+LABELS = [2] * 20 + [0] * 20 + [1] * 20
+TOPICS = ["apple"] * 20 + ["airline"] * 40
+
+
+def one_hot(labels, p=0.8):
+    probs = np.full((len(labels), 3), (1 - p) / 2)
+    probs[np.arange(len(labels)), labels] = p
+    return probs
+
+
+def test_length_bins():
+    assert length_bin("") == "1-10 words"
+    assert length_bin("a " * 10) == "1-10 words"
+    assert length_bin("a " * 11) == "11-20 words"
+    assert length_bin("a " * 21) == "21+ words"
+
+
+def test_perfect_model_beside_the_baselines():
+    report = compare_tools(TEXTS, LABELS, one_hot(LABELS), TOPICS)
+    assert report["n"] == 60
+    assert set(report["tools"]) == set(TOOLS)
+    model = report["tools"]["model"]
+    assert model["macro_f1"] == 1.0 and model["spearman"] == pytest.approx(1.0)
+    assert model["ece"] == pytest.approx(0.2)  # always 80% sure, always right
+    assert report["tools"]["vader"]["ece"] is None
+    # VADER gets the two clear texts right and calls the timetable neutral.
+    assert report["tools"]["vader"]["confusion"] == [[20, 0, 0], [0, 20, 0], [0, 0, 20]]
+    # Slices with fewer than 30 texts are left out: apple has 20.
+    assert list(report["slices"]["topic"]) == ["airline"]
+    assert report["slices"]["topic"]["airline"]["model"]["n"] == 40
+    # 40 texts of 7-8 words; the 20 timetable texts (17 words) are too few for a slice.
+    assert list(report["slices"]["length"]) == ["1-10 words"]
+    assert report["slices"]["length"]["1-10 words"]["vader"]["macro_f1"] == pytest.approx(2 / 3)
+
+
+def test_a_wrong_model_scores_low_and_keeps_its_own_numbers():
+    wrong = [2 - y for y in LABELS]  # positive <-> negative
+    report = compare_tools(TEXTS, LABELS, one_hot(wrong))
+    assert report["tools"]["model"]["spearman"] == pytest.approx(-1.0)
+    assert report["tools"]["model"]["macro_f1"] == pytest.approx(1 / 3)
+    assert "topic" not in report["slices"]
+
+
+def test_summarise_tools_and_bad_input():
+    summary = summarise_tools(TEXTS, LABELS, one_hot(LABELS))
+    assert set(summary) == set(TOOLS)
+    assert summary["model"] == {"n": 60, "accuracy": 1.0, "macro_f1": 1.0, "spearman": 1.0}
+    with pytest.raises(ValueError, match="equally long"):
+        compare_tools(TEXTS[:2], LABELS, one_hot(LABELS))

@@ -1,0 +1,123 @@
+import json
+
+import pytest
+import torch
+
+from pipeline.lexicon import NEGATION_SCALAR, NUM_FEATURES, Lexicon, load_vader_lexicon
+from pipeline.model import LSTMClassifier, ModelConfig
+from pipeline.vocab import Vocabulary, pad_batch, pad_features
+
+
+@pytest.fixture(scope="module")
+def vader():
+    return load_vader_lexicon()
+
+
+@pytest.fixture
+def small():
+    return Lexicon(
+        valence={"good": 2.0, "bad": -2.0, ":)": 2.0},
+        negators=frozenset({"not", "n't"}),
+        intensity={"very": 1.0, "slightly": -1.0},
+    )
+
+
+def test_vader_lexicon_has_words_emoticons_emoji_and_negators(vader):
+    assert vader.valence["good"] == pytest.approx(1.9)
+    assert vader.valence["horrible"] < -2
+    assert vader.valence[":)"] > 0
+    assert vader.valence["😍"] > 0  # from the emoji's description ("smiling face with heart-eyes")
+    assert {"not", "n't", "nt", "never"} <= vader.negators
+    assert vader.intensity["very"] == 1.0 and vader.intensity["slightly"] == -1.0
+    assert len(vader.valence) > 7000
+    assert vader.source.startswith("vaderSentiment")
+
+
+def test_features_of_a_plain_rated_word(small):
+    rows = small.features(["good", "day"])
+    assert rows == [(0.5, 0.5, 0.0, 0.0), (0.0, 0.0, 0.0, 0.0)]
+
+
+def test_negation_flips_the_next_three_tokens_only(small):
+    rows = small.features(["not", "a", "very", "good", "day", "bad"])
+    assert rows[0][2] == 1.0  # "not" is a negator
+    assert rows[2][3] == 1.0  # "very" boosts
+    assert rows[3][1] == pytest.approx(0.5 * NEGATION_SCALAR)  # "good", 3 after "not"
+    assert rows[3][0] == 0.5  # the plain valence is kept beside it
+    assert rows[5][1] == -0.5  # "bad" is 5 tokens after "not": out of reach
+
+
+def test_spacy_style_negation_and_case_and_hashtags(small):
+    rows = small.features(["do", "n't", "GOOD", "#bad"])
+    assert rows[2][1] == pytest.approx(0.5 * NEGATION_SCALAR)
+    assert rows[3][0] == -0.5
+
+
+def test_empty_and_truncated(small):
+    assert small.features([]) == [(0.0,) * NUM_FEATURES]
+    assert len(small.features(["good", "bad", "good"], max_len=2)) == 2
+
+
+def test_round_trip_inside_the_vocabulary(small):
+    vocab = Vocabulary.build([["good", "day"]], min_freq=1, lexicon=small)
+    again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
+    assert again == vocab
+    assert again.features(["not", "good"]) == small.features(["not", "good"])
+    assert Vocabulary.build([["good"]], min_freq=1).features(["good"]) is None
+
+
+def test_unknown_words_keep_their_lexicon_features(small):
+    vocab = Vocabulary.build([["day"]], min_freq=1, lexicon=small)
+    assert vocab.encode(["bad"]) == [1]  # <unk>
+    assert vocab.features(["bad"])[0][0] == -0.5
+
+
+def test_model_reads_the_features_and_they_matter():
+    torch.manual_seed(0)
+    config = ModelConfig(
+        vocab_size=10,
+        embed_dim=4,
+        hidden_size=3,
+        dropout=0.0,
+        lexicon_features=4,
+        lexicon_head=True,
+    )
+    model = LSTMClassifier(config).eval()
+    ids, lengths = pad_batch([[2, 3], [4]])
+    quiet = pad_features([[(0.0,) * 4] * 2, [(0.0,) * 4]])
+    loud = pad_features([[(1.0, 1.0, 0.0, 0.0)] * 2, [(-1.0, -1.0, 0.0, 0.0)]])
+    assert model(ids, lengths, quiet).shape == (2, 3)
+    assert not torch.allclose(model(ids, lengths, quiet), model(ids, lengths, loud))
+    with pytest.raises(ValueError, match="lexicon features"):
+        model(ids, lengths)
+
+
+def test_padding_rows_of_features_change_nothing():
+    torch.manual_seed(0)
+    config = ModelConfig(
+        vocab_size=10,
+        embed_dim=4,
+        hidden_size=3,
+        dropout=0.0,
+        lexicon_features=4,
+        lexicon_head=True,
+    )
+    model = LSTMClassifier(config).eval()
+    rows = [(0.5, 0.5, 0.0, 1.0), (-0.2, 0.1, 1.0, 0.0)]
+    ids, lengths = pad_batch([[2, 3], [4, 5, 6, 7]])
+    batch = model(ids, lengths, pad_features([rows, rows * 2]))
+    alone = model(*pad_batch([[2, 3]]), pad_features([rows]))
+    torch.testing.assert_close(batch[:1], alone)
+
+
+def test_feature_rows_stay_aligned_with_ids_under_token_rules(small):
+    from pipeline.predict import encode_all
+    from pipeline.vocab import BRAND, TokenRules
+
+    rules = TokenRules(brands=(("jet", "blue"),), drop=frozenset("!"))
+    vocab = Vocabulary.build([["fly", BRAND, "good"]] * 2, lexicon=small, rules=rules)
+    tokens = [["fly", "jet", "blue", "!", "!!", "good", "!"], ["!"], []]
+    ids, features = encode_all(vocab, tokens, max_tokens=None)
+    assert [len(i) for i in ids] == [len(f) for f in features] == [3, 1, 1]
+    assert ids[0] == vocab.encode(["fly", BRAND, "good"])
+    assert features[0][2][0] == 0.5  # "good" keeps its own row after the rewrites
