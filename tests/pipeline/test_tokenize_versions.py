@@ -6,6 +6,7 @@ normalisation version in ``config.json``; neither is read from this release's de
 
 import dataclasses
 import re
+from pathlib import Path
 
 import ftfy
 import numpy as np
@@ -108,15 +109,21 @@ def legacy_tokens(doc):
     return out
 
 
+FIRST_RELEASE = Path(__file__).parent / "data" / "first_release"
+
+
 @pytest.mark.slow
-def test_committed_default_model_keeps_its_first_release_tokens():
-    from flows.settings import BUNDLED_MODEL
+def test_a_first_release_model_keeps_its_first_release_tokens():
+    """The tokenizer and text config of the first committed model version (copied from git
+    history into tests/pipeline/data/first_release) still give exactly the old tokens."""
+    import json
+
     from pipeline.corpus import load_corpus
 
-    scorer = load_scorer(BUNDLED_MODEL)
-    config = scorer.text_config
+    nlp = spacy.load(FIRST_RELEASE / "tokenizer")
+    config = TextConfig.from_dict(json.loads((FIRST_RELEASE / "text_config.json").read_text()))
     assert (config.normalization, config.keep_handles, config.hashtags) == (1, (), "keep")
     texts = [*TEXTS, *load_corpus()["text"].sample(n=3000, random_state=1).tolist()]
     blank = spacy.blank("en")
     expected = [legacy_tokens(doc) for doc in blank.pipe(legacy_normalize(t) for t in texts)]
-    assert preprocess(scorer.nlp, texts, config) == expected
+    assert preprocess(nlp, texts, config) == expected
