@@ -16,16 +16,14 @@ from prefect.cache_policies import NO_CACHE
 
 from db import repository
 from db.backfill import posts_to_rescore
-from flows.retry import retry_if_transient
+from flows.retry import TRANSIENT_RETRIES
 from flows.runtime import get_runtime, get_scorer
 
 
 @task(
     name="rescore-chunk",
     cache_policy=NO_CACHE,
-    retries=3,
-    retry_delay_seconds=[1, 5, 20],
-    retry_condition_fn=retry_if_transient,
+    **TRANSIENT_RETRIES,
 )
 def rescore_chunk(
     model_version: str | None,

@@ -26,7 +26,7 @@ from flows.config import load_config
 from flows.leasing import SourceBusyError, give_back, take_source
 from flows.partitions import partition_reports, plan_partitions
 from flows.progress import BatchProgress
-from flows.retry import retry_if_transient
+from flows.retry import TRANSIENT_RETRIES
 from flows.runtime import get_runtime
 from flows.sources import ResolvedSource, open_source, resolve_source
 from pipeline.sources import Source
@@ -70,11 +70,7 @@ def _close_readers(name: str) -> None:
 @task(
     name="score-next-batch",
     cache_policy=NO_CACHE,
-    # Covers a database restart or failover: the retry re-reads from the committed cursor.
-    retries=3,
-    retry_delay_seconds=[1, 5, 20],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_if_transient,
+    **TRANSIENT_RETRIES,
 )
 def score_next_batch(
     source: str | None,

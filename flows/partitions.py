@@ -48,7 +48,7 @@ from db.leases import Lease, renew_lease
 from db.partitions import partition_cursors, partition_key, set_cursor
 from flows.batch import process_batch
 from flows.leasing import LEASE_TTL
-from flows.retry import retry_if_transient
+from flows.retry import TRANSIENT_RETRIES
 from flows.runtime import get_runtime
 from flows.sources import ResolvedSource
 from pipeline.errors import SentimonError
@@ -117,11 +117,7 @@ _PROCESS_LOCK = threading.Lock()
 @task(
     name="score-partition",
     cache_policy=NO_CACHE,
-    # A retry resumes at the partition's committed cursor: no batch is scored twice.
-    retries=3,
-    retry_delay_seconds=[1, 5, 20],
-    retry_jitter_factor=0.5,
-    retry_condition_fn=retry_if_transient,
+    **TRANSIENT_RETRIES,
 )
 def score_partition(
     part: Partition,

@@ -29,3 +29,13 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect's ``retry_condition_fn``: the failed state's data is the exception raised."""
     exc = state.data
     return isinstance(exc, BaseException) and is_transient(exc)
+
+
+# The task options of every step that reads a source or writes the results database: a retry
+# resumes from the committed cursor, so it never scores a batch twice.
+TRANSIENT_RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [1, 5, 20],
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_if_transient,
+}

@@ -3,7 +3,7 @@
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -59,23 +59,36 @@ POSTGRES_ENV = "SENTIMON_TEST_POSTGRES_URL"
 
 
 @pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A SENTIMON_DATABASE_URL whose search_path is a new schema, dropped afterwards.
+def pg_schema_factory() -> Iterator[Callable[[], str]]:
+    """Make SENTIMON_DATABASE_URLs whose search_path is a new schema; all dropped afterwards.
 
-    A URL (not an engine), because the tests hand it to `sentimon` subprocesses.
+    URLs (not engines), because the tests hand them to `sentimon` subprocesses.
     """
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         pytest.skip(f"{POSTGRES_ENV} not set: PostgreSQL tests skipped")
-    schema = f"sentimon_test_{uuid.uuid4().hex}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    schemas: list[str] = []
     sep = "&" if "?" in url else "?"
+
+    def make() -> str:
+        schema = f"sentimon_test_{uuid.uuid4().hex}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        return f"{url}{sep}options=-csearch_path%3D{schema}"
+
     try:
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+        yield make
     finally:
         with admin.connect() as conn:
             conn.execute(text("SET lock_timeout = '10s'"))
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            for schema in schemas:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_schema_url(pg_schema_factory: Callable[[], str]) -> str:
+    """A SENTIMON_DATABASE_URL whose search_path is a fresh schema (see pg_schema_factory)."""
+    return pg_schema_factory()

@@ -3,14 +3,12 @@ against PostgreSQL and a real Prefect server, ends with the database a single-pr
 
 import importlib
 import json
-import os
 import time
-import uuid
 
 import pytest
 from live_prefect import api
 from scaleout_data import assert_same_results, snapshot, write_landing
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from db.engine import make_engine
@@ -20,21 +18,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 
 @pytest.fixture
-def second_schema_url(pg_schema_url):
+def second_schema_url(pg_schema_url, pg_schema_factory):
     """Another fresh schema beside pg_schema_url's, dropped afterwards."""
-    base = os.environ["SENTIMON_TEST_POSTGRES_URL"]
-    schema = f"sentimon_test_{uuid.uuid4().hex}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text("SET lock_timeout = '10s'"))
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return pg_schema_factory()
 
 
 def _run(*args):
