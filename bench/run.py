@@ -2,17 +2,21 @@
 
     .venv/bin/python bench/run.py [--posts 200000] [--batch-size 5000] [--postgres URL]
                                   [--only e2e] [--skip-prefect] [--json results.json]
+                                  [--profile profile.html] [--workers N]
 
 On the same generated texts (N posts drawn from the bundled corpus, so with its length
 distribution; ids unique; event times over 30 days in arrival order, 5% up to 2 days late),
 in one run:
 - **pipeline**: file source -> validate -> spaCy -> brands -> LSTM -> one commit per batch ->
-  aggregates, in a child process (so that its peak RSS is its own), on SQLite, and on
-  PostgreSQL when --postgres is given; per-stage times and p50/p95 latency of a batch;
+  aggregates, in a child process (so that its peak RSS is its own), with SENTIMON_WORKERS =
+  --workers (default: all cores), on SQLite, and on PostgreSQL when --postgres is given; p50/p95
+  latency of a batch; each stage's own speed from a one-process run on the same texts;
 - **tokenizer**: spaCy's bare tokenizer (`spacy.blank("en").tokenizer.pipe`) on all cores;
 - **VADER**: `SentimentIntensityAnalyzer.polarity_scores` in one process;
 - **Prefect overhead**: the same batches through the `ingest-and-score` flow (one task per
   batch) on a smaller input, against the plain loop's batch time.
+With --profile, pyinstrument samples the SQLite pipeline child and writes an HTML call tree
+(and the text one to stderr): where the time goes.
 Not part of the test suite: run it by hand (README "Performance").
 """
 
@@ -44,6 +48,23 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
+def children_peak_rss_mb() -> float:
+    """The summed peak resident sets of this process's live child processes, in MB."""
+    total = 0.0
+    me = str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[1] != me:  # the parent pid
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, IndexError):  # the process ended meanwhile
+            continue
+    return total
+
+
 def generate(n: int, path: Path, seed: int = 1) -> list[str]:
     """Write ``n`` posts as JSONL; return their texts."""
     from pipeline.corpus import load_corpus
@@ -66,9 +87,12 @@ def generate(n: int, path: Path, seed: int = 1) -> list[str]:
 # --- the pipeline, in a child process -------------------------------------------------------
 
 
-def run_pipeline(url: str, input_path: Path, batch_size: int) -> dict[str, Any]:
+def run_pipeline(
+    url: str, input_path: Path, batch_size: int, profile: Path | None = None
+) -> dict[str, Any]:
     """Child: every batch through flows.batch.process_batch, no Prefect; prints a JSON line."""
     from db.engine import make_engine
+    from flows.analysis import AnalysisPool
     from flows.batch import process_batch
     from flows.runtime import Runtime, prepare_database
     from flows.settings import BUNDLED_BRANDS, Settings
@@ -78,12 +102,18 @@ def run_pipeline(url: str, input_path: Path, batch_size: int) -> dict[str, Any]:
     from pipeline.validate import Validator
 
     engine = make_engine(url)
-    scorer = load_scorer(prepare_database(engine))
-    rt = Runtime(Settings(), engine, scorer, BrandMatcher(scorer.nlp, load_brands(BUNDLED_BRANDS)))
+    model_dir = prepare_database(engine)
+    scorer = load_scorer(model_dir)
+    settings = Settings()  # SENTIMON_WORKERS comes from --workers
+    workers = settings.workers
+    pool = AnalysisPool(model_dir, BUNDLED_BRANDS, workers) if workers > 1 else None
+    matcher = BrandMatcher(scorer.nlp, load_brands(BUNDLED_BRANDS))
+    rt = Runtime(settings, engine, scorer, matcher, pool=pool)
     source, validator = FileSource(input_path, "bench"), Validator("bench")
     stages: dict[str, float] = {}
     latencies: list[float] = []
     n = 0
+    profiler = _start_profiler() if profile else None
     started = time.perf_counter()
     while True:
         t0 = time.perf_counter()
@@ -95,6 +125,13 @@ def run_pipeline(url: str, input_path: Path, batch_size: int) -> dict[str, Any]:
         for stage, seconds in report.timings.items():
             stages[stage] = stages.get(stage, 0.0) + seconds
     wall = time.perf_counter() - started
+    workers_rss = children_peak_rss_mb()
+    if pool is not None:
+        pool.close()
+    if profiler is not None and profile is not None:
+        profiler.stop()
+        profile.write_text(profiler.output_html())
+        print(profiler.output_text(color=False, show_all=False), file=sys.stderr)
     return {
         "posts": n,
         "seconds": round(wall, 2),
@@ -104,9 +141,20 @@ def run_pipeline(url: str, input_path: Path, batch_size: int) -> dict[str, Any]:
         "batch_p50_s": round(statistics.median(latencies), 3),
         "batch_p95_s": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 3),
         "batches": len(latencies),
+        "workers": settings.workers,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        # Worker processes' peaks, summed: the run's memory is both.
+        "workers_peak_rss_mb": round(workers_rss, 1),
         "model_version": scorer.version,
     }
+
+
+def _start_profiler() -> Any:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.005)
+    profiler.start()
+    return profiler
 
 
 def run_flow(url: str, input_path: Path, batch_size: int) -> dict[str, Any]:
@@ -129,18 +177,30 @@ def run_flow(url: str, input_path: Path, batch_size: int) -> dict[str, Any]:
     }
 
 
-def child(kind: str, url: str, input_path: Path, batch_size: int) -> dict[str, Any]:
+def child(
+    kind: str,
+    url: str,
+    input_path: Path,
+    batch_size: int,
+    profile: Path | None = None,
+    workers: int = 1,
+) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), SENTIMON_DATA_DIR=tempfile.mkdtemp())
+    env["SENTIMON_WORKERS"] = str(workers)
     if kind == "flow":
         env["PREFECT_HOME"] = tempfile.mkdtemp()
         env.pop("PREFECT_API_URL", None)
         env["PREFECT_LOGGING_LEVEL"] = "WARNING"
     args = [sys.executable, __file__, f"--child={kind}", f"--url={url}", f"--input={input_path}"]
+    if profile is not None:
+        args.append(f"--profile={profile.resolve()}")
     done = subprocess.run(  # noqa: S603 (our own interpreter and script)
         [*args, f"--batch-size={batch_size}"], env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"{kind} child failed:\n{done.stderr[-3000:]}")
+    if profile is not None:
+        print(done.stderr, file=sys.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -188,13 +248,24 @@ def main() -> None:
     parser.add_argument("--skip-prefect", action="store_true")
     parser.add_argument("--flow-posts", type=int, default=50_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", type=Path, help="pyinstrument HTML of the SQLite pipeline")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="SENTIMON_WORKERS of the pipeline runs (default: the machine's cores); with more "
+        "than 1, a one-process run on the same texts gives each stage's own speed",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--input", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        run = run_pipeline if args.child == "pipeline" else run_flow
-        print(json.dumps(run(args.url, args.input, args.batch_size)))
+        if args.child == "pipeline":
+            result = run_pipeline(args.url, args.input, args.batch_size, args.profile)
+        else:
+            result = run_flow(args.url, args.input, args.batch_size)
+        print(json.dumps(result))
         return
 
     work = Path(tempfile.mkdtemp(prefix="sentimon-bench-"))
@@ -205,13 +276,18 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "machine": os.uname().machine,
     }
-    sqlite_url = f"sqlite:///{work / 'bench.db'}"
+    posts = work / "posts.jsonl"
     results["pipeline_sqlite"] = child(
-        "pipeline", sqlite_url, work / "posts.jsonl", args.batch_size
+        "pipeline", f"sqlite:///{work / 'bench.db'}", posts, args.batch_size, workers=args.workers
     )
+    if args.workers > 1 or args.profile:
+        # Stages overlap across processes above: their own speeds come from one process.
+        results["pipeline_sqlite_one_process"] = child(
+            "pipeline", f"sqlite:///{work / 'one.db'}", posts, args.batch_size, args.profile
+        )
     if args.postgres:
         results["pipeline_postgresql"] = child(
-            "pipeline", args.postgres, work / "posts.jsonl", args.batch_size
+            "pipeline", args.postgres, posts, args.batch_size, workers=args.workers
         )
     if args.only != "e2e":
         results["tokenizer_all_cores"] = bare_tokenizer(texts, os.cpu_count() or 1)
@@ -227,7 +303,11 @@ def main() -> None:
             flow_input = work / "flow.jsonl"
             generate(min(args.flow_posts, args.posts), flow_input, seed=2)
             results["prefect"] = child(
-                "flow", f"sqlite:///{work / 'flow.db'}", flow_input, args.batch_size
+                "flow",
+                f"sqlite:///{work / 'flow.db'}",
+                flow_input,
+                args.batch_size,
+                workers=args.workers,
             )
     text = json.dumps(results, indent=2)
     print(text)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from db.aggregates import brand_report, refresh_aggregates
+from db.aggregates import add_to_aggregates, brand_report, refresh_aggregates
 from db.buckets import floor_to_bucket
 from db.duplicates import link_duplicates
 from db.registry import (
@@ -65,7 +65,7 @@ class BatchCounts:
     n_rejects: int  # rejects in the batch
     n_new_rejects: int
     n_new_predictions: int
-    touched: int  # (brand, day) buckets whose aggregates were refreshed
+    touched: int  # (brand, day) buckets the batch added to
 
 
 def get_cursor(conn: Connection, source: str) -> str | None:
@@ -77,9 +77,9 @@ def get_cursor(conn: Connection, source: str) -> str | None:
 def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None) -> BatchCounts:
     """Write a scored micro-batch, record it in ``batches`` and advance the source's cursor.
 
-    Posts, mentions, predictions and rejects are inserted with ON CONFLICT DO NOTHING, then the
-    day aggregates of the (brand, day) buckets that gained a mention or a prediction are
-    recomputed for the batch's model version.
+    Posts, mentions, predictions and rejects are inserted with ON CONFLICT DO NOTHING, then what
+    was new is added to the aggregates of its (brand, hour and day) buckets for the batch's
+    model version (db.aggregates.add_to_aggregates): a replay adds nothing.
     """
     now = datetime.now(UTC)
     unique: dict[PostKey, ScoredPost] = {}
@@ -101,10 +101,23 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     batch_id = _insert_batch_row(conn, batch, versions, n_new_posts, flow_run_id, now)
     _advance_cursor(conn, batch.source, batch.cursor_to, now)
 
-    touched = _touched_buckets(conn, new_mentions | new_predictions)
-    if touched:
-        for version in versions:
-            refresh_aggregates(conn, version, {b for b, _ in touched}, {d for _, d in touched})
+    by_id = {ids[(s.post.source, s.post.external_id)]: s for s in scored}
+    for version in versions:
+        scored_now = {
+            post_id
+            for post_id in new_predictions
+            if (pred := by_id[post_id].prediction) is not None and pred.model_version == version
+        }
+        add_to_aggregates(conn, version, scored_now, new_mentions)
+    touched = {
+        (brand, floor_to_bucket(by_id[post_id].post.created_at, "day"))
+        for post_id, brand in new_mentions
+    } | {
+        (brand, floor_to_bucket(by_id[post_id].post.created_at, "day"))
+        for post_id in new_predictions
+        for brand in by_id[post_id].brands
+        if brand
+    }
     return BatchCounts(
         batch_id=batch_id,
         n_posts=len(batch.scored),
@@ -162,8 +175,8 @@ def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:
 
 def _insert_mentions(
     conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int]
-) -> set[int]:
-    """Insert (post, brand) mentions; returns the ids of posts that gained one."""
+) -> set[tuple[int, str]]:
+    """Insert (post, brand) mentions; returns those that were new."""
     rows = [
         {"post_id": ids[(s.post.source, s.post.external_id)], "brand": brand}
         for s in scored
@@ -175,9 +188,9 @@ def _insert_mentions(
     stmt = (
         dialect_insert(conn, post_brands)
         .on_conflict_do_nothing(index_elements=[post_brands.c.post_id, post_brands.c.brand])
-        .returning(post_brands.c.post_id)
+        .returning(post_brands.c.post_id, post_brands.c.brand)
     )
-    return set(conn.execute(stmt, rows).scalars())
+    return {(row.post_id, row.brand) for row in conn.execute(stmt, rows)}
 
 
 def _insert_predictions(

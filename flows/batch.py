@@ -1,7 +1,7 @@
 """One micro-batch, start to finish, as a plain function (the flow wraps it in a task).
 
-read after the stored cursor -> validate -> tokenise -> match brands -> score -> one
-transaction that writes everything and advances the cursor.
+read after the stored cursor -> validate -> analyse (tokenise, language, brands, score;
+flows/analysis.py) -> one transaction that writes everything and advances the cursor.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from datetime import UTC, datetime
 
 from db import repository
 from db.leases import Lease, renew_lease
+from flows.analysis import analyse
 from flows.leasing import LEASE_TTL
 from flows.runtime import Runtime
-from pipeline.language import ENGLISH
-from pipeline.records import Batch, Prediction, ScoredPost
+from pipeline.records import Batch, ScoredPost
 from pipeline.sources import Source
-from pipeline.tokenize import make_texts_and_docs, text_tokens
 from pipeline.validate import Validator
 
 
@@ -62,31 +61,20 @@ def process_batch(
     lap("read")
     posts, rejects = validator.split(read.records)
     lap("validate")
-    config = rt.scorer.text_config
-    texts, docs = make_texts_and_docs(rt.scorer.nlp, [p.text for p in posts], config)
-    lap("tokenize")
-    langs = rt.language.identify_all(texts)
-    lap("language")
-    mentions = [
-        rt.matcher.match(doc, p.brand_hints, text)
-        for doc, p, text in zip(docs, posts, texts, strict=True)
-    ]
-    lap("brands")
-    # Only English posts are scored; the others are stored with their language, unscored.
-    english = [i for i, lang in enumerate(langs) if lang == ENGLISH]
-    nlp = rt.scorer.nlp
-    scores = rt.scorer.score_token_lists([text_tokens(nlp, texts[i], config) for i in english])
-    predictions: list[Prediction | None] = [None] * len(posts)
-    for i, prediction in zip(english, scores, strict=True):
-        predictions[i] = prediction
-    lap("score")
+    texts, hints = [p.text for p in posts], [p.brand_hints for p in posts]
+    if rt.pool is not None:
+        analysis = rt.pool.analyse(rt.scorer, rt.language, rt.matcher, texts, hints, lap)
+    else:
+        analysis = analyse(rt.scorer, rt.language, rt.matcher, texts, hints, lap)
     batch = Batch(
         source=source.name,
         cursor_from=cursor,
         cursor_to=read.cursor_to,
         scored=[
             ScoredPost(post=p, brands=b, prediction=pr, lang=lang)
-            for p, b, pr, lang in zip(posts, mentions, predictions, langs, strict=True)
+            for p, b, pr, lang in zip(
+                posts, analysis.mentions, analysis.predictions, analysis.langs, strict=True
+            )
         ],
         rejects=rejects,
         timings=timings,

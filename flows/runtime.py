@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from db import migrate, repository
 from db.engine import make_engine
+from flows.analysis import AnalysisPool
 from flows.settings import BUNDLED_MODEL, Settings
 from pipeline.artifacts import load_scorer, read_manifest
 from pipeline.brands import BrandMatcher, load_brands
@@ -30,6 +31,8 @@ class Runtime:
     matcher: BrandMatcher
     # Not English -> stored, not scored. Its models load on first use, not here.
     language: LanguageIdentifier = field(default_factory=LanguageIdentifier)
+    # SENTIMON_WORKERS=N > 1: all but one part of each batch is analysed in worker processes.
+    pool: AnalysisPool | None = None
 
     @property
     def model_version(self) -> str:
@@ -109,4 +112,6 @@ def _build_runtime(settings: Settings) -> Runtime:
     scorer = load_scorer(model_dir)
     # Brands are matched on Docs from the model's own tokenizer: one tokenisation per post.
     matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
-    return Runtime(settings=settings, engine=engine, scorer=scorer, matcher=matcher)
+    workers = settings.workers
+    pool = AnalysisPool(model_dir, settings.brands, workers) if workers > 1 else None
+    return Runtime(settings=settings, engine=engine, scorer=scorer, matcher=matcher, pool=pool)

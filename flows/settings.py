@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The repository root: the committed default model and example brands file live there.
@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("sentimon-data")
     brands: Path = BUNDLED_BRANDS
     config: Path = Path("sentimon.toml")
+    # Processes that analyse a batch: N > 1 cuts each batch in N parts, N - 1 of them analysed
+    # in worker processes (README "Performance"); 1 keeps everything in this process (and is
+    # right on Dask workers, which are processes already).
+    workers: int = Field(default=1, ge=1, le=64)
 
     @property
     def db_url(self) -> str:

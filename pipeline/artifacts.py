@@ -68,7 +68,7 @@ def save_model(
     train_config: TrainConfig,
     metrics: dict[str, Any],
 ) -> Path:
-    """Write ``out_root/lstm-YYYYMMDD-<weights sha256[:8]>/`` and return it.
+    """Write ``out_root/lstm-YYYYMMDD-<sha256[:8] of weights and model config>/``; return it.
 
     Everything is written into a temporary sibling directory first and renamed at the end, so
     a crash leaves no half-written version behind.
@@ -82,7 +82,13 @@ def save_model(
         torch.save(result.model.state_dict(), buffer)
         weights = buffer.getvalue()
         (tmp / WEIGHTS).write_bytes(weights)
-        version = f"lstm-{created_at:%Y%m%d}-{sha256_bytes(weights)[:8]}"
+        # The weights alone do not make the model: the same weights with another lexicon prior
+        # or temperature score differently, so the id covers those too.
+        behaviour = json.dumps(
+            {"model": result.model_config.to_dict(), "temperature": result.temperature},
+            sort_keys=True,
+        ).encode("utf-8")
+        version = f"lstm-{created_at:%Y%m%d}-{sha256_bytes(weights + behaviour)[:8]}"
         config = {
             "format": FORMAT,
             "version": version,
@@ -112,7 +118,7 @@ def save_model(
         final = out_root / version
         if final.exists():
             raise ArtifactError(
-                f"{final} already exists: the same weights were saved today (same data, config "
+                f"{final} already exists: the same model was saved today (same data, config "
                 "and seed); use that version, or delete the directory to save again"
             )
         tmp.rename(final)

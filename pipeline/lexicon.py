@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ NEGATION_WINDOW = 3
 _MAX_VALENCE = 4.0
 # spaCy splits "don't" into "do" + "n't" and "dont" into "do" + "nt"; VADER's list has whole words.
 _EXTRA_NEGATORS = ("n't", "nt")
+# Distinct tokens whose lookups are remembered; a stream's long tail must not grow it forever.
+_CACHE_LIMIT = 200_000
+TokenInfo = tuple[float, bool, float]  # (valence / 4, is a negation, intensity)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class Lexicon:
     negators: frozenset[str]
     intensity: dict[str, float]
     source: str = "vaderSentiment"
+    # Lower-cased token -> TokenInfo: scoring looks the same few thousand words up millions of
+    # times, and three dict probes plus lower() per token were a tenth of the pipeline's time.
+    _seen: dict[str, TokenInfo] = field(default_factory=dict, compare=False, repr=False)
 
     def lookup(self, token: str) -> float:
         """The valence of a model token; a hashtag counts as its word ("#love" as "love")."""
@@ -61,26 +67,40 @@ class Lexicon:
         An empty token list gives one row of zeros, matching the single ``<unk>`` id that
         `Vocabulary.encode` gives it.
         """
-        kept = [t.lower() for t in tokens[:max_len]]
+        kept = tokens[:max_len]
         if not kept:
             return [(0.0,) * NUM_FEATURES]
         rows: list[tuple[float, ...]] = []
         last_negation = -(NEGATION_WINDOW + 1)
+        seen = self._seen
         for i, token in enumerate(kept):
-            is_negator = token in self.negators
-            valence = self.lookup(token) / _MAX_VALENCE
+            info = seen.get(token)
+            if info is None:
+                info = self._info(token)
+                if len(seen) >= _CACHE_LIMIT:
+                    seen.clear()
+                seen[token] = info
+            valence, is_negator, intensity = info
             negated = i - last_negation <= NEGATION_WINDOW
             rows.append(
                 (
                     valence,
                     valence * NEGATION_SCALAR if negated else valence,
                     1.0 if is_negator else 0.0,
-                    self.intensity.get(token, 0.0),
+                    intensity,
                 )
             )
             if is_negator:
                 last_negation = i
         return rows
+
+    def _info(self, token: str) -> TokenInfo:
+        key = token.lower()
+        return (
+            self.lookup(key) / _MAX_VALENCE,
+            key in self.negators,
+            self.intensity.get(key, 0.0),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (saved in each model version)."""

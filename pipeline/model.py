@@ -37,12 +37,17 @@ class ModelConfig:
     # features alone must carry them: the path that still works on words the corpus lacks.
     text_dropout: float = 0.0
     pooling: str = "maxmean"
+    # A fixed lexicon prior added to the logits: ``lexicon_prior * (-c, 0, +c)``, with c the
+    # text's VADER-style compound from the negation-aware valences (lexicon_compound). The
+    # network then learns what the lexicon gets wrong on the corpus rather than all of it, and
+    # on text unlike the corpus, where it is unsure, the lexicon still speaks.
+    lexicon_prior: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {self.pooling!r}: use one of {POOLINGS}")
-        if self.lexicon_head and not self.lexicon_features:
-            raise ValueError("lexicon_head needs lexicon_features")
+        if (self.lexicon_head or self.lexicon_prior) and not self.lexicon_features:
+            raise ValueError("lexicon_head and lexicon_prior need lexicon_features")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,4 +134,22 @@ class LSTMClassifier(nn.Module):
                 ],
                 dim=-1,
             )
-        return self.head(pooled)  # [B, C]
+        logits = self.head(pooled)  # [B, C]
+        if config.lexicon_prior:
+            assert features is not None  # checked above
+            compound = lexicon_compound(features, mask.squeeze(-1))  # [B]
+            zero = torch.zeros_like(compound)
+            prior = torch.stack([-compound, zero, compound], dim=-1)  # [B, 3] (LABELS order)
+            logits = logits + config.lexicon_prior * prior
+        return logits
+
+
+# VADER's normalisation constant: compound = s / sqrt(s^2 + alpha), s the sum of valences.
+_VADER_ALPHA = 15.0
+
+
+def lexicon_compound(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """VADER's compound from the per-token features: FloatTensor[B, T, F], BoolTensor[B, T] ->
+    FloatTensor[B] in (-1, 1). Feature 1 is the negation-aware valence / 4 (pipeline.lexicon)."""
+    total = (features[..., 1] * mask).sum(dim=1) * 4.0  # [B], back on VADER's -4..4 scale
+    return total / torch.sqrt(total * total + _VADER_ALPHA)

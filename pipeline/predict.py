@@ -49,11 +49,11 @@ def encode_all(
     vocab: Vocabulary, token_lists: Sequence[Sequence[str]], max_tokens: int | None
 ) -> tuple[list[list[int]], list[list[tuple[float, ...]]] | None]:
     """Ids (and lexicon features when the vocabulary has a lexicon) of each token list."""
-    ids = [vocab.encode(tokens, max_tokens) for tokens in token_lists]
+    pairs = [vocab.encode_with_features(tokens, max_tokens) for tokens in token_lists]
+    ids = [token_ids for token_ids, _ in pairs]
     if vocab.lexicon is None:
         return ids, None
-    # Vocabulary.features applies the same token rules as encode, so rows align with ids.
-    return ids, [vocab.features(tokens, max_tokens) or [] for tokens in token_lists]
+    return ids, [rows or [] for _, rows in pairs]
 
 
 @dataclass

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from itertools import chain
 from typing import Any, cast
@@ -284,6 +284,19 @@ def text_tokens(nlp: Language, normalized: str, config: TextConfig) -> list[str]
     """``model_tokens`` of a normalised text, the same as ``model_tokens(nlp(normalized))``."""
     if nlp.pipe_names:  # components could change the Doc: no shortcut then
         return model_tokens(nlp(normalized), config)
+    forms = _chunk_forms(nlp, config).__getitem__
+    return list(chain.from_iterable(map(forms, normalized.split(" "))))
+
+
+def texts_tokens(nlp: Language, normalized: Sequence[str], config: TextConfig) -> list[list[str]]:
+    """``text_tokens`` of each normalised text (the cache is looked up once, not per text)."""
+    if nlp.pipe_names:
+        return [model_tokens(doc, config) for doc in nlp.pipe(normalized)]
+    forms = _chunk_forms(nlp, config).__getitem__
+    return [list(chain.from_iterable(map(forms, text.split(" ")))) for text in normalized]
+
+
+def _chunk_forms(nlp: Language, config: TextConfig) -> _ChunkForms:
     key = (id(nlp), config)
     entry = _CHUNK_CACHES.get(key)
     if entry is None:
@@ -291,7 +304,7 @@ def text_tokens(nlp: Language, normalized: str, config: TextConfig) -> list[str]
         with _CACHES_LOCK:
             _forget_oldest(_CHUNK_CACHES)
             entry = _CHUNK_CACHES.setdefault(key, (nlp, _ChunkForms(nlp, config)))
-    return list(chain.from_iterable(map(entry[1].__getitem__, normalized.split(" "))))
+    return entry[1]
 
 
 def make_docs(

@@ -12,7 +12,7 @@ import math
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class TrainConfig:
     split_seed: int = 13
     lexicon: bool = False  # VADER lexicon features per token (pipeline.lexicon)
     lexicon_head: bool = False  # and their summary straight into the classifier head
+    lexicon_prior: float = 0.0  # weight of the lexicon's compound added to the logits
     word_dropout: float = 0.0  # share of tokens replaced by <unk> in training
     text_dropout: float = 0.0  # share of texts read through their lexicon features only
     pooling: str = "maxmean"
@@ -75,8 +76,8 @@ class TrainConfig:
             raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {list(POOLINGS)}")
         if self.confidence not in ("weight", "ignore"):
             raise ConfigError(f"unknown confidence {self.confidence!r}: use 'weight' or 'ignore'")
-        if self.lexicon_head and not self.lexicon:
-            raise ConfigError("lexicon_head = true needs lexicon = true")
+        if (self.lexicon_head or self.lexicon_prior) and not self.lexicon:
+            raise ConfigError("lexicon_head and lexicon_prior need lexicon = true")
         positive = ("epochs", "batch_size", "min_freq", "embed_dim", "hidden_size", "num_layers")
         too_small = [
             name for name in (*positive, "max_tokens", "threads") if getattr(self, name) < 1
@@ -301,6 +302,11 @@ def train_model(
 
     model.load_state_dict(best_state)
     model.eval()
+    if config.lexicon_prior:
+        # Added only now: trained with it, the network learnt to cancel the lexicon on the
+        # corpus and did worse on held-out topics (configs/lstm.toml, lexicon_prior).
+        model_config = replace(model_config, lexicon_prior=config.lexicon_prior)
+        model.config = model_config
     temperature = (
         fit_temperature(batch_logits(model, val_ids, val_features), val_y)
         if config.calibrate

@@ -34,6 +34,11 @@ class TokenRules:
     drop: frozenset[str] = field(default_factory=frozenset)
 
     @cached_property
+    def _stripped(self) -> dict[str, str]:
+        # token -> token after `drop` (a stream repeats its tokens; see Lexicon._seen).
+        return {}
+
+    @cached_property
     def _by_first(self) -> dict[str, list[tuple[Phrase, bool]]]:
         # Longest phrases first, and a kept phrase before a brand of the same length.
         index: dict[str, list[tuple[Phrase, bool]]] = {}
@@ -48,13 +53,25 @@ class TokenRules:
         """The tokens with brand phrases collapsed to ``<brand>`` and dropped tokens removed."""
         if not (self.brands or self.drop):
             return list(tokens)
-        tokens = [self._strip(t) for t in tokens] if self.drop else list(tokens)
-        tokens = [t for t in tokens if t]
+        if self.drop:
+            stripped = self._stripped
+            if len(stripped) >= 200_000:
+                stripped.clear()
+            tokens = [
+                stripped[t] if t in stripped else stripped.setdefault(t, self._strip(t))
+                for t in tokens
+            ]
+            tokens = [t for t in tokens if t]
+        else:
+            tokens = list(tokens)
+        by_first = self._by_first
+        if not by_first:
+            return tokens
         lowered = [t.lower() for t in tokens]
         out: list[str] = []
         i = 0
         while i < len(tokens):
-            for phrase, is_brand in self._by_first.get(lowered[i], ()):
+            for phrase, is_brand in by_first.get(lowered[i], ()):
                 if tuple(lowered[i : i + len(phrase)]) == phrase:
                     out.extend([BRAND] if is_brand else tokens[i : i + len(phrase)])
                     i += len(phrase)
@@ -150,6 +167,15 @@ class Vocabulary:
         if self.lexicon is None:
             return None
         return self.lexicon.features(self.rules.apply(tokens), max_len)
+
+    def encode_with_features(
+        self, tokens: Sequence[str], max_len: int | None = None
+    ) -> tuple[list[int], list[tuple[float, ...]] | None]:
+        """``(encode(tokens), features(tokens))`` with the rules applied once: the hot path."""
+        kept = self.rules.apply(tokens)[:max_len]
+        index = self.index
+        ids = [index.get(t, UNK_ID) for t in kept] or [UNK_ID]
+        return ids, None if self.lexicon is None else self.lexicon.features(kept)
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -121,3 +121,59 @@ def test_feature_rows_stay_aligned_with_ids_under_token_rules(small):
     assert [len(i) for i in ids] == [len(f) for f in features] == [3, 1, 1]
     assert ids[0] == vocab.encode(["fly", BRAND, "good"])
     assert features[0][2][0] == 0.5  # "good" keeps its own row after the rewrites
+
+
+def test_lexicon_compound_is_vaders_normalisation_of_the_negation_aware_sum():
+    from pipeline.model import lexicon_compound
+
+    # Feature 1 holds valence / 4 after negation; two tokens of the second text are padding.
+    features = torch.tensor(
+        [[[0.0, 0.5, 0, 0], [0.0, -0.25, 0, 0]], [[0.0, 0.75, 0, 0], [0.0, 9.0, 0, 0]]]
+    )
+    mask = torch.tensor([[True, True], [True, False]])
+    total = torch.tensor([(0.5 - 0.25) * 4, 0.75 * 4])  # VADER's sum, on its -4..4 scale
+    expected = total / torch.sqrt(total * total + 15.0)
+    torch.testing.assert_close(lexicon_compound(features, mask), expected)
+
+
+def test_lexicon_prior_adds_its_weighted_compound_to_the_logits_and_nothing_else():
+    import dataclasses
+
+    from pipeline.model import lexicon_compound
+
+    config = ModelConfig(vocab_size=10, embed_dim=4, hidden_size=3, lexicon_features=4)
+    plain = LSTMClassifier(config).eval()
+    with_prior = LSTMClassifier(dataclasses.replace(config, lexicon_prior=1.5)).eval()
+    with_prior.load_state_dict(plain.state_dict())
+    rows = [(0.5, 0.5, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0), (-0.5, 0.37, 0.0, 0.0)]
+    ids, lengths = pad_batch([[2, 3, 4], [5]])
+    features = pad_features([rows, rows[:1]])
+    mask = torch.tensor([[True, True, True], [True, False, False]])
+    c = lexicon_compound(features, mask)
+    shift = 1.5 * torch.stack([-c, torch.zeros_like(c), c], dim=-1)
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            with_prior(ids, lengths, features), plain(ids, lengths, features) + shift
+        )
+    assert c[0] > 0 > -c[1]  # a positive text leans positive; the prior is not a constant
+
+
+def test_a_prior_needs_lexicon_features():
+    with pytest.raises(ValueError, match="lexicon_prior"):
+        ModelConfig(vocab_size=10, lexicon_prior=1.0)
+
+
+def test_encode_with_features_equals_encode_and_features_also_on_repeated_calls(small):
+    from pipeline.vocab import BRAND, TokenRules
+
+    rules = TokenRules(brands=(("jet", "blue"),), drop=frozenset("!"))
+    vocab = Vocabulary.build([["fly", BRAND, "good"]] * 2, lexicon=small, rules=rules)
+    tokens = ["Not", "GOOD", "jet", "Blue", "!!", "good", "bad", "?!", "NOT", "good"]
+    for max_len in (None, 4):
+        for _ in range(2):  # the second pass reads the token caches the first one filled
+            ids, rows = vocab.encode_with_features(tokens, max_len)
+            assert ids == vocab.encode(tokens, max_len)
+            assert rows == vocab.features(tokens, max_len)
+    ids, rows = vocab.encode_with_features(tokens)
+    assert rows is not None and rows[1][1] == pytest.approx(0.5 * NEGATION_SCALAR)
+    assert vocab.encode_with_features([]) == ([1], [(0.0,) * NUM_FEATURES])

@@ -86,3 +86,15 @@ def test_different_seed_gives_different_weights(tiny_data, tiny_config):
     first = _state(train_model(**tiny_data, config=config))
     other = _state(train_model(**tiny_data, config=dataclasses.replace(config, seed=8)))
     assert not torch.equal(first["head.weight"], other["head.weight"])
+
+
+def test_a_lexicon_prior_is_attached_after_training_and_leaves_the_weights_alone(
+    tiny_data, tiny_config
+):
+    config = dataclasses.replace(tiny_config, epochs=2, lexicon=True)
+    plain = train_model(**tiny_data, config=config)
+    prior = train_model(**tiny_data, config=dataclasses.replace(config, lexicon_prior=1.5))
+    assert plain.model.config.lexicon_prior == 0.0
+    assert prior.model.config.lexicon_prior == prior.model_config.lexicon_prior == 1.5
+    first, second = _state(plain), _state(prior)
+    assert all(torch.equal(first[k], second[k]) for k in first)

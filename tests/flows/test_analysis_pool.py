@@ -1,0 +1,121 @@
+"""SENTIMON_WORKERS=2: half of a batch analysed in a real worker process, same result as one
+process; a worker that dies costs speed, never a post."""
+
+import json
+import os
+
+import pytest
+from sqlalchemy import select
+
+from db.tables import post_brands, posts, predictions
+from flows.analysis import MIN_SPLIT, AnalysisPool, analyse
+from flows.batch import process_batch
+from flows.runtime import get_runtime
+from flows.settings import BUNDLED_BRANDS, BUNDLED_MODEL, Settings
+from pipeline.sources import FileSource
+from pipeline.validate import Validator
+
+TEMPLATES = [
+    "@united lost my bag again, terrible service #fail",
+    "Love my new iPhone from Apple! 😍",
+    "Google maps got me home, thanks",
+    "das ist wirklich sehr schlecht und teuer",
+    "the flight was fine I guess",
+    "not good at all @JetBlue, never again",
+]
+
+
+def _texts(n):
+    return [f"{TEMPLATES[i % len(TEMPLATES)]} {i}" for i in range(n)]
+
+
+def assert_same(a, b):
+    """Equal analyses; scores to float32 rounding, as the LSTM's float sums depend on which
+    texts share a padded batch."""
+    assert (a.texts, a.langs, a.mentions) == (b.texts, b.langs, b.mentions)
+    assert [p and p.label for p in a.predictions] == [p and p.label for p in b.predictions]
+    scores = [[p.score for p in x.predictions if p] for x in (a, b)]
+    assert scores[0] == pytest.approx(scores[1], abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def parts():
+    rt = get_runtime(Settings(data_dir="/nonexistent-unused", database_url="sqlite://"))
+    return rt.scorer, rt.language, rt.matcher
+
+
+@pytest.fixture
+def pool():
+    pool = AnalysisPool(BUNDLED_MODEL, BUNDLED_BRANDS, processes=2)
+    yield pool
+    pool.close()
+
+
+def test_a_split_batch_is_analysed_exactly_as_in_one_process(parts, pool):
+    texts = _texts(MIN_SPLIT + 11)
+    hints = [("Delta",) if i % 50 == 0 else () for i in range(len(texts))]
+    laps = []
+    split = pool.analyse(*parts, texts, hints, laps.append)
+    alone = analyse(*parts, texts, hints)
+    assert laps == ["analyse"]
+    assert_same(split, alone)
+    assert {"de", "en"} <= set(split.langs) and None in split.predictions
+    assert sum(1 for m in split.mentions if "Delta" in m) == len(range(0, len(texts), 50))
+
+
+def test_a_dead_worker_falls_back_to_this_process(parts, pool, caplog):
+    texts = _texts(MIN_SPLIT * 2)
+    hints = [()] * len(texts)
+    executor = pool._start()
+    with pytest.raises(Exception):  # noqa: B017 (the pool reports its worker's death)
+        executor.submit(os._exit, 1).result()
+    result = pool.analyse(*parts, texts, hints, lambda stage: None)
+    assert pool.broken
+    assert "analysis worker died" in caplog.text
+    assert_same(result, analyse(*parts, texts, hints))
+
+
+def test_workers_2_writes_what_one_process_writes(tmp_path, monkeypatch):
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    rows = [
+        {"id": str(i), "text": text, "created_at": f"2026-11-0{1 + i % 3}T0{i % 10}:00:00Z"}
+        for i, text in enumerate(_texts(3 * MIN_SPLIT))
+    ]
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def run(workers):
+        monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / f"data{workers}"))
+        monkeypatch.setenv("SENTIMON_WORKERS", str(workers))
+        rt = get_runtime(Settings())
+        assert (rt.pool is not None) == (workers > 1)
+        source, validator = FileSource(folder, "test", settle_seconds=0), Validator("test")
+        while process_batch(rt, source, validator, 2 * MIN_SPLIT) is not None:
+            pass
+        if rt.pool is not None:
+            rt.pool.close()
+        with rt.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(posts.c.external_id, posts.c.lang, posts.c.duplicate_of).order_by(
+                        posts.c.id
+                    )
+                ).all(),
+                conn.execute(
+                    select(post_brands.c.post_id, post_brands.c.brand).order_by(
+                        post_brands.c.post_id, post_brands.c.brand
+                    )
+                ).all(),
+                conn.execute(
+                    select(predictions.c.post_id, predictions.c.label, predictions.c.score)
+                    .order_by(predictions.c.post_id)
+                ).all(),
+            )
+
+    one, two = run(1), run(2)
+    assert len(one[0]) == len(rows) and len(one[2]) > 0
+    assert two[:2] == one[:2]  # posts, languages, duplicates, mentions
+    # The LSTM's float sums depend on which texts share a padded batch: labels are the same,
+    # scores agree to float32 rounding.
+    assert [(p, label) for p, label, _ in two[2]] == [(p, label) for p, label, _ in one[2]]
+    assert [s for *_, s in two[2]] == pytest.approx([s for *_, s in one[2]], abs=1e-5)
