@@ -280,7 +280,7 @@ def main() -> None:
     results["pipeline_sqlite"] = child(
         "pipeline", f"sqlite:///{work / 'bench.db'}", posts, args.batch_size, workers=args.workers
     )
-    if args.workers > 1 or args.profile:
+    if (args.workers > 1 and args.only != "e2e") or args.profile:
         # Stages overlap across processes above: their own speeds come from one process.
         results["pipeline_sqlite_one_process"] = child(
             "pipeline", f"sqlite:///{work / 'one.db'}", posts, args.batch_size, args.profile

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Engine,
@@ -60,6 +60,9 @@ class SqlSource:
     as a subquery (a literal ``:word`` in it reads as a bind parameter: write ``\\:word``).
     """
 
+    # A read depends on the cursor alone, so the next batch may be read before this one
+    # commits (flows/batch.py's read-ahead).
+    readahead: ClassVar[bool] = True
     url: str | Engine
     name: str
     cursor_column: str

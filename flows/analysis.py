@@ -16,7 +16,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +84,17 @@ def analyse(
     return Analysis(normalized, langs, mentions, predictions)
 
 
+@dataclass(frozen=True)
+class PendingAnalysis:
+    """A batch whose parts ``remote`` ((start, end, future) each) are being analysed in the
+    workers; the first ``n_local`` texts are left for this process."""
+
+    texts: list[str]
+    hints: list[Sequence[str]]
+    n_local: int
+    remote: list[tuple[int, int, Future[Analysis]]]
+
+
 class AnalysisPool:
     """``processes - 1`` worker processes that analyse all but one part of each batch.
 
@@ -107,34 +118,54 @@ class AnalysisPool:
         hints: Sequence[Sequence[str]],
         lap: Lap,
     ) -> Analysis:
-        """Analyse the first part of ``texts`` here and the others in the workers.
+        """Analyse an equal part of ``texts`` here and the others in the workers."""
+        pending = self.start(texts, hints, local_share=1 / self.processes)
+        result = self.finish(pending, scorer, language, matcher)
+        lap("analyse")
+        return result
+
+    def start(
+        self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float
+    ) -> PendingAnalysis:
+        """Send all but the first ``local_share`` of ``texts`` to the workers; `finish` does
+        the rest here and collects theirs. Small batches stay here whole."""
+        texts, hints = list(texts), list(hints)
+        if self.broken or len(texts) < MIN_SPLIT:
+            return PendingAnalysis(texts, hints, len(texts), [])
+        n_local = round(len(texts) * local_share)
+        size = -(-(len(texts) - n_local) // (self.processes - 1))  # ceiling
+        cuts = [(a, min(a + size, len(texts))) for a in range(n_local, len(texts), size)]
+        try:
+            executor = self._start()
+            remote = [
+                (a, b, executor.submit(_analyse_in_worker, texts[a:b], hints[a:b])) for a, b in cuts
+            ]
+        except BrokenProcessPool:  # it died after the previous batch
+            self._lost_worker()
+            return PendingAnalysis(texts, hints, len(texts), [])
+        return PendingAnalysis(texts, hints, n_local, remote)
+
+    def finish(
+        self,
+        pending: PendingAnalysis,
+        scorer: Scorer,
+        language: LanguageIdentifier,
+        matcher: BrandMatcher,
+    ) -> Analysis:
+        """Analyse the local part here, then collect the workers' parts, in input order.
 
         A worker that died (killed, out of memory) is not restarted: its part is analysed
         here, and so are later batches, with a warning.
         """
-        if self.broken or len(texts) < MIN_SPLIT:
-            return analyse(scorer, language, matcher, texts, hints, lap)
-        size = -(-len(texts) // self.processes)  # ceiling: the first part is the largest
-        cuts = [(start, start + size) for start in range(0, len(texts), size)]
-        executor = self._start()
-        try:
-            remote = [
-                executor.submit(_analyse_in_worker, list(texts[a:b]), list(hints[a:b]))
-                for a, b in cuts[1:]
-            ]
-        except BrokenProcessPool:  # it died after the previous batch
-            self._lost_worker()
-            return analyse(scorer, language, matcher, texts, hints, lap)
-        a, b = cuts[0]
-        result = analyse(scorer, language, matcher, texts[a:b], hints[a:b])
-        for (a, b), future in zip(cuts[1:], remote, strict=True):
+        texts, hints, n = pending.texts, pending.hints, pending.n_local
+        result = analyse(scorer, language, matcher, texts[:n], hints[:n])
+        for a, b, future in pending.remote:
             try:
                 part = future.result()
             except BrokenProcessPool:
                 self._lost_worker()
                 part = analyse(scorer, language, matcher, texts[a:b], hints[a:b])
             result = result + part
-        lap("analyse")
         return result
 
     def _lost_worker(self) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from db import migrate, repository
 from db.engine import make_engine
 from flows.analysis import AnalysisPool
+from flows.readahead import Readahead
 from flows.settings import BUNDLED_MODEL, Settings
 from pipeline.artifacts import load_scorer, read_manifest
 from pipeline.brands import BrandMatcher, load_brands
@@ -33,6 +34,8 @@ class Runtime:
     language: LanguageIdentifier = field(default_factory=LanguageIdentifier)
     # SENTIMON_WORKERS=N > 1: all but one part of each batch is analysed in worker processes.
     pool: AnalysisPool | None = None
+    # With a pool: the next batch of a source, in analysis while the current one commits.
+    readahead: Readahead = field(default_factory=Readahead)
 
     @property
     def model_version(self) -> str:

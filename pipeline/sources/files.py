@@ -10,7 +10,7 @@ import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, ClassVar, cast
 
 from pipeline.errors import SourceError
 from pipeline.records import RawRecord
@@ -53,6 +53,9 @@ class FileSource:
     a file that lands with a name before the cursor's is never read.
     """
 
+    # A read depends on the cursor alone, so the next batch may be read before this one
+    # commits (flows/batch.py's read-ahead).
+    readahead: ClassVar[bool] = True
     path: Path
     name: str
     settle_seconds: float = SETTLE_SECONDS

@@ -107,8 +107,9 @@ def test_workers_2_writes_what_one_process_writes(tmp_path, monkeypatch):
                     )
                 ).all(),
                 conn.execute(
-                    select(predictions.c.post_id, predictions.c.label, predictions.c.score)
-                    .order_by(predictions.c.post_id)
+                    select(
+                        predictions.c.post_id, predictions.c.label, predictions.c.score
+                    ).order_by(predictions.c.post_id)
                 ).all(),
             )
 
@@ -119,3 +120,56 @@ def test_workers_2_writes_what_one_process_writes(tmp_path, monkeypatch):
     # scores agree to float32 rounding.
     assert [(p, label) for p, label, _ in two[2]] == [(p, label) for p, label, _ in one[2]]
     assert [s for *_, s in two[2]] == pytest.approx([s for *_, s in one[2]], abs=1e-5)
+
+
+def test_a_read_ahead_batch_is_used_only_after_the_cursor_it_was_read_after():
+    from flows.readahead import Ahead, Readahead
+    from pipeline.sources import SourceBatch
+
+    def ahead(cursor, made=None):
+        extra = {} if made is None else {"made": made}
+        batch = SourceBatch([], "next")
+        return Ahead("s", cursor, 100, batch, [], [], pending=None, **extra)  # type: ignore[arg-type]
+
+    box = Readahead()
+    box.put(ahead("c1"))
+    assert box.take("s", "c0", 100) is None  # another cursor: dropped ...
+    assert box.take("s", "c1", 100) is None  # ... for good
+    box.put(ahead("c1"))
+    assert box.take("s", "c1", 50) is None  # another batch size
+    box.put(ahead("c1", made=0.0))
+    assert box.take("s", "c1", 100) is None  # too old
+    box.put(ahead("c1"))
+    assert box.take("t", "c1", 100) is None  # another source
+    assert box.take("s", "c1", 100) is not None
+
+
+def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, monkeypatch):
+    from db.tables import source_cursors
+
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    rows = [
+        {"id": str(i), "text": text, "created_at": "2026-11-01T10:00:00Z"}
+        for i, text in enumerate(_texts(3 * MIN_SPLIT))
+    ]
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SENTIMON_WORKERS", "2")
+    rt = get_runtime(Settings())
+    source, validator = FileSource(folder, "test", settle_seconds=0), Validator("test")
+    first = process_batch(rt, source, validator, MIN_SPLIT)
+    assert first is not None and first.n_posts == MIN_SPLIT
+    assert rt.readahead._ahead  # the second batch was read ahead
+    with rt.engine.begin() as conn:  # as if another run had rewound the source
+        conn.execute(source_cursors.delete())
+    reports = []
+    while (report := process_batch(rt, source, validator, MIN_SPLIT)) is not None:
+        reports.append(report)
+    rt.pool.close()
+    assert [r.n_new_posts for r in reports] == [0, MIN_SPLIT, MIN_SPLIT]
+    with rt.engine.connect() as conn:
+        stored = conn.execute(select(posts.c.external_id)).scalars().all()
+        n_predictions = len(conn.execute(select(predictions.c.post_id)).all())
+    assert sorted(stored, key=int) == [r["id"] for r in rows]
+    assert n_predictions == len(rows) - sum(1 for t in _texts(len(rows)) if "schlecht" in t)
