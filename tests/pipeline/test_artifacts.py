@@ -35,7 +35,12 @@ def manifest_of(model_dir):
 def test_layout_and_version_name(saved):
     weights = (saved / "weights.pt").read_bytes()
     assert re.fullmatch(r"lstm-\d{8}-[0-9a-f]{8}", saved.name)
-    assert saved.name.endswith(hashlib.sha256(weights).hexdigest()[:8])
+    config = json.loads((saved / "config.json").read_text())
+    behaviour = json.dumps(
+        {"model": config["model"], "temperature": config["temperature"]}, sort_keys=True
+    )
+    # The id covers the weights and what else changes the scores (lexicon prior, temperature).
+    assert saved.name.endswith(hashlib.sha256(weights + behaviour.encode()).hexdigest()[:8])
     files = manifest_of(saved)["files"]
     for name in ("weights.pt", "config.json", "vocab.json", "metrics.json"):
         assert files[name] == hashlib.sha256((saved / name).read_bytes()).hexdigest()

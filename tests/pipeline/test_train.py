@@ -39,7 +39,8 @@ def test_toml_keeps_defaults_for_keys_left_out(tmp_path):
         ("[train]\nword_dropout = 1.0\n", "out of range: \\['word_dropout'\\]"),
         ('[train]\npooling = "attention"\n', "unknown pooling 'attention'"),
         ('[train]\nconfidence = "square"\n', "unknown confidence 'square'"),
-        ("[train]\nlexicon_head = true\n", "lexicon_head = true needs lexicon = true"),
+        ("[train]\nlexicon_head = true\n", "lexicon_head and lexicon_prior need lexicon = true"),
+        ("[train]\nlexicon_prior = 1.0\n", "lexicon_head and lexicon_prior need lexicon = true"),
     ],
 )
 def test_bad_toml_is_a_config_error(tmp_path, content, message):
