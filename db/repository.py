@@ -26,7 +26,7 @@ from db.registry import (
     list_model_versions,
     register_model_version,
 )
-from db.sql import chunked, dialect_insert
+from db.sql import chunked, dialect_insert, insert_new
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
 from pipeline.amplification import ContentKey, content_key
 from pipeline.records import Batch, Post, Prediction, Reject, ScoredPost
@@ -149,13 +149,9 @@ def _insert_posts(
         }
         for s in scored
     ]
-    stmt = (
-        dialect_insert(conn, posts)
-        .on_conflict_do_nothing(index_elements=[posts.c.source, posts.c.external_id])
-        .returning(posts.c.id)
-    )
     # RETURNING gives only the rows that were inserted: exact, even under concurrency.
-    return set(conn.execute(stmt, rows).scalars())
+    inserted = insert_new(conn, posts, rows, [posts.c.source, posts.c.external_id], [posts.c.id])
+    return {row.id for row in inserted}
 
 
 def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:
@@ -185,12 +181,8 @@ def _insert_mentions(
     ]
     if not rows:
         return set()
-    stmt = (
-        dialect_insert(conn, post_brands)
-        .on_conflict_do_nothing(index_elements=[post_brands.c.post_id, post_brands.c.brand])
-        .returning(post_brands.c.post_id, post_brands.c.brand)
-    )
-    return {(row.post_id, row.brand) for row in conn.execute(stmt, rows)}
+    key = [post_brands.c.post_id, post_brands.c.brand]
+    return {(row.post_id, row.brand) for row in insert_new(conn, post_brands, rows, key, key)}
 
 
 def _insert_predictions(
@@ -225,12 +217,8 @@ def insert_predictions(
         }
         for post_id, pred in rows
     ]
-    stmt = (
-        dialect_insert(conn, predictions)
-        .on_conflict_do_nothing(index_elements=[predictions.c.post_id, predictions.c.model_version])
-        .returning(predictions.c.post_id)
-    )
-    return set(conn.execute(stmt, values).scalars())
+    key = [predictions.c.post_id, predictions.c.model_version]
+    return {row.post_id for row in insert_new(conn, predictions, values, key, key[:1])}
 
 
 def refresh_for_posts(conn: Connection, model_version: str, post_ids: set[int]) -> int:
