@@ -86,10 +86,15 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     for item in batch.scored:  # a post listed twice in one batch is written once, first wins
         unique.setdefault((item.post.source, item.post.external_id), item)
     scored = list(unique.values())
-    keys = {(s.post.source, s.post.external_id): content_key(s.post.text) for s in scored}
-    new_ids = _insert_posts(conn, scored, keys, now)
+    keys = {
+        (s.post.source, s.post.external_id): s.content or content_key(s.post.text) for s in scored
+    }
+    new = _insert_posts(conn, scored, keys, now)
+    new_ids = set(new.values())
     n_new_posts = len(new_ids)
-    ids = _post_ids(conn, [s.post for s in scored])
+    # Only the posts stored before need their ids looked up.
+    old = [s.post for s in scored if (s.post.source, s.post.external_id) not in new]
+    ids = new | _post_ids(conn, old)
     link_duplicates(
         conn,
         [(ids[k], key.hash) for k, key in keys.items() if key.linkable and ids[k] in new_ids],
@@ -131,10 +136,10 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
 
 def _insert_posts(
     conn: Connection, scored: list[ScoredPost], keys: dict[PostKey, ContentKey], now: datetime
-) -> set[int]:
+) -> dict[PostKey, int]:
     """Insert the posts the database lacks; returns the ids of those that were new."""
     if not scored:
-        return set()
+        return {}
     rows = [
         {
             "source": s.post.source,
@@ -150,8 +155,9 @@ def _insert_posts(
         for s in scored
     ]
     # RETURNING gives only the rows that were inserted: exact, even under concurrency.
-    inserted = insert_new(conn, posts, rows, [posts.c.source, posts.c.external_id], [posts.c.id])
-    return {row.id for row in inserted}
+    key = [posts.c.source, posts.c.external_id]
+    inserted = insert_new(conn, posts, rows, key, [posts.c.id, *key])
+    return {(row.source, row.external_id): row.id for row in inserted}
 
 
 def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:

@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.amplification import ContentKey, content_key
 from pipeline.artifacts import load_scorer
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.language import ENGLISH, LanguageIdentifier
@@ -44,6 +45,7 @@ class Analysis:
     langs: list[str]
     mentions: list[tuple[str, ...]]
     predictions: list[Prediction | None]
+    keys: list[ContentKey]  # of the raw texts: what retweets and copies share (db.duplicates)
 
     def __add__(self, other: Analysis) -> Analysis:
         return Analysis(
@@ -51,6 +53,7 @@ class Analysis:
             self.langs + other.langs,
             self.mentions + other.mentions,
             self.predictions + other.predictions,
+            self.keys + other.keys,
         )
 
 
@@ -81,7 +84,9 @@ def analyse(
     for i, prediction in zip(english, scorer.score_token_lists(tokens), strict=True):
         predictions[i] = prediction
     lap("score")
-    return Analysis(normalized, langs, mentions, predictions)
+    keys = [content_key(text) for text in texts]
+    lap("content_keys")
+    return Analysis(normalized, langs, mentions, predictions, keys)
 
 
 @dataclass(frozen=True)

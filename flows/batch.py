@@ -83,9 +83,14 @@ def process_batch(
         cursor_from=cursor,
         cursor_to=read.cursor_to,
         scored=[
-            ScoredPost(post=p, brands=b, prediction=pr, lang=lang)
-            for p, b, pr, lang in zip(
-                posts, analysis.mentions, analysis.predictions, analysis.langs, strict=True
+            ScoredPost(post=p, brands=b, prediction=pr, lang=lang, content=key)
+            for p, b, pr, lang, key in zip(
+                posts,
+                analysis.mentions,
+                analysis.predictions,
+                analysis.langs,
+                analysis.keys,
+                strict=True,
             )
         ],
         rejects=rejects,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from pipeline.amplification import ContentKey
+
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
 
@@ -75,6 +77,9 @@ class ScoredPost:
     brands: tuple[str, ...]
     prediction: Prediction | None
     lang: str | None = "en"
+    # pipeline.amplification.content_key(post.text), when the analysis made it already (it
+    # runs in the worker processes; the commit computes it otherwise).
+    content: ContentKey | None = None
 
 
 @dataclass(slots=True)

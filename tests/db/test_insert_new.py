@@ -12,7 +12,7 @@ def _post(n, when):
     return {
         "source": "s",
         "external_id": str(n),
-        "text": f"text {n}, with a tab\there and a quote \" and \\ backslash",
+        "text": f'text {n}, with a tab\there and a quote " and \\ backslash',
         "created_at": when,
         "ingested_at": when,
         "author": None,
