@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Row, Table, column, select, table
+from sqlalchemy import Column, Connection, MetaData, Row, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 # Bound values per IN list: far below SQLite's limit (32766 since 3.32, 999 before).
@@ -68,25 +68,28 @@ def _copy_insert_new(
     conflict: Sequence[Column[Any]],
     returning: Sequence[Column[Any]],
 ) -> list[Row[Any]]:
+    from psycopg import sql  # the driver this path is for; SQLite installs need not load it
+
     names = list(rows[0])
-    quote = conn.dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
-    # One per table and column set; a session's temporary tables are its own, emptied at
-    # commit, and created once per pooled connection.
-    temp = f"sentimon_load_{target.name}_{len(names)}"
-    conn.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS AS "  # noqa: S608 (identifiers from our own Table)
-        f"SELECT {columns} FROM {quote(target.name)} WITH NO DATA"
+    # One per table and column set; a session's temporary tables are its own and emptied at
+    # every commit. Built from our own Table's columns, so no SQL text is assembled here.
+    loading = Table(
+        f"sentimon_load_{target.name}_{len(names)}",
+        MetaData(),
+        *[Column(name, target.c[name].type) for name in names],
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DELETE ROWS",
     )
-    conn.exec_driver_sql(f"TRUNCATE {temp}")
+    loading.create(conn, checkfirst=True)
+    conn.execute(delete(loading))  # a second call in the same transaction starts empty
     # The column types' own bind processing (UTC timestamps stored naive, JSON as text).
     processors = [target.c[name].type.bind_processor(conn.dialect) for name in names]
     driver_connection = conn.connection.driver_connection
     assert driver_connection is not None  # an open SQLAlchemy connection has one
-    with (
-        driver_connection.cursor() as cursor,
-        cursor.copy(f"COPY {temp} ({columns}) FROM STDIN") as copy,
-    ):
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(loading.name), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    with driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row(
                 [
@@ -94,11 +97,9 @@ def _copy_insert_new(
                     for value, process in zip(row.values(), processors, strict=True)
                 ]
             )
-    loaded = table(temp, *[column(name) for name in names])
-    source = select(loaded)
     stmt = (
         postgresql.insert(target)
-        .from_select(names, source)
+        .from_select(names, select(*[loading.c[name] for name in names]))
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*returning)
     )
