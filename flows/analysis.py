@@ -114,21 +114,6 @@ class AnalysisPool:
         self._executor: ProcessPoolExecutor | None = None
         self.broken = False
 
-    def analyse(
-        self,
-        scorer: Scorer,
-        language: LanguageIdentifier,
-        matcher: BrandMatcher,
-        texts: Sequence[str],
-        hints: Sequence[Sequence[str]],
-        lap: Lap,
-    ) -> Analysis:
-        """Analyse an equal part of ``texts`` here and the others in the workers."""
-        pending = self.start(texts, hints, local_share=1 / self.processes)
-        result = self.finish(pending, scorer, language, matcher)
-        lap("analyse")
-        return result
-
     def start(
         self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float
     ) -> PendingAnalysis:

@@ -55,10 +55,10 @@ def pool():
 def test_a_split_batch_is_analysed_exactly_as_in_one_process(parts, pool):
     texts = _texts(MIN_SPLIT + 11)
     hints = [("Delta",) if i % 50 == 0 else () for i in range(len(texts))]
-    laps = []
-    split = pool.analyse(*parts, texts, hints, laps.append)
+    pending = pool.start(texts, hints, local_share=0.5)
+    assert len(pending.remote) == 1 and pending.n_local == round(len(texts) / 2)
+    split = pool.finish(pending, *parts)
     alone = analyse(*parts, texts, hints)
-    assert laps == ["analyse"]
     assert_same(split, alone)
     assert {"de", "en"} <= set(split.langs) and None in split.predictions
     assert sum(1 for m in split.mentions if "Delta" in m) == len(range(0, len(texts), 50))
@@ -70,7 +70,7 @@ def test_a_dead_worker_falls_back_to_this_process(parts, pool, caplog):
     executor = pool._start()
     with pytest.raises(BrokenProcessPool):
         executor.submit(os._exit, 1).result()
-    result = pool.analyse(*parts, texts, hints, lambda stage: None)
+    result = pool.finish(pool.start(texts, hints, local_share=0.5), *parts)
     assert pool.broken
     assert "analysis worker died" in caplog.text
     assert_same(result, analyse(*parts, texts, hints))
