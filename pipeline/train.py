@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
@@ -26,9 +27,14 @@ from pipeline.lexicon import NUM_FEATURES, Lexicon, load_vader_lexicon
 from pipeline.model import POOLINGS, LSTMClassifier, ModelConfig
 from pipeline.predict import batch_logits, encode_all
 from pipeline.records import LABELS
-from pipeline.vocab import TokenRules, Vocabulary, pad_batch, pad_features
+from pipeline.vectors import WordVectors, load_vectors
+from pipeline.vocab import PAD_ID, TokenRules, Vocabulary, pad_batch, pad_features
 
 _POOL_BATCHES = 50  # batches per length-sorted pool: similar lengths, yet a shuffled order
+FREEZE_MODES = ("none", "pretrained", "extra")
+# Pretrained rows a model may add beyond the corpus: plain lower-case words only (numbers
+# become <num> and punctuation is in the corpus already, so those rows would never be read).
+_EXTRA_WORD = re.compile(r"[a-z][a-z'-]*")
 
 
 @dataclass(frozen=True)
@@ -68,12 +74,27 @@ class TrainConfig:
     mask_brands: bool = False
     # "!" tokens are left out of the model's input: emphasis must never flip a label.
     drop_exclamations: bool = False
+    # Pretrained word vectors the embeddings start from (pipeline.vectors), "" for none. With
+    # vectors, embed_dim is theirs, and ``extra_vectors`` of their most frequent words beyond
+    # the corpus vocabulary get rows too.
+    vectors: str = ""
+    extra_vectors: int = 0
+    # Which embedding rows training may change: "none" frozen, "pretrained" freezes the rows
+    # that came from the vectors (the rest, e.g. <brand>, emoji, learn), "extra" freezes only
+    # the rows beyond the corpus vocabulary (corpus words fine-tune, others keep their place
+    # in the vector space).
+    freeze_embeddings: str = "none"
 
     def __post_init__(self) -> None:
         if self.schedule not in ("constant", "linear"):
             raise ConfigError(f"unknown schedule {self.schedule!r}: use 'constant' or 'linear'")
         if self.pooling not in POOLINGS:
             raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {list(POOLINGS)}")
+        if self.freeze_embeddings not in FREEZE_MODES:
+            raise ConfigError(
+                f"unknown freeze_embeddings {self.freeze_embeddings!r}: use one of "
+                f"{list(FREEZE_MODES)}"
+            )
         if self.confidence not in ("weight", "ignore"):
             raise ConfigError(f"unknown confidence {self.confidence!r}: use 'weight' or 'ignore'")
         if (self.lexicon_head or self.lexicon_prior) and not self.lexicon:
@@ -205,12 +226,15 @@ def train_model(
         rules = TokenRules(drop=rules.drop)
     if config.drop_exclamations:
         rules = TokenRules(rules.brands, rules.keep, rules.drop | {"!"})
+    vectors = load_vectors(config.vectors) if config.vectors else None
     vocab = Vocabulary.build(
         train_tokens,
         config.min_freq,
         config.max_vocab,
         lexicon if config.lexicon else None,
         rules,
+        extra=(w for w in vectors.words if _EXTRA_WORD.fullmatch(w)) if vectors else (),
+        max_extra=config.extra_vectors if vectors else 0,
     )
     train_ids, train_features = encode_all(vocab, train_tokens, config.max_tokens)
     val_ids, val_features = encode_all(vocab, val_tokens, config.max_tokens)
@@ -223,7 +247,7 @@ def train_model(
 
     model_config = ModelConfig(
         vocab_size=len(vocab),
-        embed_dim=config.embed_dim,
+        embed_dim=vectors.dim if vectors else config.embed_dim,
         hidden_size=config.hidden_size,
         num_layers=config.num_layers,
         dropout=config.dropout,
@@ -234,9 +258,12 @@ def train_model(
         pooling=config.pooling,
     )
     model = LSTMClassifier(model_config)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    frozen = (
+        init_embeddings(model, vocab, vectors, config.freeze_embeddings)
+        if vectors is not None
+        else None
     )
+    optimizer = _optimizer(model, config, frozen)
     lengths = [len(ids) for ids in train_ids]
     scheduler = _scheduler(
         optimizer, config, steps_per_epoch=math.ceil(len(lengths) / config.batch_size)
@@ -313,6 +340,56 @@ def train_model(
         else 1.0
     )
     return TrainResult(vocab, model, model_config, best_epoch, temperature, history)
+
+
+def init_embeddings(
+    model: LSTMClassifier,
+    vocab: Vocabulary,
+    vectors: WordVectors,
+    freeze: str,
+) -> torch.Tensor | None:
+    """Copy each token's pretrained vector into its embedding row; returns the frozen rows.
+
+    Rows without a vector keep a random start on the vectors' own scale (PAD stays zero). The
+    returned BoolTensor[V] marks rows training must not change (``freeze``), or is None.
+    """
+    found = vectors.index()
+    rows = [(i, found[t]) for i, t in enumerate(vocab.tokens) if t in found and i != PAD_ID]
+    has_vector = torch.zeros(len(vocab), dtype=torch.bool)  # [V]
+    weight = model.embedding.weight  # [V, E]
+    with torch.no_grad():
+        picked = torch.from_numpy(np.asarray(vectors.matrix[[r for _, r in rows]]))  # [K, E]
+        weight.normal_(0.0, float(picked.std()))
+        weight[PAD_ID].zero_()
+        ids = torch.tensor([i for i, _ in rows], dtype=torch.long)
+        weight[ids] = picked.to(weight.dtype)
+        has_vector[ids] = True
+    if freeze == "none":
+        return None
+    if freeze == "pretrained":
+        return has_vector
+    beyond = torch.zeros(len(vocab), dtype=torch.bool)
+    beyond[vocab.corpus_size :] = True
+    return beyond
+
+
+def _optimizer(
+    model: LSTMClassifier, config: TrainConfig, frozen: torch.Tensor | None
+) -> torch.optim.Optimizer:
+    """AdamW; with frozen embedding rows, their gradient is zeroed and the embedding matrix is
+    left out of weight decay (decoupled decay would otherwise shrink the frozen rows)."""
+    if frozen is None:
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    keep = (~frozen).to(torch.float32)[:, None]  # [V, 1]
+    model.embedding.weight.register_hook(lambda grad: grad * keep)
+    others = [p for name, p in model.named_parameters() if name != "embedding.weight"]
+    return torch.optim.AdamW(
+        [
+            {"params": [model.embedding.weight], "weight_decay": 0.0},
+            {"params": others, "weight_decay": config.weight_decay},
+        ],
+        lr=config.lr,
+    )
 
 
 def _scheduler(

@@ -124,6 +124,9 @@ class Vocabulary:
         self.index: dict[str, int] = {t: i for i, t in enumerate(self.tokens)}
         self.lexicon = lexicon
         self.rules = rules or TokenRules()
+        # Leading rows that came from the training corpus (the rest: pretrained extras).
+        # Training uses it; a loaded vocabulary does not know it and counts every row.
+        self.corpus_size = len(self.tokens)
 
     @classmethod
     def build(
@@ -133,11 +136,15 @@ class Vocabulary:
         max_size: int = 20000,
         lexicon: Lexicon | None = None,
         rules: TokenRules | None = None,
+        extra: Iterable[str] = (),
+        max_extra: int = 0,
     ) -> Vocabulary:
-        """The most frequent tokens seen at least ``min_freq`` times, ``max_size`` in all.
+        """The most frequent tokens seen at least ``min_freq`` times, ``max_size`` in all, then
+        up to ``max_extra`` tokens of ``extra`` (in its order) that the corpus part lacks.
 
         Tokens are counted after ``rules``. Ties are broken by the token string so that the
-        same data always gives the same ids.
+        same data always gives the same ids. ``extra`` is the pretrained vectors' vocabulary,
+        most frequent first: words the corpus never had still get a row that means something.
         """
         if max_size < 2:
             raise ValueError("max_size must leave room for <pad> and <unk>")
@@ -148,7 +155,21 @@ class Vocabulary:
         kept = sorted(
             (t for t, n in counts.items() if n >= min_freq), key=lambda t: (-counts[t], t)
         )
-        return cls([PAD, UNK, *kept[: max_size - 2]], lexicon, rules)
+        tokens = [PAD, UNK, *kept[: max_size - 2]]
+        corpus_size = len(tokens)
+        if max_extra > 0:
+            present = set(tokens)
+            added = 0
+            for token in extra:
+                if added >= max_extra:
+                    break
+                if token not in present:
+                    tokens.append(token)
+                    present.add(token)
+                    added += 1
+        vocab = cls(tokens, lexicon, rules)
+        vocab.corpus_size = corpus_size
+        return vocab
 
     def encode(self, tokens: Sequence[str], max_len: int | None = None) -> list[int]:
         """Ids of the first ``max_len`` tokens; an empty list becomes ``[UNK_ID]``.
