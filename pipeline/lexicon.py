@@ -47,6 +47,9 @@ class Lexicon:
     negators: frozenset[str]
     intensity: dict[str, float]
     source: str = "vaderSentiment"
+    # Tokens that do not count towards the negation window: spaCy makes "I'm" two tokens,
+    # VADER's window counts it as one word ("can't say I'm happy" is negated in VADER).
+    clitics: frozenset[str] = frozenset()
     # Lower-cased token -> TokenInfo: scoring looks the same few thousand words up millions of
     # times, and three dict probes plus lower() per token were a tenth of the pipeline's time.
     _seen: dict[str, TokenInfo] = field(default_factory=dict, compare=False, repr=False)
@@ -73,7 +76,11 @@ class Lexicon:
         rows: list[tuple[float, ...]] = []
         last_negation = -(NEGATION_WINDOW + 1)
         seen = self._seen
-        for i, token in enumerate(kept):
+        clitics = self.clitics
+        i = -1  # words so far, clitics not counted
+        for token in kept:
+            if token not in clitics:
+                i += 1
             info = seen.get(token)
             if info is None:
                 info = self._info(token)
@@ -104,12 +111,15 @@ class Lexicon:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (saved in each model version)."""
-        return {
+        data: dict[str, Any] = {
             "source": self.source,
             "valence": dict(sorted(self.valence.items())),
             "negators": sorted(self.negators),
             "intensity": dict(sorted(self.intensity.items())),
         }
+        if self.clitics:  # left out when empty, so versions saved before it read the same
+            data["clitics"] = sorted(self.clitics)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Lexicon:
@@ -118,7 +128,49 @@ class Lexicon:
             negators=frozenset(data["negators"]),
             intensity={str(k): float(v) for k, v in data["intensity"].items()},
             source=str(data.get("source", "vaderSentiment")),
+            clitics=frozenset(data.get("clitics", ())),
         )
+
+
+CLITICS = frozenset({"'m", "'s", "'re", "'ve", "'ll", "'d"})
+
+
+def load_lexicon(sources: Sequence[str] = ("vader",), folder: Path | None = None) -> Lexicon:
+    """VADER's lexicon, with the valences of further ``sources`` (pipeline.lexicon_sources)
+    added where VADER has none, and clitics left out of the negation window.
+
+    ``folder`` holds the npm package ``sentiment@5.0.2`` (sources "afinn" and "emoji").
+    Only ``("vader",)`` gives exactly `load_vader_lexicon`, as versions before this saved.
+    """
+    from pipeline import lexicon_sources
+
+    vader = load_vader_lexicon()
+    if list(sources) == ["vader"]:
+        return vader
+    unknown = sorted(set(sources) - set(lexicon_sources.LEXICON_SOURCES))
+    if unknown or not sources or sources[0] != "vader":
+        raise ConfigError(
+            f"lexicons = {list(sources)}: start with 'vader', then any of "
+            f"{list(lexicon_sources.LEXICON_SOURCES[1:])}"
+        )
+    needs_folder = {"afinn", "emoji"} & set(sources)
+    if needs_folder and folder is None:
+        raise ConfigError(
+            f"lexicons {sorted(needs_folder)} need lexicon_dir: a folder with the npm package "
+            "sentiment@5.0.2"
+        )
+    valence = dict(vader.valence)
+    for name in sources[1:]:
+        if name == "textblob":
+            extra = lexicon_sources.textblob_valences()
+        elif name == "afinn":
+            extra = lexicon_sources.afinn_valences(Path(str(folder)))
+        else:
+            extra = lexicon_sources.emoji_valences(Path(str(folder)))
+        for token, value in extra.items():
+            valence.setdefault(token, value)
+    source = " + ".join([vader.source, *sources[1:]])
+    return Lexicon(valence, vader.negators, vader.intensity, source=source, clitics=CLITICS)
 
 
 def load_vader_lexicon() -> Lexicon:

