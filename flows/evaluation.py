@@ -1,7 +1,11 @@
 """`sentimon evaluate`: a model version beside VADER and TextBlob, as JSON or rich tables.
 
 Also the `evaluate-model` flow, for running the same evaluation from a deployment (it leaves a
-markdown artifact with the headline table).
+markdown artifact with the headline table and the UCI sentences' table).
+
+The UCI sentences (`pipeline.devsets`) are read from ``--uci DIR`` or, when it exists,
+``$SENTIMON_DATA_DIR/uci``; without them the in-corpus tables come with one line saying how to
+fetch them.
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ from db.engine import make_engine
 from db.migrate import current_revision
 from flows.runtime import resolve_model_dir
 from flows.settings import Settings
+from pipeline.devsets import UCI_SOURCES, fetch_command
 from pipeline.errors import ArtifactError
 from pipeline.evaluation import TOOLS, evaluate_version
 from pipeline.records import LABELS
 
 _TOOL_NAMES = {"model": "LSTM model", "vader": "VADER", "textblob": "TextBlob"}
+_UCI_NAMES = {"amazon": "Amazon", "imdb": "IMDb", "yelp": "Yelp"}
+_UCI_TITLE = (
+    "UCI sentences, out of domain (positive iff score > 0): accuracy / ROC AUC of the score / "
+    "share labelled neutral"
+)
 
 
 def resolve_model(model: str | None, settings: Settings) -> Path:
@@ -46,6 +56,23 @@ def resolve_model(model: str | None, settings: Settings) -> Path:
     raise ArtifactError(
         f"{model!r} is neither a model directory nor a registered version: "
         "`sentimon models list` shows the versions"
+    )
+
+
+def resolve_uci(uci: Path | None, settings: Settings) -> Path | None:
+    """The UCI sentences' folder: ``uci`` if given, else ``<data dir>/uci`` if it exists."""
+    if uci is not None:
+        return uci
+    default = settings.data_dir / "uci"
+    return default if default.is_dir() else None
+
+
+def uci_hint(settings: Settings) -> str:
+    """One line: the UCI sentences were not found, and the command that fetches them."""
+    folder = settings.data_dir / "uci"
+    return (
+        f"UCI sentences (out-of-domain set) not in {folder}: fetch them with "
+        f"`{fetch_command(folder)}` (in a checkout: `make uci`), or pass --uci DIR"
     )
 
 
@@ -108,6 +135,27 @@ def summary_table(title: str, groups: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
+def _uci_cell(metrics: dict[str, Any]) -> str:
+    return " / ".join(_fmt(metrics[k]) for k in ("accuracy", "auc", "neutral_share"))
+
+
+def uci_table(uci: dict[str, dict[str, Any]]) -> Table:
+    """Per UCI source: accuracy of the score's sign, ROC AUC and neutral share of each tool."""
+    table = Table(title=_UCI_TITLE)
+    table.add_column("source")
+    table.add_column("n", justify="right")
+    for name in TOOLS:
+        table.add_column(_TOOL_NAMES[name], justify="right")
+    for source in UCI_SOURCES:
+        tools = uci[source]
+        table.add_row(
+            _UCI_NAMES[source],
+            f"{tools[TOOLS[0]]['n']:,}",
+            *(_uci_cell(tools[t]) for t in TOOLS),
+        )
+    return table
+
+
 def render_report(report: dict[str, Any]) -> Group:
     """Every table of an evaluation report, for a rich console."""
     parts: list[Table] = [headline_table(report), confusion_table(report)]
@@ -129,26 +177,24 @@ def render_report(report: dict[str, Any]) -> Group:
                 runs,
             )
         )
+    if report.get("uci"):
+        parts.append(uci_table(report["uci"]))
     return Group(*parts)
 
 
-def print_report(report: dict[str, Any], console: Console) -> None:
+def print_report(report: dict[str, Any], console: Console, hint: str | None = None) -> None:
+    """The tables; ``hint`` (`uci_hint`) is printed, unwrapped, when the report has no UCI."""
     console.print(render_report(report))
     if not report.get("generalisation"):
         console.print(
             "no held-out-topic results recorded: train with `sentimon train --generalisation`"
         )
+    if not report.get("uci") and hint:
+        console.print(hint, soft_wrap=True, markup=False, highlight=False)
 
 
-@task(name="evaluate-model-version", cache_policy=NO_CACHE)
-def evaluate_task(model_dir: str) -> dict[str, Any]:
-    return evaluate_version(Path(model_dir))
-
-
-@flow(name="evaluate-model")
-def evaluate_flow(model: str | None = None) -> dict[str, Any]:
-    """Evaluate a model version (path, registered name, or the active one) on its test split."""
-    report = evaluate_task(str(resolve_model(model, Settings())))
+def markdown_summary(report: dict[str, Any], hint: str | None = None) -> str:
+    """The `evaluate-model` artifact: the test split's headline and the UCI sentences."""
     tools = report["test"]["tools"]
     lines = [
         f"### Model `{report['version']}` on {report['test']['n']:,} test texts\n",
@@ -160,5 +206,39 @@ def evaluate_flow(model: str | None = None) -> dict[str, Any]:
             for t in TOOLS
         ),
     ]
-    create_markdown_artifact(key="model-evaluation", markdown="\n".join(lines) + "\n")
+    uci = report.get("uci")
+    if uci:
+        names = " | ".join(_TOOL_NAMES[t] for t in TOOLS)
+        lines += [
+            f"\n### {_UCI_TITLE}\n",
+            f"| source | n | {names} |",
+            "|---|---|" + "---|" * len(TOOLS),
+            *(
+                f"| {_UCI_NAMES[s]} | {uci[s][TOOLS[0]]['n']:,} | "
+                + " | ".join(_uci_cell(uci[s][t]) for t in TOOLS)
+                + " |"
+                for s in UCI_SOURCES
+            ),
+        ]
+    elif hint:
+        lines += ["", hint]
+    return "\n".join(lines) + "\n"
+
+
+@task(name="evaluate-model-version", cache_policy=NO_CACHE)
+def evaluate_task(model_dir: str, uci: str | None = None) -> dict[str, Any]:
+    return evaluate_version(Path(model_dir), None if uci is None else Path(uci))
+
+
+@flow(name="evaluate-model")
+def evaluate_flow(model: str | None = None, uci: str | None = None) -> dict[str, Any]:
+    """Evaluate a model version (path, registered name, or the active one) on its test split
+    and, when found (``uci`` or ``$SENTIMON_DATA_DIR/uci``), on the UCI sentences."""
+    settings = Settings()
+    uci_dir = resolve_uci(None if uci is None else Path(uci), settings)
+    report = evaluate_task(
+        str(resolve_model(model, settings)), None if uci_dir is None else str(uci_dir)
+    )
+    markdown = markdown_summary(report, None if uci_dir else uci_hint(settings))
+    create_markdown_artifact(key="model-evaluation", markdown=markdown)
     return report

@@ -19,3 +19,7 @@ class ArtifactError(SentimonError):
 
 class CorpusError(SentimonError):
     """The training corpus cannot be found or read."""
+
+
+class DevsetError(SentimonError):
+    """A development set (the UCI sentences) is missing or malformed."""

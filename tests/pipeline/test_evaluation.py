@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from pipeline.evaluation import TOOLS, compare_tools, length_bin, summarise_tools
+from pipeline.devsets import load_uci
+from pipeline.evaluation import (
+    TOOLS,
+    compare_on_sentences,
+    compare_tools,
+    evaluate_devsets,
+    length_bin,
+    summarise_tools,
+)
 
 TEXTS = (
     ["I love this phone, it is wonderful"] * 20
@@ -57,3 +65,41 @@ def test_summarise_tools_and_bad_input():
     assert summary["model"] == {"n": 60, "accuracy": 1.0, "macro_f1": 1.0, "spearman": 1.0}
     with pytest.raises(ValueError, match="equally long"):
         compare_tools(TEXTS[:2], LABELS, one_hot(LABELS))
+
+
+def test_compare_on_sentences_by_hand():
+    texts = [
+        "I love this, it is wonderful",
+        "this is terrible, I hate it",
+        "the box arrived on tuesday",
+        "it works",
+    ]
+    labels = [1, 0, 1, 0]
+    probs = np.array(
+        [
+            [0.1, 0.2, 0.7],  # score 0.6: positive, right
+            [0.6, 0.3, 0.1],  # -0.5: negative, right
+            [0.2, 0.6, 0.2],  # 0: read as negative, wrong; neutral
+            [0.25, 0.5, 0.25],  # 0: negative, right; neutral
+        ]
+    )
+    result = compare_on_sentences(texts, labels, probs)
+    assert set(result) == set(TOOLS)
+    # AUC: positives score {0.6, 0}, negatives {-0.5, 0}: 3 pairs right, 1 tie -> 3.5 / 4.
+    assert result["model"] == pytest.approx(
+        {"n": 4, "accuracy": 0.75, "auc": 0.875, "neutral_share": 0.5}
+    )
+    # The lexicons rate the first two and nothing in the last two (score 0, neutral).
+    for name in ("vader", "textblob"):
+        assert result[name] == pytest.approx(
+            {"n": 4, "accuracy": 0.75, "auc": 0.875, "neutral_share": 0.5}
+        )
+    with pytest.raises(ValueError, match="equally long"):
+        compare_on_sentences(texts[:3], labels, probs)
+
+
+def test_evaluate_devsets_scores_each_source(uci_dir, tiny_scorer):
+    result = evaluate_devsets(tiny_scorer, load_uci(uci_dir))
+    assert list(result) == ["amazon", "imdb", "yelp"]
+    assert [result[s]["model"]["n"] for s in result] == [2, 3, 2]  # empty rows dropped
+    assert set(result["imdb"]) == set(TOOLS)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.metrics import classification_metrics, expected_calibration_error
+from pipeline.metrics import classification_metrics, expected_calibration_error, sign_metrics
 
 Y_TRUE = [0, 0, 1, 2, 2, 2]
 Y_PRED = [0, 1, 1, 2, 2, 0]
@@ -83,3 +83,25 @@ def test_summary_metrics_and_metrics_without_probabilities():
     assert summary["spearman"] == pytest.approx(full["spearman"])
     assert full["ece"] is None
     assert classification_metrics(Y_TRUE, Y_PRED, PROBS)["spearman"] is None
+
+
+def test_sign_metrics_by_hand():
+    # Predicted positive iff score > 0: [1, 0, 0, 1] against [1, 1, 0, 0] -> half right.
+    # AUC: of the 4 (positive, negative) pairs, 0.5 > -0.2, 0.5 > 0.1, 0.0 > -0.2 rank right.
+    assert sign_metrics([1, 1, 0, 0], [0.5, 0.0, -0.2, 0.1]) == {
+        "n": 4,
+        "accuracy": 0.5,
+        "auc": 0.75,
+    }
+    # A score of 0 reads as negative; a tie between the classes counts half.
+    assert sign_metrics([1, 0], [0.0, 0.0]) == {"n": 2, "accuracy": 0.5, "auc": 0.5}
+    assert sign_metrics([1, 1], [0.3, -0.1])["auc"] is None  # one class: no AUC
+
+
+def test_sign_metrics_bad_input():
+    with pytest.raises(ValueError, match="equally many"):
+        sign_metrics([1, 0], [0.5])
+    with pytest.raises(ValueError, match="equally many"):
+        sign_metrics([], [])
+    with pytest.raises(ValueError, match="1 \\(positive\\) or 0"):
+        sign_metrics([2, 0], [0.5, 0.1])
