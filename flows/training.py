@@ -7,6 +7,7 @@ training task draws a progress bar per epoch; in a deployment it logs each epoch
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,16 @@ from pipeline.artifacts import read_manifest
 from pipeline.brands import load_brands
 from pipeline.experiment import run_training
 from pipeline.train import EpochReport, TrainConfig
+
+
+def load_train_config(path: Path, settings: Settings | None = None) -> TrainConfig:
+    """The ``[train]`` table of ``path``; lexicons that need files read them from the data
+    directory's ``lexicons/`` (`make lexicons` fetches them) unless the table names a folder."""
+    config = TrainConfig.from_toml(path)
+    if config.lexicon_dir:
+        return config
+    settings = settings or Settings()
+    return replace(config, lexicon_dir=str(settings.data_dir / "lexicons"))
 
 
 def describe_epoch(report: EpochReport) -> str:
@@ -51,8 +62,9 @@ def train_with_progress(
     ``brands_path``: the brands file whose names the model reads as one <brand> token (with
     ``mask_brands``); default: SENTIMON_BRANDS or the bundled one.
     """
-    config = TrainConfig.from_toml(config_path)
-    brands = load_brands(brands_path or Settings().brands)
+    settings = Settings()
+    config = load_train_config(config_path, settings)
+    brands = load_brands(brands_path or settings.brands)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -118,7 +130,7 @@ def train_version(
     return str(
         run_training(
             Path(out_root),
-            TrainConfig.from_toml(Path(config_path)),
+            load_train_config(Path(config_path)),
             data_path=Path(data) if data else None,
             column_map=column_map,
             on_epoch=log_epoch,

