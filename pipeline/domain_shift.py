@@ -124,29 +124,48 @@ def is_unfamiliar(signals: DomainSignals, thresholds: ShiftThresholds) -> bool:
 
 
 def shift_warning(
-    source: str,
-    signals: DomainSignals,
-    thresholds: ShiftThresholds,
-    model_version: str | None,
-    markdown: bool = False,
+    source: str, signals: DomainSignals, thresholds: ShiftThresholds, model_version: str | None
 ) -> str | None:
-    """One line that says the source's text is unlike the training data and how to adapt the
-    model to it; None when the signals are within their thresholds."""
+    """One line (plain text that reads as markdown too) that says the source's text is unlike
+    the training data and how to adapt the model to it; None within the thresholds."""
     if not is_unfamiliar(signals, thresholds):
         return None
     unknown = signals.unknown_token_share or 0.0
     top = signals.mean_top_probability or 0.0
-    code = "`" if markdown else ""
-    name = f"`{source}`" if markdown else source
-    base = model_version or "VERSION"
     over = ">" if unknown > thresholds.max_unknown_token_share else "<="
     under = "<" if top < thresholds.min_mean_top_probability else ">="
+    name = source.replace("`", "'")
     return (
-        f"source {name} reads unlike the model's training data, so its labels are less "
+        f"source `{name}` reads unlike the model's training data, so its labels are less "
         f"reliable: {unknown:.1%} of its tokens are unknown to the model "
-        f"({over} {thresholds.max_unknown_token_share:.1%}), mean top probability {top:.2f} "
-        f"({under} {thresholds.min_mean_top_probability:.2f}), over {signals.n_scored:,} "
-        f"scored posts. Adapt the model to it: label a few hundred posts "
-        f"({code}sentimon label export --n 300 --source {source}{code}), then "
-        f"{code}sentimon train --base {base} --data FILE.csv --map text=text,label=label{code}."
+        f"({over} {thresholds.max_unknown_token_share:.1%}) and its mean top probability is "
+        f"{top:.2f} ({under} {thresholds.min_mean_top_probability:.2f}), over "
+        f"{signals.n_scored:,} scored posts. Adapt the model to it: label a few hundred posts "
+        f"(`sentimon label export --n 300 --source {name}`), then "
+        f"`sentimon train --base {model_version or 'VERSION'} --data FILE.csv "
+        "--map text=text,label=label`."
     )
+
+
+def signal_figures(signals: DomainSignals) -> dict[str, float | None]:
+    """The two figures, rounded, for JSON and tables."""
+    unknown, top = signals.unknown_token_share, signals.mean_top_probability
+    return {
+        "unknown_token_share": None if unknown is None else round(unknown, 4),
+        "mean_top_probability": None if top is None else round(top, 4),
+    }
+
+
+def signals_markdown(
+    signals: DomainSignals, thresholds: ShiftThresholds, warning: str | None
+) -> str:
+    """The figures against their thresholds (and the warning, if any) as markdown paragraphs."""
+    unknown, top = signals.unknown_token_share, signals.mean_top_probability
+    if unknown is None or top is None:
+        return ""
+    text = (
+        f"\n\nUnknown token share {unknown:.1%} (warns above "
+        f"{thresholds.max_unknown_token_share:.1%}); mean top probability {top:.2f} (warns "
+        f"below {thresholds.min_mean_top_probability:.2f})."
+    )
+    return text + (f"\n\n> **Warning:** {warning}" if warning else "")
