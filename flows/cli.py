@@ -37,6 +37,13 @@ def parse_map(value: str | None) -> dict[str, str] | None:
     return {ours.strip(): theirs.strip() for ours, theirs in pairs}
 
 
+def _warn(message: str) -> None:
+    """A warning on stderr, unwrapped (the commands in it stay copyable)."""
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
 @app.command()
 def init() -> None:
     """Create or upgrade the results database to the latest schema (idempotent)."""
@@ -128,7 +135,7 @@ def run(
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
     if "warning" in result:
-        err_console.print("[yellow]warning:[/yellow]", result["warning"], markup=False)
+        _warn(result["warning"])
 
 
 @app.command()
@@ -252,7 +259,7 @@ def report(
         out.print(report_table(built.rows, built.title, built.warnings))
     if fmt in ("json", "csv"):  # stdout stays machine-readable
         for warning in built.warnings:
-            err_console.print("[yellow]warning:[/yellow]", warning, markup=False)
+            _warn(warning)
     png = _write_chart(built, chart) if chart or html else None
     if html:
         from pipeline.html_report import render_html
