@@ -90,7 +90,7 @@ def _flat(text):
     return " ".join(text.split())
 
 
-def _ingest_summary():
+def _artifact(key="ingest-summary"):
     from prefect import get_client
 
     async def latest():
@@ -98,7 +98,14 @@ def _ingest_summary():
             found = await client.read_latest_artifacts()
             return {a.key: a.data for a in found}
 
-    return asyncio.run(latest())["ingest-summary"]
+    return asyncio.run(latest())[key]
+
+
+def test_thresholds_can_be_set_in_the_environment(monkeypatch):
+    monkeypatch.setenv("SENTIMON_MAX_UNKNOWN_TOKEN_SHARE", "0.2")
+    monkeypatch.setenv("SENTIMON_MIN_MEAN_TOP_PROBABILITY", "0.3")
+    thresholds = Settings().shift_thresholds
+    assert (thresholds.max_unknown_token_share, thresholds.min_mean_top_probability) == (0.2, 0.3)
 
 
 def test_unfamiliar_text_warns_in_run_report_and_artifact(prefect_server, data_dir, tmp_path):
@@ -113,7 +120,7 @@ def test_unfamiliar_text_warns_in_run_report_and_artifact(prefect_server, data_d
     assert "sentimon label export --n 300 --source contracts" in warning
     assert "sentimon train --base lstm-" in warning
     assert "warning: " + _flat(warning) in _flat(run.stderr)
-    assert f"> **Warning:** {warning}" in _ingest_summary()
+    assert f"> **Warning:** {warning}" in _artifact()
 
     md = runner.invoke(app, ["report", "--format", "md"])
     assert md.exit_code == 0, md.output
@@ -127,6 +134,11 @@ def test_unfamiliar_text_warns_in_run_report_and_artifact(prefect_server, data_d
     assert html.exit_code == 0, html.output
     assert "<b>Warning:</b> source `contracts` reads unlike" in (tmp_path / "r.html").read_text()
 
+    from flows.report import brand_report_flow
+
+    assert brand_report_flow(since=None, evaluate=False)["warnings"]
+    assert "> **Warning:** source `contracts` reads unlike" in _artifact("brand-report")
+
 
 def test_ordinary_text_does_not_warn(prefect_server, data_dir, tmp_path):
     write_jsonl(tmp_path / "tweets.jsonl", TWEETS)
@@ -136,7 +148,7 @@ def test_ordinary_text_does_not_warn(prefect_server, data_dir, tmp_path):
     result = json.loads(run.stdout)
     assert result["unknown_token_share"] < 0.05
     assert "warning" not in result and "warning" not in run.stderr
-    assert "Warning" not in _ingest_summary()
-    assert "Unknown token share" in _ingest_summary()
+    assert "Warning" not in _artifact()
+    assert "Unknown token share" in _artifact()
     md = runner.invoke(app, ["report", "--format", "md"])
     assert md.exit_code == 0 and "Warning" not in md.stdout
