@@ -14,11 +14,15 @@ from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from db.buckets import BUCKET_LENGTH, Bucket, check_bucket, floor_to_bucket
-from db.tables import alerts, brand_sentiment, post_brands, posts, predictions
+from db.partitions import SEPARATOR
+from db.tables import alerts, batches, brand_sentiment, post_brands, posts, predictions
 from pipeline.aggregate_math import Counts
+from pipeline.domain_shift import DomainSignals
 from pipeline.report_types import AlertRecord, BucketCounts, ReportData, TopPost
 
 ALL_SOURCES = "*"
+# How far back a report looks for a source's out-of-domain signals: its latest batches.
+RECENT_BATCHES = 20
 
 
 def report_window(
@@ -219,6 +223,44 @@ def latest_event_time(conn: Connection, model_version: str) -> datetime | None:
     return conn.execute(query).scalar_one_or_none()
 
 
+def source_signals(
+    conn: Connection,
+    model_version: str,
+    source: str = ALL_SOURCES,
+    last_batches: int = RECENT_BATCHES,
+) -> dict[str, DomainSignals]:
+    """Source -> the out-of-domain signals of its latest ``last_batches`` batches scored by
+    ``model_version`` (batches from before revision 0004 carry none and are skipped).
+
+    What the source sends now, not over the report's window: the window is about when posts
+    were written, and a source can change what it sends. The batches of a source read per
+    file (``SOURCE/FILE`` in ``batches.source``) count for SOURCE.
+    """
+    b = batches.c
+    ranked = select(
+        b.source,
+        b.n_scored,
+        b.n_model_tokens,
+        b.unknown_token_share,
+        b.mean_top_probability,
+        func.row_number().over(partition_by=b.source, order_by=b.id.desc()).label("recency"),
+    ).where(b.model_version == model_version, b.n_scored > 0)
+    if source != ALL_SOURCES:
+        ranked = ranked.where(
+            (b.source == source) | b.source.startswith(source + SEPARATOR, autoescape=True)
+        )
+    recent = ranked.subquery()
+    query = select(recent).where(recent.c.recency <= last_batches)
+    signals: dict[str, DomainSignals] = {}
+    for row in conn.execute(query):
+        name = row.source.split(SEPARATOR, 1)[0]
+        measured = DomainSignals.from_figures(
+            row.n_scored, row.n_model_tokens or 0, row.unknown_token_share, row.mean_top_probability
+        )
+        signals[name] = signals.get(name, DomainSignals()) + measured
+    return signals
+
+
 def load_report_data(
     conn: Connection,
     model_version: str,
@@ -253,4 +295,5 @@ def load_report_data(
             for b in names
         },
         alerts=alert_records(conn, start, end, names) if names else [],
+        signals=source_signals(conn, model_version, source),
     )

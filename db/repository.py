@@ -269,6 +269,7 @@ def _insert_batch_row(
 ) -> int:
     # The flow measures its stages; their sum dates the batch's start well enough.
     started_at = now - timedelta(seconds=sum(batch.timings.values()))
+    signals = batch.signals
     row: dict[str, Any] = {
         "source": batch.source,
         "cursor_from": batch.cursor_from,
@@ -282,6 +283,10 @@ def _insert_batch_row(
         "finished_at": now,
         "timings": batch.timings,
         "flow_run_id": flow_run_id,
+        "n_scored": signals.n_scored if signals else None,
+        "n_model_tokens": signals.n_tokens if signals else None,
+        "unknown_token_share": signals.unknown_token_share if signals else None,
+        "mean_top_probability": signals.mean_top_probability if signals else None,
     }
     return int(conn.execute(batches.insert().returning(batches.c.id), row).scalar_one())
 

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.amplification import ContentKey, content_key
 from pipeline.artifacts import load_scorer
 from pipeline.brands import BrandMatcher, load_brands
+from pipeline.domain_shift import DomainSignals
 from pipeline.language import ENGLISH, LanguageIdentifier
 from pipeline.predict import Scorer
 from pipeline.records import Prediction
@@ -46,6 +47,7 @@ class Analysis:
     mentions: list[tuple[str, ...]]
     predictions: list[Prediction | None]
     keys: list[ContentKey]  # of the raw texts: what retweets and copies share (db.duplicates)
+    signals: DomainSignals = field(default_factory=DomainSignals)  # of its scored posts
 
     def __add__(self, other: Analysis) -> Analysis:
         return Analysis(
@@ -54,6 +56,7 @@ class Analysis:
             self.mentions + other.mentions,
             self.predictions + other.predictions,
             self.keys + other.keys,
+            self.signals + other.signals,
         )
 
 
@@ -81,12 +84,13 @@ def analyse(
     english = [i for i, lang in enumerate(langs) if lang == ENGLISH]
     tokens = texts_tokens(scorer.nlp, [normalized[i] for i in english], config)
     predictions: list[Prediction | None] = [None] * len(normalized)
-    for i, prediction in zip(english, scorer.score_token_lists(tokens), strict=True):
+    scored, signals = scorer.score_with_signals(tokens)
+    for i, prediction in zip(english, scored, strict=True):
         predictions[i] = prediction
     lap("score")
     keys = [content_key(text) for text in texts]
     lap("content_keys")
-    return Analysis(normalized, langs, mentions, predictions, keys)
+    return Analysis(normalized, langs, mentions, predictions, keys, signals)
 
 
 @dataclass(frozen=True)

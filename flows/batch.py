@@ -17,6 +17,7 @@ from flows.analysis import AnalysisPool, analyse
 from flows.leasing import LEASE_TTL
 from flows.readahead import Ahead
 from flows.runtime import Runtime
+from pipeline.domain_shift import DomainSignals
 from pipeline.records import Batch, Post, ScoredPost
 from pipeline.sources import Source
 from pipeline.validate import Validator
@@ -33,6 +34,7 @@ class BatchReport:
     n_rejects: int
     cursor_to: str | None
     timings: dict[str, float] = field(default_factory=dict)
+    signals: DomainSignals = field(default_factory=DomainSignals)
 
 
 def process_batch(
@@ -95,6 +97,7 @@ def process_batch(
         ],
         rejects=rejects,
         timings=timings,
+        signals=analysis.signals,
     )
     with rt.engine.begin() as conn:
         if lease is not None:
@@ -111,6 +114,7 @@ def process_batch(
         n_rejects=len(rejects),
         cursor_to=read.cursor_to,
         timings=timings,
+        signals=analysis.signals,
     )
 
 

@@ -37,6 +37,13 @@ def parse_map(value: str | None) -> dict[str, str] | None:
     return {ours.strip(): theirs.strip() for ours, theirs in pairs}
 
 
+def _warn(message: str) -> None:
+    """A warning on stderr, unwrapped (the commands in it stay copyable)."""
+    from rich.markup import escape
+
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", soft_wrap=True)
+
+
 @app.command()
 def init() -> None:
     """Create or upgrade the results database to the latest schema (idempotent)."""
@@ -127,6 +134,8 @@ def run(
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
+    if "warning" in result:
+        _warn(result["warning"])
 
 
 @app.command()
@@ -243,16 +252,19 @@ def report(
     elif fmt == "csv":
         sys.stdout.write(report_csv(built.rows))
     elif fmt == "md":
-        sys.stdout.write(report_markdown(built.rows, built.title))
+        sys.stdout.write(report_markdown(built.rows, built.title, built.warnings))
     else:
         # Piped or captured output gets the table's natural width, not the 80-column default.
         out = console if console.is_terminal else Console(width=110)
-        out.print(report_table(built.rows, title=built.title))
+        out.print(report_table(built.rows, built.title, built.warnings))
+    if fmt in ("json", "csv"):  # stdout stays machine-readable
+        for warning in built.warnings:
+            _warn(warning)
     png = _write_chart(built, chart) if chart or html else None
     if html:
         from pipeline.html_report import render_html
 
-        html.write_text(render_html(built.rows, built.title, png), encoding="utf-8")
+        html.write_text(render_html(built.rows, built.title, png, built.warnings), encoding="utf-8")
         err_console.print(f"HTML report written to {html}")
 
 

@@ -29,6 +29,7 @@ from flows.progress import BatchProgress
 from flows.retry import TRANSIENT_RETRIES
 from flows.runtime import get_runtime
 from flows.sources import ResolvedSource, open_source, resolve_source
+from pipeline.domain_shift import DomainSignals, shift_warning, signal_figures, signals_markdown
 from pipeline.sources import Source
 from pipeline.validate import Validator
 
@@ -134,6 +135,7 @@ def ingest_and_score(
         return {**totals, "skipped": str(err)}
     # Called from a sync flow, Prefect's sync/async wrapper returns the id, not a coroutine.
     progress_id = cast(UUID, create_progress_artifact(progress=0.0, description=f"source {name}"))
+    signals = DomainSignals()
     try:
         parts = plan_partitions(rt.engine, resolved, partition_files)
         if parts is not None:
@@ -155,6 +157,7 @@ def ingest_and_score(
         with BatchProgress(name, max_batches, enabled=show_progress) as bar:
             for report in reports:
                 _add(totals, report)
+                signals += DomainSignals(**(report.get("signals") or {}))
                 bar.advance(report)
                 if progress_id is not None and parts is None:
                     bar.publish(progress_id)
@@ -174,7 +177,14 @@ def ingest_and_score(
     if progress_id is not None:
         BatchProgress.finish(progress_id)
     totals["alerts"] = evaluate_alerts_task() if totals["new_posts"] else 0
-    create_markdown_artifact(key="ingest-summary", markdown=_summary(totals, rt.model_version))
+    # Out-of-domain signals (pipeline/domain_shift.py): a warning when the text is unfamiliar.
+    thresholds = rt.settings.shift_thresholds
+    totals |= signal_figures(signals)
+    if warning := shift_warning(name, signals, thresholds, rt.model_version):
+        totals["warning"] = warning
+        logger.warning("%s", warning)
+    summary = _summary(totals, rt.model_version) + signals_markdown(signals, thresholds, warning)
+    create_markdown_artifact(key="ingest-summary", markdown=summary)
     return totals
 
 

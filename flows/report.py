@@ -30,7 +30,7 @@ def build_report_task(
     built = make_report(
         Settings(), parse_time(since), parse_time(until), bucket, source, brands or None
     )
-    return {"rows": built.rows, "title": built.title}
+    return {"rows": built.rows, "title": built.title, "warnings": built.warnings}
 
 
 @flow(name="brand-report")
@@ -47,7 +47,7 @@ def brand_report_flow(
     report = build_report_task(since, until, bucket, source, brands)
     rows, title = report["rows"], report["title"]
     create_markdown_artifact(
-        markdown=report_markdown(rows, title), key=REPORT_KEY, description=title
+        markdown=report_markdown(rows, title, report["warnings"]), key=REPORT_KEY, description=title
     )
     table = series_rows(rows)
     # An empty list is not a table Prefect can show; one placeholder row says why.
@@ -56,4 +56,10 @@ def brand_report_flow(
         key=TABLE_KEY,
         description=f"{title}: one row per brand and bucket",
     )
-    return {"brands": len(rows), "buckets": len(table), "new_alerts": new_alerts, "title": title}
+    return {
+        "brands": len(rows),
+        "buckets": len(table),
+        "new_alerts": new_alerts,
+        "title": title,
+        "warnings": report["warnings"],
+    }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ from db.migrate import current_revision
 from db.report_queries import ALL_SOURCES, load_report_data
 from flows.settings import Settings
 from pipeline.aggregate_math import DEFAULT_MIN_VOLUME
+from pipeline.domain_shift import shift_warning
 from pipeline.errors import ConfigError, SentimonError
 
 _UNITS = {"d": "days", "h": "hours"}
@@ -48,6 +49,8 @@ class BrandReport:
     title: str
     bucket: str
     model_version: str | None
+    # Sources whose text reads unlike the training data (pipeline/domain_shift.py).
+    warnings: list[str] = field(default_factory=list)
 
 
 def configured_brands(settings: Settings) -> dict[str, tuple[str, ...]]:
@@ -117,12 +120,13 @@ def make_report(
     if skipped:
         langs = ", ".join(f"{lang} {n}" for lang, n in sorted(skipped.items()))
         title += f"; not scored, not English: {sum(skipped.values())} ({langs})"
-    return BrandReport(
-        rows,
-        title,
-        bucket,
-        active.version,
-    )
+    thresholds = settings.shift_thresholds
+    warnings = [
+        warning
+        for name, signals in sorted(data.signals.items())
+        if (warning := shift_warning(name, signals, thresholds, active.version))
+    ]
+    return BrandReport(rows, title, bucket, active.version, warnings)
 
 
 def report_title(

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.domain_shift import MAX_UNKNOWN_TOKEN_SHARE, MIN_MEAN_TOP_PROBABILITY, ShiftThresholds
+
 # The repository root: the committed default model and example brands file live there.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL = PROJECT_ROOT / "models" / "default"
@@ -30,12 +32,20 @@ class Settings(BaseSettings):
     # in worker processes (README "Performance"); 1 keeps everything in this process (and is
     # right on Dask workers, which are processes already).
     workers: int = Field(default=1, ge=1, le=64)
+    # When a source's text counts as unlike the training data (pipeline/domain_shift.py says
+    # how the defaults were measured; bench/ood_thresholds.py measures them for any model).
+    max_unknown_token_share: float = Field(default=MAX_UNKNOWN_TOKEN_SHARE, gt=0, le=1)
+    min_mean_top_probability: float = Field(default=MIN_MEAN_TOP_PROBABILITY, ge=0, lt=1)
 
     @property
     def db_url(self) -> str:
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'sentimon.db'}"
+
+    @property
+    def shift_thresholds(self) -> ShiftThresholds:
+        return ShiftThresholds(self.max_unknown_token_share, self.min_mean_top_probability)
 
     @property
     def models_dir(self) -> Path:

@@ -26,13 +26,19 @@ img { max-width: 100%; }
 """
 
 
-def render_html(rows: Sequence[dict[str, Any]], title: str, chart_png: bytes | None) -> str:
-    """The whole page as one string."""
+def render_html(
+    rows: Sequence[dict[str, Any]],
+    title: str,
+    chart_png: bytes | None,
+    warnings: Sequence[str] = (),
+) -> str:
+    """The whole page as one string; ``warnings`` (plain lines) under the title."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
+        *(f'<p class="alert"><b>Warning:</b> {escape(w)}</p>' for w in warnings),
     ]
     if chart_png:
         data = base64.b64encode(chart_png).decode("ascii")

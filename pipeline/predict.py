@@ -10,10 +10,11 @@ import numpy as np
 import torch
 from spacy.language import Language
 
+from pipeline.domain_shift import DomainSignals, measure
 from pipeline.model import LSTMClassifier
 from pipeline.records import LABELS, Prediction
 from pipeline.tokenize import TextConfig, preprocess
-from pipeline.vocab import Vocabulary, pad_batch, pad_features
+from pipeline.vocab import UNK_ID, Vocabulary, pad_batch, pad_features
 
 FeatureRows = Sequence[Sequence[float]]
 
@@ -85,8 +86,13 @@ class Scorer:
         """Probabilities float64[N, 3] in ``LABELS`` order, rows in input order."""
         if not token_lists:
             return np.zeros((0, len(LABELS)))
-        self.model.eval()
         ids, features = encode_all(self.vocab, token_lists, self.max_tokens)
+        return self._probabilities(ids, features)
+
+    def _probabilities(
+        self, ids: list[list[int]], features: list[list[tuple[float, ...]]] | None
+    ) -> np.ndarray:
+        self.model.eval()
         with _torch_threads(self.threads):
             logits = batch_logits(self.model, ids, features, self.batch_size).double()  # [N, C]
         # float64 so that each row sums to 1 to ~1e-15, as the database's checks expect.
@@ -94,7 +100,27 @@ class Scorer:
 
     def score_token_lists(self, token_lists: Sequence[Sequence[str]]) -> list[Prediction]:
         """One Prediction per token list (tokens as `pipeline.tokenize.model_tokens` makes them)."""
-        probs = self.predict_proba(token_lists)
+        return self._predictions(self.predict_proba(token_lists))
+
+    def score_with_signals(
+        self, token_lists: Sequence[Sequence[str]]
+    ) -> tuple[list[Prediction], DomainSignals]:
+        """``score_token_lists`` plus the batch's out-of-domain signals (pipeline.domain_shift):
+        the ids and probabilities are there already, so they cost a count and a max."""
+        if not token_lists:
+            return [], DomainSignals()
+        ids, features = encode_all(self.vocab, token_lists, self.max_tokens)
+        probs = self._probabilities(ids, features)  # [N, 3]
+        # encode() stands an UNK in for a post with no tokens left after the rules: that post
+        # has no unknown words, it has no words.
+        counted = [
+            [] if post_ids == [UNK_ID] and not self.vocab.rules.apply(tokens) else post_ids
+            for post_ids, tokens in zip(ids, token_lists, strict=True)
+        ]
+        signals = measure(counted, probs.max(axis=1).tolist(), UNK_ID)
+        return self._predictions(probs), signals
+
+    def _predictions(self, probs: np.ndarray) -> list[Prediction]:
         return [
             Prediction(
                 label=LABELS[int(row.argmax())],

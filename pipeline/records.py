@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pipeline.amplification import ContentKey
+from pipeline.domain_shift import DomainSignals
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
@@ -92,3 +93,6 @@ class Batch:
     scored: list[ScoredPost] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # How unlike the training data the scored posts read (pipeline.domain_shift); None when
+    # the batch was not measured.
+    signals: DomainSignals | None = None

@@ -70,8 +70,9 @@ HEADERS = [
 TERMINAL_HEADERS = ["posts", "ampl.", "+ / = / -", "mean", "net", "95% interval", "NSS", "SoV"]
 
 
-def report_table(rows: Sequence[dict[str, Any]], title: str) -> Group:
-    """Terminal rendering: the figures, then the alerts and each brand's top negative post.
+def report_table(rows: Sequence[dict[str, Any]], title: str, warnings: Sequence[str] = ()) -> Group:
+    """Terminal rendering: the figures, then the alerts and each brand's top negative post,
+    then ``warnings`` (sources whose text is unlike the training data).
 
     Compact (about 100 columns): positive/neutral/negative share one column, low-volume rows
     are dimmed and marked with *, and the alerts follow the table.
@@ -113,6 +114,8 @@ def report_table(rows: Sequence[dict[str, Any]], title: str) -> Group:
             parts.append(
                 Text(f"  {brand} ({post['score']:+.2f}{copies}): {_one_line(post['text'])}")
             )
+    for warning in warnings:
+        parts.append(Text.assemble(("\nwarning: ", "bold yellow"), warning))
     return Group(*parts)
 
 
@@ -129,9 +132,14 @@ def _md(text: str) -> str:
     return flat
 
 
-def report_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
-    """Markdown: the figures table, the alerts, and the top posts per brand."""
+def report_markdown(
+    rows: Sequence[dict[str, Any]], title: str, warnings: Sequence[str] = ()
+) -> str:
+    """Markdown: ``warnings`` (sources whose text is unlike the training data, written as
+    markdown already), the figures table, the alerts, and the top posts per brand."""
     lines = [f"# {_md(title)}", ""]
+    for warning in warnings:
+        lines += [f"> **Warning:** {warning}", ""]
     if not rows:
         return "\n".join([*lines, "No scored posts in this window."]) + "\n"
     lines.append("| brand | " + " | ".join(HEADERS) + " |")

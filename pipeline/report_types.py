@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.aggregate_math import Counts
+from pipeline.domain_shift import DomainSignals
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +100,5 @@ class ReportData:
     top_positive: dict[str, list[TopPost]]
     top_negative: dict[str, list[TopPost]]
     alerts: list[AlertRecord]
+    # Source -> out-of-domain signals of its latest batches (db.report_queries.source_signals).
+    signals: dict[str, DomainSignals] = field(default_factory=dict)

@@ -37,6 +37,14 @@ def assert_same(a, b):
     assert [p and p.label for p in a.predictions] == [p and p.label for p in b.predictions]
     scores = [[p.score for p in x.predictions if p] for x in (a, b)]
     assert scores[0] == pytest.approx(scores[1], abs=1e-5)
+    # the parts' out-of-domain signals add up to those of the whole batch
+    assert (a.signals.n_scored, a.signals.n_tokens, a.signals.n_unknown) == (
+        b.signals.n_scored,
+        b.signals.n_tokens,
+        b.signals.n_unknown,
+    )
+    assert a.signals.top_probability_sum == pytest.approx(b.signals.top_probability_sum, abs=1e-3)
+    assert a.signals.n_scored == sum(1 for p in a.predictions if p)
 
 
 @pytest.fixture(scope="module")
