@@ -174,6 +174,8 @@ def ingest_and_score(
     if progress_id is not None:
         BatchProgress.finish(progress_id)
     totals["alerts"] = evaluate_alerts_task() if totals["new_posts"] else 0
+    if rt.scorer.team_lexicon is not None:
+        totals["team_lexicon"] = rt.scorer.team_lexicon
     create_markdown_artifact(key="ingest-summary", markdown=_summary(totals, rt.model_version))
     return totals
 
@@ -215,4 +217,9 @@ def _summary(totals: dict[str, Any], model_version: str) -> str:
         f"| {totals['batches']} | {totals['read']} | {totals['posts']} | {totals['new_posts']} "
         f"| {totals['rejects']} | {rate:,.0f} |\n\n"
         f"Model version: `{model_version}`"
+        + (
+            f"; team lexicon `{team['path']}` (sha256 {team['sha256'][:12]}, {team['terms']} terms)"
+            if (team := totals.get("team_lexicon"))
+            else ""
+        )
     )

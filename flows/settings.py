@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # in worker processes (README "Performance"); 1 keeps everything in this process (and is
     # right on Dask workers, which are processes already).
     workers: int = Field(default=1, ge=1, le=64)
+    # A team lexicon (pipeline/team_lexicon.py) laid over the model's lexicon when scoring;
+    # overrides `lexicon` in sentimon.toml.
+    lexicon: Path | None = None
 
     @property
     def db_url(self) -> str:
