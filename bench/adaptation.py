@@ -132,7 +132,8 @@ def held_out_base(data_dir: Path) -> Path:
     nlp, text_config = make_nlp(), TextConfig()
     rules = brand_rules(load_brands(BUNDLED_BRANDS), nlp, text_config)
     parts = {
-        name: splits[name][splits[name]["topic"] != HELD_OUT_TOPIC] for name in ("train", "validation")
+        name: splits[name][splits[name]["topic"] != HELD_OUT_TOPIC]
+        for name in ("train", "validation")
     }
     tokens = {name: preprocess(nlp, p["text"].tolist(), text_config) for name, p in parts.items()}
     result = train_model(
@@ -185,9 +186,15 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"{'case':<16}{'n test':>7}  {'base':>13}  {'adapted':>13}  {'VADER':>13}  {'gain':>6}")
     for name, case in results["uci"].items():
         t = case["tools"]
-        cells = [f"{t[k]['accuracy']:.3f} / {t[k]['auc']:.3f}" for k in ("base", "adapted", "vader")]
+        cells = [
+            f"{t[k]['accuracy']:.3f} / {t[k]['auc']:.3f}" for k in ("base", "adapted", "vader")
+        ]
         gain = t["adapted"]["accuracy"] - t["base"]["accuracy"]
-        print(f"{name:<16}{case['test_texts']:>7}  " + "  ".join(cells) + f"  {gain:+.3f}")
+        print(
+            f"{name:<16}{case['test_texts']:>7}  "
+            + "  ".join(cells)
+            + f"  {gain:+.3f}  (best epoch {case['best_epoch']})"
+        )
     print("  (UCI: accuracy of the score's sign / ROC AUC of the score)")
     held = results.get("held_out")
     if held:
@@ -196,7 +203,9 @@ def print_table(results: dict[str, Any]) -> None:
             f"{t[k]['accuracy']:.3f} / {t[k]['macro_f1']:.3f}" for k in ("base", "adapted", "vader")
         ]
         gain = t["adapted"]["accuracy"] - t["base"]["accuracy"]
-        print(f"{'airline (held)':<16}{held['test_texts']:>7}  " + "  ".join(cells) + f"  {gain:+.3f}")
+        print(
+            f"{'airline (held)':<16}{held['test_texts']:>7}  " + "  ".join(cells) + f"  {gain:+.3f}"
+        )
         print("  (held-out airline: 3-class accuracy / macro-F1)")
 
 
@@ -210,6 +219,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float)
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--layers", choices=LAYERS)
+    parser.add_argument("--prior-in-training", action="store_true", default=None)
     parser.add_argument("--held-out-base", type=Path, help="A base trained without airline.")
     parser.add_argument("--skip-held-out", action="store_true")
     parser.add_argument("--data-dir", type=Path, default=Path("sentimon-data"))
@@ -218,9 +228,16 @@ def main() -> None:
     torch.set_num_threads(1)
 
     config = AdaptConfig(seed=args.seed, threads=1)
-    overrides = {k: getattr(args, k) for k in ("lr", "epochs", "layers") if getattr(args, k)}
+    overrides = {
+        k: getattr(args, k)
+        for k in ("lr", "epochs", "layers", "prior_in_training")
+        if getattr(args, k)
+    }
     config = replace(config, **overrides)
-    recipe = f"lr {config.lr:g}, epochs <= {config.epochs}, layers {config.layers}"
+    recipe = (
+        f"lr {config.lr:g}, epochs <= {config.epochs}, layers {config.layers}, "
+        f"prior in training {config.prior_in_training}"
+    )
     results: dict[str, Any] = {"model": str(args.model), "recipe": recipe, "uci": {}}
     base = load_base(args.model)
     for source in filter(None, args.sources.split(",")):

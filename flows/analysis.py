@@ -26,8 +26,8 @@ from pipeline.artifacts import load_scorer
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.language import ENGLISH, LanguageIdentifier
 from pipeline.predict import Scorer
-from pipeline.team_lexicon import apply_team_lexicon, load_team_lexicon
 from pipeline.records import Prediction
+from pipeline.team_lexicon import apply_team_lexicon, load_team_lexicon
 from pipeline.tokenize import make_texts_and_docs, texts_tokens
 
 log = logging.getLogger(__name__)

@@ -125,7 +125,6 @@ class ProjectConfig(BaseModel):
             )
         return path
 
-
     def lexicon_path(self) -> Path | None:
         """The team lexicon file ``lexicon`` names, or None."""
         return (self.folder / self.lexicon) if self.lexicon else None

@@ -96,6 +96,33 @@ def load_scoring_model(model_dir: Path, team_lexicon: Path | None) -> Scorer:
     return apply_team_lexicon(scorer, team) if team is not None else scorer
 
 
+def resolve_model(model: str | None, settings: Settings) -> Path:
+    """A model directory from a path, a registered version name, or (None) the active model.
+
+    Reads the database only if it exists: naming a version never creates one.
+    """
+    if model is None:
+        return resolve_model_dir(settings)
+    path = Path(model)
+    if path.is_dir():
+        return path
+    url = settings.db_url
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        engine = make_engine(url)
+        try:
+            if migrate.current_revision(engine) is not None:
+                with engine.connect() as conn:
+                    for row in repository.list_model_versions(conn):
+                        if row.version == model:
+                            return Path(row.path)
+        finally:
+            engine.dispose()
+    raise ArtifactError(
+        f"{model!r} is neither a model directory nor a registered version: "
+        "`sentimon models list` shows the versions"
+    )
+
+
 _RUNTIMES: dict[tuple[str, ...], Runtime] = {}
 _SCORERS: dict[tuple[str, str], Scorer] = {}
 _LOCK = threading.Lock()
