@@ -31,6 +31,14 @@ MapOption = Annotated[
 ]
 
 
+def _fail(err: Exception, prefix: str = "[red]error:[/red]") -> typer.Exit:
+    """Print an error as one line (its text never read as rich markup); the exit to raise."""
+    from rich.markup import escape
+
+    err_console.print(f"{prefix} {escape(str(err))}")
+    return typer.Exit(1)
+
+
 def parse_map(value: str | None) -> dict[str, str] | None:
     """``"text=review,id=uid"`` -> ``{"text": "review", "id": "uid"}``."""
     if not value:
@@ -182,8 +190,7 @@ def score(
     try:
         scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
     except SentimonError as err:
-        err_console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(1) from err
+        raise _fail(err) from err
     for pred in scorer.score_texts(items):
         sys.stdout.write(
             json.dumps(
@@ -374,8 +381,7 @@ def train(
             show_progress=True,
         )
     except SentimonError as err:
-        err_console.print(f"training failed: {err}")
-        raise typer.Exit(1) from err
+        raise _fail(err, "training failed:") from err
     if fmt == "json":
         sys.stdout.write(json.dumps({"version": summary["version"], "metrics": summary}) + "\n")
         return
@@ -540,8 +546,7 @@ def label_export(
     try:
         export = export_for_labelling(Settings(), n, source, brand, out)
     except SentimonError as err:
-        err_console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(1) from err
+        raise _fail(err) from err
     console.print(
         f"{export.rows} posts to label (model {export.model_version}) written to {export.path}"
     )
