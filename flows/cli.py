@@ -35,7 +35,7 @@ def _fail(err: Exception, prefix: str = "[red]error:[/red]") -> typer.Exit:
     """Print an error as one line (its text never read as rich markup); the exit to raise."""
     from rich.markup import escape
 
-    err_console.print(f"{prefix} {escape(str(err))}")
+    err_console.print(f"{prefix} {escape(str(err))}", soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -405,6 +405,7 @@ def _adapt(
     """`train --base`: fine-tune, register, print the holdout metrics beside the base's."""
     from flows.runtime import resolve_model
     from flows.training import adapt_flow
+    from pipeline.corpus import load_corpus
     from pipeline.errors import CorpusError
 
     if data is None:
@@ -415,8 +416,11 @@ def _adapt(
     if not data.is_file():
         raise CorpusError(f"labelled file {data} does not exist: check the path")
     settings = Settings()
+    base_dir = resolve_model(base, settings)
+    # Read once here, so that a wrong column or label is one line, not a failed flow run.
+    load_corpus(data, column_map, label_map=label_map, skip_unlabelled=True)
     summary = adapt_flow(
-        base_dir=str(resolve_model(base, settings)),
+        base_dir=str(base_dir),
         data=str(data),
         column_map=column_map,
         label_map=label_map,
@@ -445,12 +449,14 @@ def _adapt(
         console.print(f"  {title:<30}{b:>8.3f}{a:>8.3f}")
     console.print(
         f"model {summary['version']} (from {summary['base_version']}) in {summary['path']}"
-        + (" (active)" if activate else "")
+        + (" (active)" if activate else ""),
+        soft_wrap=True,
     )
     if not activate:
         console.print(
             f"next: `sentimon models activate {summary['version']}`, then `sentimon backfill` "
-            "to re-score stored posts"
+            "to re-score stored posts",
+            soft_wrap=True,
         )
     else:
         console.print("next: `sentimon backfill` to re-score stored posts")
@@ -548,12 +554,14 @@ def label_export(
     except SentimonError as err:
         raise _fail(err) from err
     console.print(
-        f"{export.rows} posts to label (model {export.model_version}) written to {export.path}"
+        f"{export.rows} posts to label (model {export.model_version}) written to {export.path}",
+        soft_wrap=True,
     )
     console.print(
         "fill the label column (negative, neutral or positive; leave a row empty to skip it), "
         f"then: sentimon train --base {export.model_version} --data {export.path} "
-        "--map text=text,label=label"
+        "--map text=text,label=label",
+        soft_wrap=True,
     )
 
 

@@ -138,7 +138,11 @@ def test_a_team_term_moves_the_score_its_way(base, tmp_path):
     before = [p.score for p in base.scorer.score_texts(texts)]
     after = [p.score for p in scorer.score_texts(texts)]
     assert after[0] > before[0] and after[1] < before[1]
-    assert scorer.team_lexicon == {"path": str(lexicon.resolve()), "sha256": team.sha256, "terms": 2}
+    assert scorer.team_lexicon == {
+        "path": str(lexicon.resolve()),
+        "sha256": team.sha256,
+        "terms": 2,
+    }
     assert base.scorer.vocab.lexicon is not None
     assert "zorgly" not in base.scorer.vocab.lexicon.valence  # the saved version is untouched
 
