@@ -22,7 +22,6 @@ from rich.table import Table
 from flows.runtime import resolve_model
 from flows.settings import Settings
 from pipeline.devsets import UCI_SOURCES, fetch_command
-from pipeline.errors import ArtifactError
 from pipeline.evaluation import TOOLS, evaluate_version
 from pipeline.records import LABELS
 
