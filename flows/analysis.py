@@ -28,6 +28,7 @@ from pipeline.domain_shift import DomainSignals
 from pipeline.language import ENGLISH, LanguageIdentifier
 from pipeline.predict import Scorer
 from pipeline.records import Prediction
+from pipeline.team_lexicon import apply_team_lexicon, load_team_lexicon
 from pipeline.tokenize import make_texts_and_docs, texts_tokens
 
 log = logging.getLogger(__name__)
@@ -111,10 +112,17 @@ class AnalysisPool:
     start on first use (a few seconds: torch, spaCy and the model load there too).
     """
 
-    def __init__(self, model_dir: Path, brands_path: Path, processes: int = 2) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        brands_path: Path,
+        processes: int = 2,
+        team_lexicon: Path | None = None,
+    ) -> None:
         if processes < 2:
             raise ValueError("a pool needs 2 processes or more (this one and a worker)")
         self.model_dir, self.brands_path, self.processes = model_dir, brands_path, processes
+        self.team_lexicon = team_lexicon
         self._executor: ProcessPoolExecutor | None = None
         self.broken = False
 
@@ -175,7 +183,11 @@ class AnalysisPool:
                 max_workers=self.processes - 1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(str(self.model_dir), str(self.brands_path)),
+                initargs=(
+                    str(self.model_dir),
+                    str(self.brands_path),
+                    str(self.team_lexicon) if self.team_lexicon else None,
+                ),
             )
         return self._executor
 
@@ -189,10 +201,12 @@ class AnalysisPool:
 _WORKER: tuple[Scorer, LanguageIdentifier, BrandMatcher] | None = None
 
 
-def _init_worker(model_dir: str, brands_path: str) -> None:
+def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = None) -> None:
     global _WORKER
     started = time.perf_counter()
     scorer = load_scorer(Path(model_dir))
+    if team_lexicon is not None:
+        scorer = apply_team_lexicon(scorer, load_team_lexicon(Path(team_lexicon)))
     matcher = BrandMatcher(scorer.nlp, load_brands(Path(brands_path)))
     _WORKER = (scorer, LanguageIdentifier(), matcher)
     log.debug("analysis worker ready in %.1f s", time.perf_counter() - started)

@@ -16,6 +16,10 @@ from flows.settings import DEFAULT_TRAIN_CONFIG, Settings
 app = typer.Typer(help="sentimon: sentiment monitoring for brand reputation.", no_args_is_help=True)
 models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+label_app = typer.Typer(
+    help="Posts for a person to label, to adapt the model.", no_args_is_help=True
+)
+app.add_typer(label_app, name="label")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -25,6 +29,14 @@ MapOption = Annotated[
         "--map", help="Column names of a foreign layout: text=review,created_at=date,id=uid"
     ),
 ]
+
+
+def _fail(err: Exception, prefix: str = "[red]error:[/red]") -> typer.Exit:
+    """Print an error as one line (its text never read as rich markup); the exit to raise."""
+    from rich.markup import escape
+
+    err_console.print(f"{prefix} {escape(str(err))}", soft_wrap=True)
+    return typer.Exit(1)
 
 
 def parse_map(value: str | None) -> dict[str, str] | None:
@@ -166,18 +178,28 @@ def score(
         str | None,
         typer.Option("--input", help="Plain text (a line each), .jsonl, or - for stdin."),
     ] = None,
-    model: Annotated[Path | None, typer.Option(help="A model version directory.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="A registered version or a model directory (default: the active)."),
+    ] = None,
 ) -> None:
-    """Print one JSON line per text: label, probabilities, score and model version."""
-    from flows.runtime import resolve_model_dir
-    from pipeline.artifacts import load_scorer
+    """Print one JSON line per text: label, probabilities, score and model version.
+
+    The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
+    """
+    from flows.runtime import load_scoring_model, resolve_model, team_lexicon_path
+    from pipeline.errors import SentimonError
 
     items = list(texts or [])
     if input_path:
         items.extend(_read_texts(input_path))
     if not items:
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
-    scorer = load_scorer(model or resolve_model_dir(Settings()))
+    settings = Settings()
+    try:
+        scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
+    except SentimonError as err:
+        raise _fail(err) from err
     for pred in scorer.score_texts(items):
         sys.stdout.write(
             json.dumps(
@@ -304,7 +326,13 @@ def train(
     ] = None,
     config: Annotated[Path, typer.Option(help="Hyperparameters (TOML).")] = DEFAULT_TRAIN_CONFIG,
     out: Annotated[Path | None, typer.Option(help="Where the version directory goes.")] = None,
-    activate: Annotated[bool, typer.Option(help="Make it the active model.")] = True,
+    activate: Annotated[
+        bool | None,
+        typer.Option(
+            help="Make it the active model (default: yes when training from scratch, "
+            "no with --base)."
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Train on a sample (smoke runs).")] = None,
     generalisation: Annotated[
         bool,
@@ -313,32 +341,137 @@ def train(
             "the other side (about doubles the time); stored in metrics.json."
         ),
     ] = False,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            help="Fine-tune this version (registered name or directory) on --data instead of "
+            "training from scratch: same vocabulary, tokenizer and lexicon."
+        ),
+    ] = None,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            help="With --base: share of the labels kept aside to measure the new version and "
+            "its base on the same texts."
+        ),
+    ] = 0.3,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
-    """Train an LSTM model version (the train-model flow), register it, activate it."""
+    """Train an LSTM model version (the train-model flow), register it, activate it.
+
+    With --base, fine-tune an existing version on a team's labels instead (the adapt-model
+    flow); the new version is registered but not activated unless --activate.
+    """
     from flows.training import train_flow
     from pipeline.corpus import parse_label_map
     from pipeline.errors import SentimonError
 
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("--format is text or json")
     try:
+        if base is not None:
+            _adapt(
+                base,
+                data,
+                parse_map(column_map),
+                parse_label_map(labels),
+                out,
+                holdout,
+                bool(activate),
+                fmt,
+            )
+            return
         summary = train_flow(
             data=str(data) if data else None,
             column_map=parse_map(column_map),
             label_map=parse_label_map(labels),
             config_path=str(config),
             out_root=str(out) if out else None,
-            activate=activate,
+            activate=activate is not False,
             limit=limit,
             generalisation=generalisation,
             show_progress=True,
         )
     except SentimonError as err:
-        err_console.print(f"training failed: {err}")
-        raise typer.Exit(1) from err
+        raise _fail(err, "training failed:") from err
+    if fmt == "json":
+        sys.stdout.write(json.dumps({"version": summary["version"], "metrics": summary}) + "\n")
+        return
     console.print(
         f"model {summary['version']} in {summary['path']}: test accuracy "
         f"{summary['test_accuracy']:.3f}, macro-F1 {summary['test_macro_f1']:.3f}"
-        + (" (active)" if activate else "")
+        + (" (active)" if summary["active"] else "")
     )
+
+
+def _adapt(
+    base: str,
+    data: Path | None,
+    column_map: dict[str, str] | None,
+    label_map: dict[str, str] | None,
+    out: Path | None,
+    holdout: float,
+    activate: bool,
+    fmt: str,
+) -> None:
+    """`train --base`: fine-tune, register, print the holdout metrics beside the base's."""
+    from flows.runtime import resolve_model
+    from flows.training import adapt_flow
+    from pipeline.corpus import load_corpus
+    from pipeline.errors import CorpusError
+
+    if data is None:
+        raise CorpusError(
+            "--base needs --data: the labelled CSV to fine-tune on (e.g. the file "
+            "`sentimon label export` wrote, with its label column filled)"
+        )
+    if not data.is_file():
+        raise CorpusError(f"labelled file {data} does not exist: check the path")
+    settings = Settings()
+    base_dir = resolve_model(base, settings)
+    # Read once here, so that a wrong column or label is one line, not a failed flow run.
+    load_corpus(data, column_map, label_map=label_map, skip_unlabelled=True)
+    summary = adapt_flow(
+        base_dir=str(base_dir),
+        data=str(data),
+        column_map=column_map,
+        label_map=label_map,
+        out_root=str(out) if out else None,
+        holdout=holdout,
+        activate=activate,
+        show_progress=True,
+    )
+    if fmt == "json":
+        sys.stdout.write(
+            json.dumps({"version": summary["version"], "metrics": summary["metrics"]}) + "\n"
+        )
+        return
+    held = summary["metrics"]
+    rows = [("accuracy", "accuracy"), ("macro-F1", "macro_f1")]
+    if "sign_accuracy" in held["adapted"]:
+        rows += [("accuracy of the score's sign", "sign_accuracy"), ("ROC AUC", "auc")]
+    console.print(
+        f"on {held['adapted']['n']} held-out labels ({', '.join(held['adapted']['classes'])}):"
+    )
+    console.print(f"  {'':<30}{'base':>8}{'new':>8}")
+    for title, key in rows:
+        b, a = held["base"].get(key), held["adapted"].get(key)
+        if b is None or a is None:
+            continue
+        console.print(f"  {title:<30}{b:>8.3f}{a:>8.3f}")
+    console.print(
+        f"model {summary['version']} (from {summary['base_version']}) in {summary['path']}"
+        + (" (active)" if activate else ""),
+        soft_wrap=True,
+    )
+    if not activate:
+        console.print(
+            f"next: `sentimon models activate {summary['version']}`, then `sentimon backfill` "
+            "to re-score stored posts",
+            soft_wrap=True,
+        )
+    else:
+        console.print("next: `sentimon backfill` to re-score stored posts")
 
 
 @app.command()
@@ -358,7 +491,8 @@ def evaluate(
 ) -> None:
     """The model beside VADER and TextBlob on its test split (overall, by topic, by length)
     and on the UCI sentences (Amazon, IMDb, Yelp) when they are found."""
-    from flows.evaluation import print_report, resolve_model, resolve_uci, uci_hint
+    from flows.evaluation import print_report, resolve_uci, uci_hint
+    from flows.runtime import resolve_model
     from pipeline.errors import SentimonError
     from pipeline.evaluation import evaluate_version
 
@@ -413,6 +547,34 @@ def models_activate(version: str) -> None:
         err_console.print(f"{err}; `sentimon models list` shows the registered versions")
         raise typer.Exit(1) from err
     console.print(f"active model: {version}")
+
+
+@label_app.command("export")
+def label_export(
+    n: Annotated[int, typer.Option("--n", min=1, help="How many posts.")] = 300,
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    brand: Annotated[str | None, typer.Option(help="Only posts mentioning this brand.")] = None,
+    out: Annotated[Path | None, typer.Option(help="The CSV to write.")] = None,
+) -> None:
+    """Write the stored posts the active model is least sure of (spread over sources and
+    brands, each text once) to a CSV whose empty `label` column a person fills in."""
+    from flows.labelling import export_for_labelling
+    from pipeline.errors import SentimonError
+
+    try:
+        export = export_for_labelling(Settings(), n, source, brand, out)
+    except SentimonError as err:
+        raise _fail(err) from err
+    console.print(
+        f"{export.rows} posts to label (model {export.model_version}) written to {export.path}",
+        soft_wrap=True,
+    )
+    console.print(
+        "fill the label column (negative, neutral or positive; leave a row empty to skip it), "
+        f"then: sentimon train --base {export.model_version} --data {export.path} "
+        "--map text=text,label=label",
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -18,6 +18,9 @@ url = "redis://127.0.0.1:6379/0"
 stream = "posts"
 group = "sentimon"
 ```
+
+Top-level keys come before the first table: ``lexicon = "team-lexicon.toml"`` names a team
+lexicon (domain terms read when scoring; SENTIMON_LEXICON overrides it).
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ class ProjectConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    # A team lexicon file (pipeline/team_lexicon.py), relative to this file's folder.
+    lexicon: str | None = None
     folder: Path = Path()  # the config file's folder: relative paths start here
 
     def source(self, name: str) -> SourceConfig:
@@ -119,6 +124,10 @@ class ProjectConfig(BaseModel):
                 "files sources must stay inside the folder of sentimon.toml"
             )
         return path
+
+    def lexicon_path(self) -> Path | None:
+        """The team lexicon file ``lexicon`` names, or None."""
+        return (self.folder / self.lexicon) if self.lexicon else None
 
 
 def load_config(path: Path) -> ProjectConfig:

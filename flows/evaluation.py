@@ -19,13 +19,9 @@ from prefect.cache_policies import NO_CACHE
 from rich.console import Console, Group
 from rich.table import Table
 
-from db import repository
-from db.engine import make_engine
-from db.migrate import current_revision
-from flows.runtime import resolve_model_dir
+from flows.runtime import resolve_model
 from flows.settings import Settings
 from pipeline.devsets import UCI_SOURCES, fetch_command
-from pipeline.errors import ArtifactError
 from pipeline.evaluation import TOOLS, evaluate_version
 from pipeline.records import LABELS
 
@@ -35,28 +31,6 @@ _UCI_TITLE = (
     "UCI sentences, out of domain (positive iff score > 0): accuracy / ROC AUC of the score / "
     "share labelled neutral"
 )
-
-
-def resolve_model(model: str | None, settings: Settings) -> Path:
-    """A model directory from a path, a registered version name, or (None) the active model."""
-    if model is None:
-        return resolve_model_dir(settings)
-    path = Path(model)
-    if path.is_dir():
-        return path
-    engine = make_engine(settings.db_url)
-    try:
-        if current_revision(engine) is not None:
-            with engine.connect() as conn:
-                for row in repository.list_model_versions(conn):
-                    if row.version == model:
-                        return Path(row.path)
-    finally:
-        engine.dispose()
-    raise ArtifactError(
-        f"{model!r} is neither a model directory nor a registered version: "
-        "`sentimon models list` shows the versions"
-    )
 
 
 def resolve_uci(uci: Path | None, settings: Settings) -> Path | None:

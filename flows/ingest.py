@@ -177,6 +177,8 @@ def ingest_and_score(
     if progress_id is not None:
         BatchProgress.finish(progress_id)
     totals["alerts"] = evaluate_alerts_task() if totals["new_posts"] else 0
+    if rt.scorer.team_lexicon is not None:
+        totals["team_lexicon"] = rt.scorer.team_lexicon
     # Out-of-domain signals (pipeline/domain_shift.py): a warning when the text is unfamiliar.
     thresholds = rt.settings.shift_thresholds
     totals |= signal_figures(signals)
@@ -225,4 +227,9 @@ def _summary(totals: dict[str, Any], model_version: str) -> str:
         f"| {totals['batches']} | {totals['read']} | {totals['posts']} | {totals['new_posts']} "
         f"| {totals['rejects']} | {rate:,.0f} |\n\n"
         f"Model version: `{model_version}`"
+        + (
+            f"; team lexicon `{team['path']}` (sha256 {team['sha256'][:12]}, {team['terms']} terms)"
+            if (team := totals.get("team_lexicon"))
+            else ""
+        )
     )

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from db import migrate, repository
 from db.engine import make_engine
 from flows.analysis import AnalysisPool
+from flows.config import load_config
 from flows.readahead import Readahead
 from flows.settings import BUNDLED_MODEL, Settings
 from pipeline.artifacts import load_scorer, read_manifest
@@ -22,6 +23,7 @@ from pipeline.brands import BrandMatcher, load_brands
 from pipeline.errors import ArtifactError
 from pipeline.language import LanguageIdentifier
 from pipeline.predict import Scorer
+from pipeline.team_lexicon import TeamLexicon, apply_team_lexicon, load_team_lexicon
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,52 @@ def resolve_model_dir(settings: Settings) -> Path:
     return Path(active.path) if active else BUNDLED_MODEL
 
 
-_RUNTIMES: dict[tuple[str, str], Runtime] = {}
+def team_lexicon_path(settings: Settings) -> Path | None:
+    """The team lexicon file: SENTIMON_LEXICON, else `lexicon` of sentimon.toml, else None."""
+    if settings.lexicon is not None:
+        return settings.lexicon
+    return load_config(settings.config).lexicon_path()
+
+
+def load_team(path: Path | None) -> TeamLexicon | None:
+    return load_team_lexicon(path) if path is not None else None
+
+
+def load_scoring_model(model_dir: Path, team_lexicon: Path | None) -> Scorer:
+    """A version's scorer, with the team lexicon (if any) laid over its own lexicon."""
+    scorer = load_scorer(model_dir)
+    team = load_team(team_lexicon)
+    return apply_team_lexicon(scorer, team) if team is not None else scorer
+
+
+def resolve_model(model: str | None, settings: Settings) -> Path:
+    """A model directory from a path, a registered version name, or (None) the active model.
+
+    Reads the database only if it exists: naming a version never creates one.
+    """
+    if model is None:
+        return resolve_model_dir(settings)
+    path = Path(model)
+    if path.is_dir():
+        return path
+    url = settings.db_url
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        engine = make_engine(url)
+        try:
+            if migrate.current_revision(engine) is not None:
+                with engine.connect() as conn:
+                    for row in repository.list_model_versions(conn):
+                        if row.version == model:
+                            return Path(row.path)
+        finally:
+            engine.dispose()
+    raise ArtifactError(
+        f"{model!r} is neither a model directory nor a registered version: "
+        "`sentimon models list` shows the versions"
+    )
+
+
+_RUNTIMES: dict[tuple[str, ...], Runtime] = {}
 _SCORERS: dict[tuple[str, str], Scorer] = {}
 _LOCK = threading.Lock()
 
@@ -90,14 +137,14 @@ def get_scorer(rt: Runtime, version: str | None) -> Scorer:
     key = (rt.settings.db_url, version)
     with _LOCK:
         if key not in _SCORERS:
-            _SCORERS[key] = load_scorer(Path(row.path))
+            _SCORERS[key] = load_scoring_model(Path(row.path), team_lexicon_path(rt.settings))
         return _SCORERS[key]
 
 
 def get_runtime(settings: Settings | None = None) -> Runtime:
     """Everything a batch needs, built once per process and database."""
     settings = settings or Settings()
-    key = (settings.db_url, str(settings.brands))
+    key = (settings.db_url, str(settings.brands), str(settings.lexicon), str(settings.config))
     with _LOCK:
         if key not in _RUNTIMES:
             _RUNTIMES[key] = _build_runtime(settings)
@@ -112,9 +159,10 @@ def _build_runtime(settings: Settings) -> Runtime:
             f"the active model's directory {model_dir} is missing: restore it or activate "
             "another version with `sentimon models activate VERSION`"
         )
-    scorer = load_scorer(model_dir)
+    lexicon = team_lexicon_path(settings)
+    scorer = load_scoring_model(model_dir, lexicon)
     # Brands are matched on Docs from the model's own tokenizer: one tokenisation per post.
     matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
     workers = settings.workers
-    pool = AnalysisPool(model_dir, settings.brands, workers) if workers > 1 else None
+    pool = AnalysisPool(model_dir, settings.brands, workers, lexicon) if workers > 1 else None
     return Runtime(settings=settings, engine=engine, scorer=scorer, matcher=matcher, pool=pool)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # how the defaults were measured; bench/ood_thresholds.py measures them for any model).
     max_unknown_token_share: float = Field(default=MAX_UNKNOWN_TOKEN_SHARE, gt=0, le=1)
     min_mean_top_probability: float = Field(default=MIN_MEAN_TOP_PROBABILITY, ge=0, lt=1)
+    # A team lexicon (pipeline/team_lexicon.py) laid over the model's lexicon when scoring;
+    # overrides `lexicon` in sentimon.toml.
+    lexicon: Path | None = None
 
     @property
     def db_url(self) -> str:

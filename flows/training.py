@@ -21,6 +21,7 @@ from db import repository
 from db.engine import make_engine
 from flows.runtime import prepare_database
 from flows.settings import DEFAULT_TRAIN_CONFIG, Settings
+from pipeline.adapt import AdaptConfig, run_adaptation
 from pipeline.artifacts import read_manifest
 from pipeline.brands import load_brands
 from pipeline.experiment import run_training
@@ -202,3 +203,77 @@ def train_flow(
         ),
     )
     return summary
+
+
+@task(name="adapt-model-version", cache_policy=NO_CACHE)
+def adapt_version(
+    base_dir: str,
+    data: str,
+    column_map: dict[str, str] | None,
+    label_map: dict[str, str] | None,
+    out_root: str,
+    holdout: float,
+    show_progress: bool,
+) -> str:
+    """Fine-tune a saved version on a labelled CSV and save the new version; returns its dir."""
+    config = AdaptConfig(holdout=holdout)
+    if show_progress:
+        console = Console(stderr=True)
+
+        def on_epoch(report: EpochReport) -> None:
+            console.log(f"epoch {report.epoch}: {describe_epoch(report)}")
+    else:
+        logger = get_run_logger()
+
+        def on_epoch(report: EpochReport) -> None:
+            logger.info("epoch %d: %s", report.epoch, describe_epoch(report))
+
+    adaptation = run_adaptation(
+        Path(base_dir), Path(data), Path(out_root), config, column_map, label_map, on_epoch
+    )
+    return str(adaptation.path)
+
+
+@flow(name="adapt-model")
+def adapt_flow(
+    base_dir: str,
+    data: str,
+    column_map: dict[str, str] | None = None,
+    label_map: dict[str, str] | None = None,
+    out_root: str | None = None,
+    holdout: float = 0.3,
+    activate: bool = False,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """Fine-tune a version (directory) on a team's labelled CSV, register the new version and
+    (if asked) activate it. Returns the version, its path and the holdout metrics of the base
+    and the new version on the same texts."""
+    model_dir = adapt_version(
+        base_dir,
+        data,
+        column_map,
+        label_map,
+        out_root or str(Settings().models_dir),
+        holdout,
+        show_progress,
+    )
+    summary = register_version(model_dir, activate)
+    metrics = read_manifest(Path(model_dir)).metrics
+    held = metrics["holdout"]
+    base, new = held["base"], held["adapted"]
+    create_markdown_artifact(
+        key="adapted-model",
+        markdown=(
+            f"### Model `{summary['version']}` from `{metrics['adaptation']['base_version']}`\n\n"
+            f"| on {new['n']} held-out labels | accuracy | macro-F1 |\n|---|---|---|\n"
+            f"| base | {base['accuracy']:.3f} | {base['macro_f1']:.3f} |\n"
+            f"| adapted | {new['accuracy']:.3f} | {new['macro_f1']:.3f} |\n"
+        ),
+    )
+    return {
+        "version": summary["version"],
+        "path": summary["path"],
+        "active": activate,
+        "base_version": metrics["adaptation"]["base_version"],
+        "metrics": held,
+    }

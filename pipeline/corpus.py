@@ -131,6 +131,7 @@ def load_corpus(
     column_map: dict[str, str] | None = None,
     encoding: str | None = None,
     label_map: dict[str, str] | None = None,
+    skip_unlabelled: bool = False,
 ) -> pd.DataFrame:
     """Read a labelled CSV into columns ``text``, ``label``, ``weight`` and ``topic``.
 
@@ -138,7 +139,8 @@ def load_corpus(
     label column's values (lower-cased) to negative/neutral/positive; without it, the known
     spellings (neg/neu/pos, -1/0/1, ...) are read, and a column of 1-5 as star ratings
     (1-2 negative, 3 neutral, 4-5 positive). Rows without text are dropped; a label outside
-    the mapping is an error.
+    the mapping is an error, as is an empty one unless ``skip_unlabelled`` (a file exported
+    for labelling whose person labelled only some rows).
     """
     if path is None:
         path = locate_default_corpus()
@@ -171,6 +173,8 @@ def load_corpus(
     else:
         df["weight"] = 1.0
     df = df[df["text"].str.strip() != ""]
+    if skip_unlabelled:
+        df = df[df["raw_label"].str.strip() != ""]
 
     df["label"] = _label_of(df["raw_label"], label_map)
     unknown = df.loc[df["label"].isna(), "raw_label"].value_counts()

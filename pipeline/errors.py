@@ -23,3 +23,7 @@ class CorpusError(SentimonError):
 
 class DevsetError(SentimonError):
     """A development set (the UCI sentences) is missing or malformed."""
+
+
+class LabellingError(SentimonError):
+    """No stored post fits a labelling request (none stored, unknown source or brand, ...)."""

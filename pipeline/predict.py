@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -77,6 +78,8 @@ class Scorer:
     max_tokens: int | None = None
     batch_size: int = 64
     threads: int = 1
+    # The team lexicon laid over the version's own (pipeline.team_lexicon): path, sha256, terms.
+    team_lexicon: dict[str, Any] | None = None
 
     def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         """Raw texts -> model tokens, through the one preprocessing function training used."""

@@ -1,0 +1,172 @@
+"""`sentimon label export`, `train --base`, `score --model` and the team lexicon, end to end."""
+
+import csv
+import json
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from db import repository
+from db.engine import make_engine
+from flows.cli import app
+from flows.runtime import prepare_database
+from pipeline.artifacts import save_model
+from pipeline.records import LABELS, Batch, Post, Prediction, ScoredPost
+from pipeline.tokenize import TextConfig, make_nlp, preprocess
+from pipeline.train import TrainConfig, train_model
+
+runner = CliRunner()
+WORDS = {"negative": ["awful", "terrible", "hate"], "positive": ["great", "love", "superb"]}
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "data"
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny version with lexicon features, trained in a second on inline texts."""
+    examples = [
+        (f"the {thing} was {word}", label)
+        for label, words in WORDS.items()
+        for word in words
+        for thing in ("room", "food", "staff", "phone", "gate")
+    ] + [(f"the {thing} was there", "neutral") for thing in ("room", "food", "staff", "phone")]
+    nlp = make_nlp()
+    tokens = preprocess(nlp, [t for t, _ in examples], TextConfig())
+    labels = [LABELS.index(y) for _, y in examples]
+    config = TrainConfig(
+        epochs=2,
+        batch_size=8,
+        min_freq=1,
+        embed_dim=8,
+        hidden_size=6,
+        max_tokens=16,
+        lexicon=True,
+        lexicon_prior=1.0,
+        threads=1,
+    )
+    result = train_model(tokens, labels, [1.0] * len(labels), tokens, labels, config)
+    return save_model(tmp_path_factory.mktemp("m"), result, make_nlp(), TextConfig(), config, {})
+
+
+def _fails_in_one_line(result, text):
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert text in " ".join(result.output.split())
+
+
+def _store_posts(data_dir):
+    engine = make_engine(f"sqlite:///{data_dir / 'sentimon.db'}")
+    prepare_database(engine)  # registers and activates the bundled model
+    with engine.begin() as conn:
+        version = repository.active_model_version(conn).version
+        items = []
+        for i in range(12):
+            top = 0.34 + i * 0.05
+            rest = (1 - top) / 2
+            items.append(
+                ScoredPost(
+                    post=Post(
+                        source="reviews",
+                        external_id=str(i),
+                        text=f"post {i}" if i != 11 else "post 0",
+                        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+                    ),
+                    brands=("Acme",) if i % 2 else (),
+                    prediction=Prediction("neutral", rest, top, rest, version),
+                )
+            )
+        repository.commit_batch(conn, Batch("reviews", None, "12", items))
+    engine.dispose()
+    return version
+
+
+def test_label_export_writes_the_least_sure_posts(data_dir, tmp_path):
+    _fails_in_one_line(runner.invoke(app, ["label", "export"]), "no posts stored yet")
+    version = _store_posts(data_dir)
+    result = runner.invoke(app, ["label", "export", "--n", "5"])
+    assert result.exit_code == 0, result.output
+    (written,) = (data_dir / "labels").iterdir()
+    out = " ".join(result.output.split())
+    assert str(written) in out and f"sentimon train --base {version}" in out
+    rows = list(csv.DictReader(written.open(encoding="utf-8")))
+    assert len(rows) == 5 and all(r["label"] == "" for r in rows)
+    assert rows[0]["text"] == "post 0"  # least sure; "post 11" repeats its text
+    assert {r["brands"] for r in rows} == {"", "Acme"}  # both groups take turns
+    result = runner.invoke(app, ["label", "export", "--brand", "Nobody", "--out", "x.csv"])
+    _fails_in_one_line(result, "no posts mention brand 'Nobody'")
+    _fails_in_one_line(
+        runner.invoke(app, ["label", "export", "--source", "shop"]), "no posts from source 'shop'"
+    )
+
+
+def test_score_with_a_model_directory_and_a_team_lexicon(tiny_model_dir, tmp_path, monkeypatch):
+    text = "the room was zorgly"
+    plain = runner.invoke(app, ["score", "--model", str(tiny_model_dir), text])
+    assert plain.exit_code == 0, plain.output
+    (tmp_path / "team.toml").write_text("[terms]\nzorgly = -4.0\n", encoding="utf-8")
+    (tmp_path / "sentimon.toml").write_text('lexicon = "team.toml"\n', encoding="utf-8")
+    team = runner.invoke(app, ["score", "--model", str(tiny_model_dir), text])
+    assert team.exit_code == 0, team.output
+    before, after = json.loads(plain.stdout), json.loads(team.stdout)
+    assert after["score"] < before["score"]
+    assert after["model_version"] == before["model_version"] == tiny_model_dir.name
+    (tmp_path / "bad.toml").write_text("[terms]\nzorgly = 'awful'\n", encoding="utf-8")
+    monkeypatch.setenv("SENTIMON_LEXICON", str(tmp_path / "bad.toml"))  # overrides the toml
+    _fails_in_one_line(
+        runner.invoke(app, ["score", "--model", str(tiny_model_dir), text]), "is not a number"
+    )
+    monkeypatch.delenv("SENTIMON_LEXICON")
+    _fails_in_one_line(
+        runner.invoke(app, ["score", "--model", "lstm-nope", text]),
+        "neither a model directory nor a registered version",
+    )
+
+
+def test_train_base_mistakes_are_one_line(tiny_model_dir, tmp_path):
+    result = runner.invoke(app, ["train", "--base", str(tiny_model_dir)])
+    _fails_in_one_line(result, "--base needs --data")
+    result = runner.invoke(app, ["train", "--base", "lstm-nope", "--data", "x.csv"])
+    _fails_in_one_line(result, "does not exist")
+    (tmp_path / "l.csv").write_text("body,verdict\ngreat,positive\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["train", "--base", "lstm-nope", "--data", "l.csv", "--map", "text=body"]
+    )
+    _fails_in_one_line(result, "neither a model directory nor a registered version")
+
+
+@pytest.mark.slow
+def test_train_base_registers_an_inactive_version(prefect_server, tiny_model_dir, tmp_path):
+    rows = ["review,stars"] + [
+        f"the {thing} was {word} {n},{5 if label == 'positive' else 1}"
+        for n in range(4)
+        for label, words in WORDS.items()
+        for word in words
+        for thing in ("bed", "soup", "desk")
+    ]
+    rows.append("not labelled yet,")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = ["train", "--base", str(tiny_model_dir), "--data", "labels.csv"]
+    args += ["--map", "text=review,label=stars", "--labels", "1=negative,5=positive"]
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["version"] != tiny_model_dir.name
+    assert set(out["metrics"]) == {"base", "adapted"}
+    assert "sign_accuracy" in out["metrics"]["adapted"]
+    listed = runner.invoke(app, ["models", "list"]).stdout
+    assert out["version"] in listed and f"* {out['version']}" not in listed
+    scored = runner.invoke(app, ["score", "--model", out["version"], "great"])
+    assert json.loads(scored.stdout)["model_version"] == out["version"]
+    # The same labels again: the same weights, so the same version: the last line says so
+    # (the flow run's log above it shows the failed task).
+    again = runner.invoke(app, args)
+    assert again.exit_code == 1
+    assert "already exists" in again.output.strip().splitlines()[-1]
+    bad = runner.invoke(app, ["train", "--base", out["version"], "--data", "labels.csv"])
+    _fails_in_one_line(bad, "has no column 'text' for the text")
