@@ -13,6 +13,7 @@ from pipeline.records import LABELS
 from pipeline.vocab import PAD_ID, UNK_ID
 
 POOLINGS = ("maxmean", "max", "mean")
+PRIOR_MODES = ("logits", "polarity")
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,18 @@ class ModelConfig:
     # network then learns what the lexicon gets wrong on the corpus rather than all of it, and
     # on text unlike the corpus, where it is unsure, the lexicon still speaks.
     lexicon_prior: float = 0.0
+    # How the prior is added. "logits": (-c, 0, +c) as above, which also draws probability away
+    # from neutral. "polarity": negative and positive move apart by the same amount while the
+    # neutral probability stays exactly what the network gave: the lexicon decides which way a
+    # polar text leans, the network whether it is polar at all (the corpus's neutral tweets
+    # are full of rated words: "thanks for the info").
+    prior_mode: str = "logits"
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {self.pooling!r}: use one of {POOLINGS}")
+        if self.prior_mode not in PRIOR_MODES:
+            raise ValueError(f"unknown prior_mode {self.prior_mode!r}: use one of {PRIOR_MODES}")
         if (self.lexicon_head or self.lexicon_prior) and not self.lexicon_features:
             raise ValueError("lexicon_head and lexicon_prior need lexicon_features")
 
@@ -138,10 +147,23 @@ class LSTMClassifier(nn.Module):
         if config.lexicon_prior:
             assert features is not None  # checked above
             compound = lexicon_compound(features, mask.squeeze(-1))  # [B]
+            if config.prior_mode == "polarity":
+                return polarity_prior(logits, config.lexicon_prior * compound)
             zero = torch.zeros_like(compound)
             prior = torch.stack([-compound, zero, compound], dim=-1)  # [B, 3] (LABELS order)
             logits = logits + config.lexicon_prior * prior
         return logits
+
+
+def polarity_prior(logits: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Logits FloatTensor[B, 3] (LABELS order) with positive raised and negative lowered by
+    ``shift`` FloatTensor[B], and neutral moved so that its softmax probability is unchanged."""
+    negative, neutral, positive = logits.unbind(dim=-1)  # [B] each
+    moved_negative, moved_positive = negative - shift, positive + shift
+    # p_neutral depends on neutral - logsumexp(negative, positive): keep that difference.
+    neutral = neutral + torch.logaddexp(moved_negative, moved_positive)
+    neutral = neutral - torch.logaddexp(negative, positive)
+    return torch.stack([moved_negative, neutral, moved_positive], dim=-1)
 
 
 # VADER's normalisation constant: compound = s / sqrt(s^2 + alpha), s the sum of valences.

@@ -24,7 +24,7 @@ from torch import nn
 
 from pipeline.errors import ConfigError
 from pipeline.lexicon import NUM_FEATURES, Lexicon, load_lexicon
-from pipeline.model import POOLINGS, LSTMClassifier, ModelConfig
+from pipeline.model import POOLINGS, PRIOR_MODES, LSTMClassifier, ModelConfig
 from pipeline.predict import batch_logits, encode_all
 from pipeline.records import LABELS
 from pipeline.vectors import WordVectors, load_vectors
@@ -64,6 +64,7 @@ class TrainConfig:
     lexicon: bool = False  # VADER lexicon features per token (pipeline.lexicon)
     lexicon_head: bool = False  # and their summary straight into the classifier head
     lexicon_prior: float = 0.0  # weight of the lexicon's compound added to the logits
+    prior_mode: str = "logits"  # how (pipeline.model.PRIOR_MODES)
     word_dropout: float = 0.0  # share of tokens replaced by <unk> in training
     text_dropout: float = 0.0  # share of texts read through their lexicon features only
     pooling: str = "maxmean"
@@ -95,6 +96,10 @@ class TrainConfig:
         object.__setattr__(self, "lexicons", tuple(self.lexicons))  # TOML gives a list
         if self.schedule not in ("constant", "linear"):
             raise ConfigError(f"unknown schedule {self.schedule!r}: use 'constant' or 'linear'")
+        if self.prior_mode not in PRIOR_MODES:
+            raise ConfigError(
+                f"unknown prior_mode {self.prior_mode!r}: use one of {list(PRIOR_MODES)}"
+            )
         if self.pooling not in POOLINGS:
             raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {list(POOLINGS)}")
         if self.freeze_embeddings not in FREEZE_MODES:
@@ -343,7 +348,9 @@ def train_model(
     if config.lexicon_prior:
         # Added only now: trained with it, the network learnt to cancel the lexicon on the
         # corpus and did worse on held-out topics (configs/lstm.toml, lexicon_prior).
-        model_config = replace(model_config, lexicon_prior=config.lexicon_prior)
+        model_config = replace(
+            model_config, lexicon_prior=config.lexicon_prior, prior_mode=config.prior_mode
+        )
         model.config = model_config
     temperature = (
         fit_temperature(batch_logits(model, val_ids, val_features), val_y)

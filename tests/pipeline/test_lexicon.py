@@ -159,6 +159,32 @@ def test_lexicon_prior_adds_its_weighted_compound_to_the_logits_and_nothing_else
     assert c[0] > 0 > -c[1]  # a positive text leans positive; the prior is not a constant
 
 
+def test_polarity_prior_moves_the_score_and_leaves_neutral_alone():
+    from pipeline.model import lexicon_compound
+
+    config = ModelConfig(vocab_size=10, embed_dim=4, hidden_size=3, lexicon_features=4)
+    plain = LSTMClassifier(config).eval()
+    polar = LSTMClassifier(
+        dataclasses.replace(config, lexicon_prior=2.0, prior_mode="polarity")
+    ).eval()
+    polar.load_state_dict(plain.state_dict())
+    rows = [(0.5, 0.5, 0.0, 0.0), (-0.75, -0.75, 0.0, 0.0)]
+    ids, lengths = pad_batch([[2, 3], [4, 5]])
+    features = pad_features([rows[:1] * 2, rows[1:] * 2])
+    with torch.inference_mode():
+        before = torch.softmax(plain(ids, lengths, features), dim=-1)  # [2, 3]
+        after = torch.softmax(polar(ids, lengths, features), dim=-1)
+    torch.testing.assert_close(after[:, 1], before[:, 1])  # neutral unchanged
+    score_shift = (after[:, 2] - after[:, 0]) - (before[:, 2] - before[:, 0])
+    c = lexicon_compound(features, torch.ones(2, 2, dtype=torch.bool))
+    assert score_shift[0] > 0 > score_shift[1] and c[0] > 0 > c[1]
+
+
+def test_unknown_prior_mode_is_refused():
+    with pytest.raises(ValueError, match="unknown prior_mode"):
+        ModelConfig(vocab_size=10, lexicon_features=4, lexicon_prior=1.0, prior_mode="gate")
+
+
 def test_a_prior_needs_lexicon_features():
     with pytest.raises(ValueError, match="lexicon_prior"):
         ModelConfig(vocab_size=10, lexicon_prior=1.0)
