@@ -1,0 +1,55 @@
+"""Scoring speed of model versions: docs/s of the Scorer on the same texts, one thread.
+
+    .venv/bin/python bench/model_speed.py models/default OTHER_MODEL_DIR [--texts 20000]
+
+Each model tokenises the corpus's texts with its own tokenizer once (not timed), then scores
+them in batches of 1,000, as a pipeline batch does; the best of ``--repeats`` runs is kept, so
+that another process's burst on a shared machine does not count. Also prints each artifact's
+size on disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from pipeline.artifacts import load_scorer
+from pipeline.corpus import load_corpus
+
+
+def artifact_mb(model_dir: Path) -> float:
+    return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file()) / 1e6
+
+
+def docs_per_second(model_dir: Path, texts: list[str], repeats: int, batch: int) -> float:
+    scorer = load_scorer(model_dir)
+    tokens = scorer.tokenize(texts)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for start in range(0, len(tokens), batch):
+            scorer.predict_proba(tokens[start : start + batch])
+        best = min(best, time.perf_counter() - started)
+    return len(texts) / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--texts", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1_000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    texts = load_corpus(None)["text"].tolist()[: args.texts]
+    print(f"{len(texts):,} corpus texts, batches of {args.batch:,}, best of {args.repeats}")
+    for model_dir in args.models:
+        rate = docs_per_second(model_dir, texts, args.repeats, args.batch)
+        print(f"{model_dir}: {rate:,.0f} docs/s, artifact {artifact_mb(model_dir):.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
