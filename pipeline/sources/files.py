@@ -132,7 +132,7 @@ class FileSource:
             except FileNotFoundError:
                 continue  # removed between the listing and the opening
             except NotAFileError as err:
-                self.refused[key] = str(err)  # swapped for a FIFO or a folder since the listing
+                self.refused[key] = err.reason  # swapped for a FIFO or a folder since listed
                 continue
         return SourceBatch(records, _format_cursor(*position) if position else None)
 

@@ -17,6 +17,10 @@ from typing import IO
 class NotAFileError(OSError):
     """An entry turned out not to be a regular file when it was opened."""
 
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name} is {reason}")
+        self.reason = reason
+
 
 def refusal(entry: Path, root: Path) -> str | None:
     """Why ``entry`` of the landing folder ``root`` must not be read; None when it may be.
@@ -64,7 +68,7 @@ def open_regular(path: Path) -> IO[bytes]:
     try:
         reason = _kind_refusal(os.fstat(fd).st_mode)
         if reason is not None:
-            raise NotAFileError(f"{path.name} is {reason}")
+            raise NotAFileError(path.name, reason)
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
