@@ -168,7 +168,15 @@ def score(
         items.extend(_read_texts(input_path))
     if not items:
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
-    scorer = load_scorer(model or resolve_model_dir(Settings()))
+    from pipeline.errors import SentimonError
+
+    try:
+        # A registered version is checked against model_versions.sha256 (resolve_model_dir);
+        # a directory given with --model is the user's own choice and has its manifest only.
+        scorer = load_scorer(model or resolve_model_dir(Settings()))
+    except SentimonError as err:
+        err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
     for pred in scorer.score_texts(items):
         sys.stdout.write(
             json.dumps(

@@ -17,11 +17,12 @@ from db.engine import make_engine
 from flows.analysis import AnalysisPool
 from flows.readahead import Readahead
 from flows.settings import BUNDLED_MODEL, Settings
-from pipeline.artifacts import load_scorer, read_manifest
+from pipeline.artifacts import read_manifest
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.errors import ArtifactError
 from pipeline.language import LanguageIdentifier
 from pipeline.predict import Scorer
+from pipeline.trusted_model import check_registered, load_registered_scorer
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,10 @@ def resolve_model_dir(settings: Settings) -> Path:
             active = repository.active_model_version(conn)
     finally:
         engine.dispose()
-    return Path(active.path) if active else BUNDLED_MODEL
+    if active is None:
+        return BUNDLED_MODEL
+    check_registered(Path(active.path), active.version, active.sha256)
+    return Path(active.path)
 
 
 _RUNTIMES: dict[tuple[str, str], Runtime] = {}
@@ -90,7 +94,7 @@ def get_scorer(rt: Runtime, version: str | None) -> Scorer:
     key = (rt.settings.db_url, version)
     with _LOCK:
         if key not in _SCORERS:
-            _SCORERS[key] = load_scorer(Path(row.path))
+            _SCORERS[key] = load_registered_scorer(Path(row.path), row.version, row.sha256)
         return _SCORERS[key]
 
 
@@ -112,7 +116,10 @@ def _build_runtime(settings: Settings) -> Runtime:
             f"the active model's directory {model_dir} is missing: restore it or activate "
             "another version with `sentimon models activate VERSION`"
         )
-    scorer = load_scorer(model_dir)
+    with engine.connect() as conn:
+        active = repository.active_model_version(conn)
+    assert active is not None  # prepare_database made sure of one
+    scorer = load_registered_scorer(model_dir, active.version, active.sha256)
     # Brands are matched on Docs from the model's own tokenizer: one tokenisation per post.
     matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
     workers = settings.workers
