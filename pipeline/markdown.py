@@ -26,7 +26,7 @@ def md_text(text: str) -> str:
 
 def md_code(text: str, in_table: bool = False) -> str:
     """``text`` as a code span that it cannot close: the fence is one backtick longer than the
-    longest run inside it (CommonMark), padded with spaces so edge backticks stay content.
+    longest run inside it (CommonMark), padded with spaces where edge backticks need it.
     Inside a code span nothing is parsed, HTML included. ``in_table``: pipes are escaped, since
     a GFM table splits its cells before it reads code spans."""
     flat = _one_line(text)
@@ -34,4 +34,8 @@ def md_code(text: str, in_table: bool = False) -> str:
         flat = flat.replace("|", "\\|")
     longest = max((len(run) for run in _BACKTICKS.findall(flat)), default=0)
     fence = "`" * (longest + 1)
-    return f"{fence} {flat} {fence}"
+    # CommonMark strips one space from each end when both are there: pad only when a backtick
+    # at an edge would merge with the fence, or when spaces at both ends would be eaten.
+    edge = flat[:1] + flat[-1:]
+    pad = " " if "`" in edge or (edge == "  " and flat.strip()) else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"

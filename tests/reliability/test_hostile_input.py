@@ -321,4 +321,4 @@ def test_the_ingest_summary_escapes_names_from_the_input():
     totals |= {"rejects": 0, "seconds": 1.0}
     md = _summary(totals, "lstm-x", {"b`<img src=y>`.jsonl": "a FIFO (named pipe)"})
     assert f"### Source `` {name} ``" in md  # a fence longer than any backtick run inside
-    assert "- `` b`<img src=y>`.jsonl ``: a FIFO \\(named pipe\\)" in md
+    assert "- ``b`<img src=y>`.jsonl``: a FIFO \\(named pipe\\)" in md
