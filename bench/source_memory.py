@@ -7,6 +7,12 @@ imports, its peak RSS while reading, and the time taken. ``--fresh`` also times 
 object per batch (a seek to the cursor instead of continuing the open file).
 
     .venv/bin/python bench/source_memory.py --rows 1000000 --batch-size 5000 --fresh
+
+``--long-line-gib N`` instead writes one .jsonl.gz holding a single N GiB line with no newline
+(about 1 MB compressed: what an attacker would drop in a landing folder) and measures reading
+it. Records are read with a size limit (pipeline/sources/lines.py), so the peak stays flat:
+
+    .venv/bin/python bench/source_memory.py --long-line-gib 1
 """
 
 from __future__ import annotations
@@ -54,6 +60,17 @@ def generate(folder: Path, rows: int) -> list[Path]:
     table = pa.Table.from_pylist([post(i) for i in range(rows)])
     pq.write_table(table, parquet, row_group_size=rows)  # one row group: no help from the layout
     return [jsonl, gz, parquet]
+
+
+def generate_long_line(folder: Path, gib: float) -> Path:
+    """One gzip member holding ``{"text": "aaa...`` of ``gib`` GiB and no newline."""
+    path = folder / "one-line.jsonl.gz"
+    chunk = b"a" * 2**24
+    with gzip.open(path, "wb", compresslevel=6) as fh:
+        fh.write(b'{"text": "')
+        for _ in range(int(gib * 2**30) // len(chunk)):
+            fh.write(chunk)
+    return path
 
 
 def peak_rss_mb() -> float:
@@ -107,13 +124,20 @@ def main() -> None:
     parser.add_argument(
         "--fresh", action="store_true", help="also time a new reader object per batch"
     )
+    parser.add_argument(
+        "--long-line-gib", type=float, help="read one gzip holding a single line this long"
+    )
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.batch_size, args.fresh)))
         return
     with tempfile.TemporaryDirectory(prefix="sentimon-bench-") as tmp:
-        inputs = generate(Path(tmp), args.rows)
+        if args.long_line_gib:
+            inputs = [generate_long_line(Path(tmp), args.long_line_gib)]
+            args.fresh = False
+        else:
+            inputs = generate(Path(tmp), args.rows)
         for path in inputs:
             size_mb = path.stat().st_size / 2**20
             for fresh in (False, True) if args.fresh else (False,):
@@ -122,7 +146,10 @@ def main() -> None:
                 # Our own interpreter and script.
                 out = subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
                 result = json.loads(out.stdout)
-                print(json.dumps({"rows": args.rows, "file_mb": round(size_mb, 1), **result}))
+                size = (
+                    {"line_gib": args.long_line_gib} if args.long_line_gib else {"rows": args.rows}
+                )
+                print(json.dumps({**size, "file_mb": round(size_mb, 1), **result}))
 
 
 if __name__ == "__main__":

@@ -240,11 +240,10 @@ def _insert_rejects(conn: Connection, batch_rejects: Iterable[Reject], now: date
     rows = [
         {
             "source": r.source,
-            "locator": r.locator,
-            "external_id": r.external_id,
-            "reason": r.reason,
-            # PostgreSQL text cannot hold NUL, and garbage input is exactly where it turns up.
-            "raw": r.raw[:RAW_LIMIT].replace("\x00", "\ufffd"),
+            "locator": _storable(r.locator),
+            "external_id": None if r.external_id is None else _storable(r.external_id),
+            "reason": _storable(r.reason),
+            "raw": _storable(r.raw[:RAW_LIMIT]),
             "created_at": now,
         }
         for r in batch_rejects
@@ -257,6 +256,14 @@ def _insert_rejects(conn: Connection, batch_rejects: Iterable[Reject], now: date
         .returning(rejects.c.id)
     )
     return len(conn.execute(stmt, rows).all())
+
+
+def _storable(value: str) -> str:
+    """``value`` with what no database stores replaced: NUL (PostgreSQL text cannot hold it)
+    and lone surrogates (not UTF-8). Garbage input is exactly where they turn up, and a reject
+    must always be storable."""
+    value = value.replace("\x00", "\ufffd")
+    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
 
 
 def _insert_batch_row(

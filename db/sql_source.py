@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    Connection,
     Engine,
     FromClause,
     Select,
@@ -93,7 +96,7 @@ class SqlSource:
             after = tuple_(_bound("cursor_value", value), _bound("key_value", key_value))
             stmt = stmt.where(tuple_(cur, tie) > after)
         try:
-            with self._engine_().connect() as conn:
+            with self._engine_().connect() as conn, _read_only(conn):
                 rows = [dict(row) for row in conn.execute(stmt).mappings()]
         except SQLAlchemyError as err:
             raise SourceError(f"SQL source {self.name!r}: reading failed: {err}") from err
@@ -163,7 +166,7 @@ class SqlSource:
                 pk = insp.get_pk_constraint(self.table, schema=self.schema)
                 return names, list(pk.get("constrained_columns") or [])
             star: Select[Any] = select(literal_column("*")).select_from(self._query_clause([]))
-            with engine.connect() as conn:
+            with engine.connect() as conn, _read_only(conn):
                 return list(conn.execute(star.limit(0)).keys()), []
         except NoSuchTableError as err:
             raise SourceError(
@@ -181,6 +184,33 @@ class SqlSource:
     def _query_clause(self, columns: list[str]) -> FromClause:
         assert self.query is not None
         return text(self.query).columns(*(column(c) for c in columns)).subquery("src")
+
+
+@contextmanager
+def _read_only(conn: Connection) -> Iterator[None]:
+    """Read in a transaction the database itself keeps read-only, so that a ``query`` (or a
+    function it calls: nextval(), a writing procedure) cannot change the source database.
+
+    PostgreSQL: SET TRANSACTION READ ONLY, which ends with the transaction. SQLite: PRAGMA
+    query_only, which lives on the connection, so it is switched off again before the
+    connection goes back to the pool. Other databases read as before.
+    """
+    backend = conn.dialect.name
+    if backend == "postgresql":
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+        yield
+        return
+    if backend != "sqlite":
+        yield
+        return
+    # Inside the transaction: an engine that begins with BEGIN IMMEDIATE (db.engine's) could
+    # not begin one under query_only, so it is switched on after the BEGIN and off before the end.
+    conn.execute(text("PRAGMA query_only = ON"))
+    try:
+        yield
+    finally:
+        conn.execute(text("PRAGMA query_only = OFF"))
+        conn.rollback()
 
 
 def _open_engine(url: str) -> Engine:

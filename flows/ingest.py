@@ -30,7 +30,9 @@ from flows.retry import TRANSIENT_RETRIES
 from flows.runtime import get_runtime
 from flows.sources import ResolvedSource, open_source, resolve_source
 from pipeline.domain_shift import DomainSignals, shift_warning, signal_figures, signals_markdown
+from pipeline.markdown import md_code, md_text
 from pipeline.sources import Source
+from pipeline.sources.files import refused_entries
 from pipeline.validate import Validator
 
 
@@ -136,6 +138,12 @@ def ingest_and_score(
     # Called from a sync flow, Prefect's sync/async wrapper returns the id, not a coroutine.
     progress_id = cast(UUID, create_progress_artifact(progress=0.0, description=f"source {name}"))
     signals = DomainSignals()
+    # Symlinks out of a landing folder, FIFOs, folders...: never read, said once per run.
+    refused = _refused(resolved)
+    for entry, why in sorted(refused.items()):
+        logger.warning("source %s: %r not read: it is %s", name, entry, why)
+    if refused:
+        totals["refused_entries"] = len(refused)
     try:
         parts = plan_partitions(rt.engine, resolved, partition_files)
         if parts is not None:
@@ -185,7 +193,9 @@ def ingest_and_score(
     if warning := shift_warning(name, signals, thresholds, rt.model_version):
         totals["warning"] = warning
         logger.warning("%s", warning)
-    summary = _summary(totals, rt.model_version) + signals_markdown(signals, thresholds, warning)
+    summary = _summary(totals, rt.model_version, refused) + signals_markdown(
+        signals, thresholds, warning
+    )
     create_markdown_artifact(key="ingest-summary", markdown=summary)
     return totals
 
@@ -218,18 +228,32 @@ def _add(totals: dict[str, Any], report: dict[str, Any]) -> None:
     totals["seconds"] += sum(report["timings"].values())
 
 
-def _summary(totals: dict[str, Any], model_version: str) -> str:
+def _summary(totals: dict[str, Any], model_version: str, refused: dict[str, str]) -> str:
+    """The run's Markdown artifact. Names come from the input (file names, ids): every one is
+    escaped, so none can close its code span and inject HTML or links."""
     rate = totals["read"] / totals["seconds"] if totals["seconds"] else 0.0
-    return (
-        f"### Source `{totals['source']}`\n\n"
+    text = (
+        f"### Source {md_code(totals['source'])}\n\n"
         "| batches | read | posts | new posts | rejects | posts/s |\n"
         "|---|---|---|---|---|---|\n"
         f"| {totals['batches']} | {totals['read']} | {totals['posts']} | {totals['new_posts']} "
         f"| {totals['rejects']} | {rate:,.0f} |\n\n"
-        f"Model version: `{model_version}`"
+        f"Model version: {md_code(model_version)}"
         + (
-            f"; team lexicon `{team['path']}` (sha256 {team['sha256'][:12]}, {team['terms']} terms)"
+            f"; team lexicon {md_code(str(team['path']))} (sha256 {team['sha256'][:12]}, "
+            f"{team['terms']} terms)"
             if (team := totals.get("team_lexicon"))
             else ""
         )
     )
+    if refused:
+        lines = [f"- {md_code(name)}: {md_text(why)}" for name, why in sorted(refused.items())]
+        text += "\n\nNot read from the landing folder:\n\n" + "\n".join(lines)
+    return text
+
+
+def _refused(resolved: ResolvedSource) -> dict[str, str]:
+    """Landing-folder entries the reader will not open (pipeline/sources/landing.py)."""
+    if resolved.config.kind != "files" or resolved.path is None or not resolved.path.is_dir():
+        return {}
+    return refused_entries(resolved.path)

@@ -24,6 +24,7 @@ from pipeline.errors import ArtifactError
 from pipeline.language import LanguageIdentifier
 from pipeline.predict import Scorer
 from pipeline.team_lexicon import TeamLexicon, apply_team_lexicon, load_team_lexicon
+from pipeline.trusted_model import check_registered, load_registered_scorer
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,10 @@ def resolve_model_dir(settings: Settings) -> Path:
             active = repository.active_model_version(conn)
     finally:
         engine.dispose()
-    return Path(active.path) if active else BUNDLED_MODEL
+    if active is None:
+        return BUNDLED_MODEL
+    check_registered(Path(active.path), active.version, active.sha256)
+    return Path(active.path)
 
 
 def team_lexicon_path(settings: Settings) -> Path | None:
@@ -89,9 +93,18 @@ def load_team(path: Path | None) -> TeamLexicon | None:
     return load_team_lexicon(path) if path is not None else None
 
 
-def load_scoring_model(model_dir: Path, team_lexicon: Path | None) -> Scorer:
-    """A version's scorer, with the team lexicon (if any) laid over its own lexicon."""
-    scorer = load_scorer(model_dir)
+def load_scoring_model(
+    model_dir: Path, team_lexicon: Path | None, registered: tuple[str, str] | None = None
+) -> Scorer:
+    """A version's scorer, with the team lexicon (if any) laid over its own lexicon.
+
+    ``registered`` (version, sha256 from model_versions): the directory must hold exactly the
+    version the registry recorded (pipeline/trusted_model.py); a directory the user names
+    themselves has its manifest only.
+    """
+    scorer = (
+        load_registered_scorer(model_dir, *registered) if registered else load_scorer(model_dir)
+    )
     team = load_team(team_lexicon)
     return apply_team_lexicon(scorer, team) if team is not None else scorer
 
@@ -114,6 +127,7 @@ def resolve_model(model: str | None, settings: Settings) -> Path:
                 with engine.connect() as conn:
                     for row in repository.list_model_versions(conn):
                         if row.version == model:
+                            check_registered(Path(row.path), row.version, row.sha256)
                             return Path(row.path)
         finally:
             engine.dispose()
@@ -137,7 +151,9 @@ def get_scorer(rt: Runtime, version: str | None) -> Scorer:
     key = (rt.settings.db_url, version)
     with _LOCK:
         if key not in _SCORERS:
-            _SCORERS[key] = load_scoring_model(Path(row.path), team_lexicon_path(rt.settings))
+            _SCORERS[key] = load_scoring_model(
+                Path(row.path), team_lexicon_path(rt.settings), (row.version, row.sha256)
+            )
         return _SCORERS[key]
 
 
@@ -159,8 +175,11 @@ def _build_runtime(settings: Settings) -> Runtime:
             f"the active model's directory {model_dir} is missing: restore it or activate "
             "another version with `sentimon models activate VERSION`"
         )
+    with engine.connect() as conn:
+        active = repository.active_model_version(conn)
+    assert active is not None  # prepare_database made sure of one
     lexicon = team_lexicon_path(settings)
-    scorer = load_scoring_model(model_dir, lexicon)
+    scorer = load_scoring_model(model_dir, lexicon, (active.version, active.sha256))
     # Brands are matched on Docs from the model's own tokenizer: one tokenisation per post.
     matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
     workers = settings.workers

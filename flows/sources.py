@@ -5,7 +5,8 @@ the Prefect UI); each task rebuilds its reader from them, which is cheap, so not
 secret ever passes through Prefect.
 
 Ad hoc inputs:
-- a path: a CSV/JSONL(.gz)/Parquet file or a landing folder;
+- a path: a CSV/JSONL(.gz)/Parquet file or a landing folder, named NAME-DIGEST after it unless
+  ``--source`` names it (``source_name_for``);
 - ``sqlite:///shop.db?table=reviews&cursor=id[&id=review_id]`` or the same with a
   ``postgresql://`` URL (its password from PGPASSWORD or ~/.pgpass, never in the URL);
 - ``redis://127.0.0.1:6379/0?stream=posts[&group=sentimon][&consumer=NAME]``.
@@ -13,6 +14,8 @@ Ad hoc inputs:
 
 from __future__ import annotations
 
+import hashlib
+import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +145,14 @@ def open_source(resolved: ResolvedSource) -> Source:
 
 
 def source_name_for(input_path: str) -> str:
-    """An ad hoc input's source name: its file or folder name without suffixes."""
-    path = Path(input_path)
-    return path.name.split(".")[0] or "input"
+    """An ad hoc input's source name: its file or folder name without suffixes, then a digest of
+    its resolved path.
+
+    The name keys the cursor, so two different inputs must never share one: by name alone,
+    d2/posts.jsonl would resume at d1/posts.jsonl's offset, and feed.csv after feed.jsonl
+    would sort before the cursor and be skipped. The same path keeps its name across runs.
+    """
+    resolved = Path(input_path.removeprefix("file://")).expanduser().resolve()
+    stem = resolved.name.split(".")[0][:64] or "input"
+    digest = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:8]
+    return f"{stem}-{digest}"

@@ -33,7 +33,9 @@ def render_chart(
     nrows = math.ceil(n / ncols)
     fig = Figure(figsize=(6.4 * ncols, 3.2 * nrows + 0.9), layout="constrained")
     FigureCanvasAgg(fig)
-    fig.suptitle(title, fontsize=13)
+    # Titles carry brand and source names from the input: plain text, never mathtext ("$\\frac{$"
+    # would raise) nor TeX.
+    fig.suptitle(title, fontsize=13, parse_math=False, usetex=False)
     if not shown:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no scored posts in this window", ha="center", va="center")
@@ -125,7 +127,10 @@ def _panel(ax: Any, row: dict[str, Any], first: datetime, last: datetime, step: 
     ax.set_ylim(-1.05, 1.05)
     ax.set_ylabel("net sentiment")
     ax.set_title(
-        f"{row['brand']}: {row['volume']:,} posts, net {row['net_sentiment']:+.2f}", fontsize=11
+        f"{row['brand']}: {row['volume']:,} posts, net {row['net_sentiment']:+.2f}",
+        fontsize=11,
+        parse_math=False,
+        usetex=False,
     )
     ax.grid(axis="y", alpha=0.3)
 

@@ -127,8 +127,22 @@ def report_csv(rows: Sequence[dict[str, Any]]) -> str:
     writer = csv.DictWriter(out, fieldnames=[*CSV_KEYS, "n_alerts"], lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({**{k: row.get(k) for k in CSV_KEYS}, "n_alerts": len(row["alerts"])})
+        cells = {k: csv_cell(row.get(k)) for k in CSV_KEYS}
+        writer.writerow({**cells, "n_alerts": len(row["alerts"])})
     return out.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet will not run as a formula (OWASP's CSV injection rule: a
+    leading ``'`` before ``= + - @``, tab or CR). Brand names can come from the input, so
+    ``=HYPERLINK(...)`` must arrive as text. Numbers pass unchanged (a negative figure is
+    a number, not a formula)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def series_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

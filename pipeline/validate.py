@@ -14,6 +14,10 @@ from pipeline.records import Post, RawRecord, Reject
 
 MAX_TEXT_CHARS = 20_000
 FIELDS = ("id", "text", "created_at", "author", "url", "brand")
+# Longest value of each other text field. PostgreSQL refuses an index entry over ~2,700 bytes
+# (ids and brands are indexed), and 4 UTF-8 bytes a character keeps these well under it.
+MAX_FIELD_CHARS = {"id": 512, "author": 512, "url": 4096, "brand": 256}
+MAX_BRAND_HINTS = 32
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,10 @@ class Validator:
         posts: list[Post] = []
         rejects: list[Reject] = []
         for record in records:
-            result = self.validate(record, now)
+            try:
+                result = self.validate(record, now)
+            except Exception as err:  # whatever one record holds, it is that record's problem
+                result = self._reject(record, f"unreadable record: {type(err).__name__}: {err}")
             (posts if isinstance(result, Post) else rejects).append(result)  # type: ignore[arg-type]
         return posts, rejects
 
@@ -45,6 +52,8 @@ class Validator:
             return self._reject(record, record.error or "unreadable record")
         fields = self._mapped(record.fields)
         external_id = _as_id(fields.get("id"))
+        if external_id is not None and (problem := unstorable("id", external_id)):
+            return self._reject(record, problem)
         text = fields.get("text")
         if text is None or text == "":
             return self._reject(record, "missing text", external_id)
@@ -54,9 +63,8 @@ class Validator:
             )
         if not text.strip():
             return self._reject(record, "empty text", external_id)
-        if "\x00" in text:
-            # PostgreSQL refuses NUL in text: one such post would fail its whole batch there.
-            return self._reject(record, "text contains a NUL character", external_id)
+        if problem := unstorable("text", text, limit=None):
+            return self._reject(record, problem, external_id)
         if len(text) > self.max_text_chars:
             return self._reject(
                 record,
@@ -70,14 +78,22 @@ class Validator:
         for name in ("author", "url"):
             if fields.get(name) is not None and not isinstance(fields[name], str | int):
                 return self._reject(record, f"{name} is not a string", external_id)
+        author, url = _opt_str(fields.get("author")), _opt_str(fields.get("url"))
+        hints = _brand_hints(fields.get("brand"))
+        if len(hints) > MAX_BRAND_HINTS:
+            return self._reject(record, f"too many brands ({len(hints)} > {MAX_BRAND_HINTS})")
+        checks = [("author", author), ("url", url), *(("brand", hint) for hint in hints)]
+        for name, value in checks:
+            if value is not None and (problem := unstorable(name, value)):
+                return self._reject(record, problem, external_id)
         return Post(
             source=self.source,
             external_id=external_id or content_id(text),
             text=text,
             created_at=created_at,
-            author=_opt_str(fields.get("author")),
-            url=_opt_str(fields.get("url")),
-            brand_hints=_brand_hints(fields.get("brand")),
+            author=author,
+            url=url,
+            brand_hints=hints,
         )
 
     def _mapped(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -87,6 +103,26 @@ class Validator:
 
     def _reject(self, record: RawRecord, reason: str, external_id: str | None = None) -> Reject:
         return Reject(self.source, record.locator, reason, record.raw, external_id)
+
+
+def unstorable(name: str, value: str, limit: int | None = -1) -> str | None:
+    """Why no target database would store ``value`` in field ``name``; None when it fits.
+
+    NUL (PostgreSQL text cannot hold it) and lone surrogates (from JSON's \\ud800 escapes; they
+    are not UTF-8, so no driver can send them) would fail the whole batch's commit, on every
+    run. ``limit`` -1: the field's MAX_FIELD_CHARS; None: no length check here.
+    """
+    if "\x00" in value:
+        return f"{name} contains a NUL character"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{name} contains an invalid surrogate (not UTF-8)"
+    most = MAX_FIELD_CHARS.get(name) if limit == -1 else limit
+    if most is not None and len(value) > most:
+        return f"{name} over the size limit ({len(value)} > {most} chars)"
+    return None
 
 
 def content_id(text: str) -> str:

@@ -7,7 +7,9 @@ import gzip
 import io
 import json
 import time
+import zlib
 from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, ClassVar, cast
@@ -15,9 +17,21 @@ from typing import IO, ClassVar, cast
 from pipeline.errors import SourceError
 from pipeline.records import RawRecord
 from pipeline.sources.base import RAW_KEEP, SourceBatch
+from pipeline.sources.landing import NotAFileError, open_regular, refusal
+from pipeline.sources.lines import (
+    MAX_RECORD_BYTES,
+    CsvFeed,
+    RecordTooLong,
+    bounded_lines,
+    raise_csv_field_limit,
+)
 
 FILE_SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz", ".parquet")
 SETTLE_SECONDS = 5.0  # a file modified more recently than this may still be being written
+_APPENDABLE = (".csv", ".jsonl")  # read up to their last complete record while being written
+# A position past the end of any file: where a file whose compressed data broke is left.
+PAST_END = 1 << 62
+_COMPRESSED_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 Rows = Generator[tuple[RawRecord, int], None, None]  # (record, position just after it)
 
@@ -50,7 +64,14 @@ class FileSource:
     not listed, and reading stops at the first file modified less than ``settle_seconds`` ago,
     so that the name-order cursor never moves past it. Producers should therefore write under a
     temporary name and rename, and name files so that new ones sort after those already landed:
-    a file that lands with a name before the cursor's is never read.
+    a file that lands with a name before the cursor's is never read. A single CSV or JSONL file
+    (``--input FILE``) modified within ``settle_seconds`` gives its complete records and keeps
+    its last one, which may be half written, for a later read; a .gz or Parquet one waits.
+
+    A landing folder is a boundary (pipeline/sources/landing.py): symbolic links leading out of
+    it, FIFOs, devices and folders are never opened; ``refused`` says which and why. Each record
+    is read with a size limit (pipeline/sources/lines.py), and whatever one record holds, it
+    becomes a RawRecord, with an error when it is unreadable: no record stops the source.
     """
 
     # A read depends on the cursor alone, so the next batch may be read before this one
@@ -59,36 +80,60 @@ class FileSource:
     path: Path
     name: str
     settle_seconds: float = SETTLE_SECONDS
+    # Landing-folder entries not read (symlinks leaving the folder, FIFOs, ...): name -> why.
+    refused: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _live: _Live | None = field(default=None, init=False, repr=False, compare=False)
 
     def files(self) -> list[Path]:
-        """The input files in reading order (settled or not)."""
+        """The input files in reading order (settled or not); refused entries are left out."""
+        if self.path.is_dir():
+            refused = refused_entries(self.path)
+            self.refused.update(refused)
+            return sorted(
+                (p for p in _candidates(self.path) if p.name not in refused),
+                key=lambda p: p.name,
+            )
         if self.path.is_file():
             return [self.path]
-        if not self.path.is_dir():
-            raise SourceError(f"input {self.path} does not exist: give a file or a folder")
-        return sorted(
-            (p for p in self.path.iterdir() if _suffix(p) and not p.name.startswith(".")),
-            key=lambda p: p.name,
-        )
+        if self.path.exists():
+            raise SourceError(f"input {self.path} is not a regular file: give a file or a folder")
+        raise SourceError(f"input {self.path} does not exist: give a file or a folder")
 
     def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
         start_file, start_pos = _parse_cursor(cursor)
+        single = not self.path.is_dir()
+        files = self.files()
+        if single and start_file is not None and start_file != files[0].name:
+            # Reading on would skip the file (or read it from another file's offset).
+            raise SourceError(
+                f"source {self.name!r} has a cursor in {start_file!r}, not in "
+                f"{files[0].name!r}: give this input a --source name of its own"
+            )
         records: list[RawRecord] = []
         position: tuple[Path, int] | None = None
-        for file in self.files():
+        for file in files:
             key = file.name
             if start_file is not None and key < start_file:
                 continue
-            if not self._settled(file):
+            settled = self._settled(file)
+            if settled is None:
+                continue  # gone since the listing (moved away, archived): nothing to read
+            if not settled and not (single and _suffix(file) in _APPENDABLE):
                 break  # later files wait too: the cursor must not jump over this one
-            rows = self._rows(file, start_pos if key == start_file else 0)
-            for record, end in rows:
-                records.append(record)
-                position = (file, end)
-                if len(records) >= limit:
-                    self._live = _Live(key, end, rows)
-                    return SourceBatch(records, _format_cursor(file, end))
+            # A file still being written gives its complete records; its last one waits.
+            rows = self._rows(file, start_pos if key == start_file else 0, complete=settled)
+            try:
+                for record, end in rows:
+                    records.append(record)
+                    position = (file, end)
+                    if len(records) >= limit:
+                        self._live = _Live(key, end, rows)
+                        return SourceBatch(records, _format_cursor(file, end))
+            except FileNotFoundError:
+                continue  # removed between the listing and the opening
+            except NotAFileError as err:
+                self.refused[key] = err.reason  # swapped for a FIFO or a folder since listed
+                continue
         return SourceBatch(records, _format_cursor(*position) if position else None)
 
     def acknowledge(self, batch: SourceBatch) -> None:
@@ -100,24 +145,41 @@ class FileSource:
             self._live.rows.close()
             self._live = None
 
-    def _settled(self, file: Path) -> bool:
-        # Only a landing folder has producers writing into it; a file named on the command
-        # line is read as it is (waiting would silently read nothing).
-        if self.settle_seconds <= 0 or file == self.path:
-            return True
+    def _settled(self, file: Path) -> bool | None:
+        """Whether ``file`` was left alone for ``settle_seconds``; None when it is gone."""
         try:
             modified = file.stat().st_mtime
         except FileNotFoundError:
-            return False
-        return time.time() - modified >= self.settle_seconds
+            return None
+        return self.settle_seconds <= 0 or time.time() - modified >= self.settle_seconds
 
-    def _rows(self, file: Path, position: int) -> Rows:
+    def _rows(self, file: Path, position: int, complete: bool) -> Rows:
         live, self._live = self._live, None
         if live is not None:
             if (live.file, live.position) == (file.name, position):
                 return live.rows
             live.rows.close()
-        return _read_file(file, position)
+        return _guard_compressed(_read_file(file, position, complete), file, position, complete)
+
+
+def refused_entries(folder: Path) -> dict[str, str]:
+    """Entries of a landing folder that will not be read, each with the reason."""
+    refused = {}
+    for entry in _candidates(folder):
+        reason = refusal(entry, folder)
+        if reason is not None:
+            refused[entry.name] = reason
+    return refused
+
+
+def _candidates(folder: Path) -> Iterator[Path]:
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if _suffix(entry) and not entry.name.startswith("."):
+            yield entry
 
 
 def _parse_cursor(cursor: str | None) -> tuple[str | None, int]:
@@ -137,14 +199,41 @@ def _format_cursor(file: Path, position: int) -> str:
     return json.dumps({"file": file.name, unit: position})
 
 
-def _open(path: Path) -> IO[bytes]:
-    if path.name.lower().endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
+@contextmanager
+def _open(path: Path) -> Iterator[IO[bytes]]:
+    with open_regular(path) as fh:
+        if not path.name.lower().endswith(".gz"):
+            yield fh
+            return
+        with gzip.GzipFile(fileobj=fh, mode="rb") as unzipped:
+            yield cast(IO[bytes], unzipped)
 
 
-def _read_file(path: Path, position: int) -> Rows:
-    """Yield (record, position just after it) from ``position`` (bytes, or rows for Parquet)."""
+def _guard_compressed(rows: Rows, path: Path, offset: int, complete: bool) -> Rows:
+    """A corrupt or truncated .gz quarantines the rest of itself instead of stopping the source.
+
+    The reject's position is PAST_END, where every later read of the file finds nothing; the
+    records before the damage are read as usual.
+    """
+    if offset >= PAST_END:
+        return
+    last = offset
+    try:
+        for record, end in rows:
+            last = end
+            yield record, end
+    except _COMPRESSED_ERRORS as err:
+        if complete:
+            reason = f"corrupt or truncated compressed data ({err}); the rest is skipped"
+            yield RawRecord(f"{path.name}@{last}", None, "", reason), PAST_END
+
+
+def _read_file(path: Path, position: int, complete: bool) -> Rows:
+    """Yield (record, position just after it) from ``position`` (bytes, or rows for Parquet).
+
+    ``complete`` False: the file may still be written, so a last record without its newline
+    is left for a later read.
+    """
     suffix = _suffix(path)
     if suffix == ".parquet":
         # Imported here: pyarrow costs a third of a second, and most inputs are CSV or JSONL.
@@ -152,85 +241,112 @@ def _read_file(path: Path, position: int) -> Rows:
 
         yield from read_parquet(path, position)
     elif suffix.startswith(".csv"):
-        yield from _read_csv(path, position)
+        yield from _read_csv(path, position, complete)
     else:
-        yield from _read_jsonl(path, position)
+        yield from _read_jsonl(path, position, complete)
 
 
-def _read_jsonl(path: Path, offset: int) -> Rows:
+def _read_jsonl(path: Path, offset: int, complete: bool) -> Rows:
     with _open(path) as fh:
         fh.seek(offset)
         pos = offset
-        for line in iter(fh.readline, b""):
-            start, pos = pos, pos + len(line)
-            if not line.strip():
-                continue
+        for line, size, ended in bounded_lines(fh):
+            if not (ended or complete):
+                return
+            start, pos = pos, pos + size
             locator = f"{path.name}@{start}"
-            try:
-                text = line.decode("utf-8")
-            except UnicodeDecodeError:
-                raw = line.decode("utf-8", errors="replace")[:RAW_KEEP]
-                yield RawRecord(locator, None, raw, "invalid UTF-8"), pos
-                continue
-            yield _parse_json_line(locator, text, complete=line.endswith(b"\n")), pos
+            if size > MAX_RECORD_BYTES:
+                yield _too_long(locator, line, size), pos
+            elif line.strip():
+                yield _parse_json_line(locator, line, complete=ended), pos
 
 
-def _parse_json_line(locator: str, text: str, complete: bool) -> RawRecord:
-    raw = text.rstrip("\n")[:RAW_KEEP]
+def _too_long(locator: str, head: bytes, size: int) -> RawRecord:
+    raw = head.decode("utf-8", errors="replace")[:RAW_KEEP]
+    reason = f"record over the size limit ({size:,} bytes > {MAX_RECORD_BYTES:,})"
+    return RawRecord(locator, None, raw, reason)
+
+
+def _parse_json_line(locator: str, line: bytes, complete: bool) -> RawRecord:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raw = line.decode("utf-8", errors="replace")[:RAW_KEEP]
+        return RawRecord(locator, None, raw, "invalid UTF-8")
+    raw = text.rstrip("\r\n")[:RAW_KEEP]
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         reason = "truncated last line" if not complete else f"invalid JSON: {err.msg}"
         return RawRecord(locator, None, raw, reason)
+    except RecursionError:
+        return RawRecord(locator, None, raw, "invalid JSON: nested too deeply")
+    except Exception as err:  # any other failure (a 5,000-digit number, ...) is this line's alone
+        return RawRecord(locator, None, raw, f"invalid JSON: {type(err).__name__}: {err}")
     if not isinstance(value, dict):
         return RawRecord(locator, None, raw, "not a JSON object")
     return RawRecord(locator, value, raw)
 
 
-class _LineFeed:
-    """Feeds decoded lines to csv.reader while counting bytes and remembering bad UTF-8."""
-
-    def __init__(self, fh: IO[bytes], offset: int) -> None:
-        self.fh = fh
-        self.pos = offset
-        self.bad = False
-
-    def __iter__(self) -> Iterator[str]:
-        for line in iter(self.fh.readline, b""):
-            self.pos += len(line)
-            try:
-                yield line.decode("utf-8")
-            except UnicodeDecodeError:
-                self.bad = True
-                yield line.decode("utf-8", errors="replace")
-
-
-def _read_csv(path: Path, offset: int) -> Rows:
+def _read_csv(path: Path, offset: int, complete: bool) -> Rows:
+    raise_csv_field_limit()
     with _open(path) as fh:
-        header_line = fh.readline()
-        try:
-            header = next(csv.reader([header_line.decode("utf-8-sig")]))
-        except (UnicodeDecodeError, StopIteration) as err:
-            raise SourceError(f"{path.name}: the first line must be a UTF-8 CSV header") from err
+        header_line = fh.readline(MAX_RECORD_BYTES + 1)
+        header = _header(header_line)
+        if header is None:
+            # A bad header makes every row unreadable: the whole file is one reject, once.
+            if offset == 0 and complete:
+                size = len(header_line) + sum(size for _, size, _ in bounded_lines(fh))
+                raw = header_line[:RAW_KEEP].decode("utf-8", errors="replace")
+                reason = "the first line is not a UTF-8 CSV header; the file is skipped"
+                yield RawRecord(f"{path.name}@0", None, raw, reason), max(size, 1)
+            return
         fh.seek(max(offset, len(header_line)))
-        feed = _LineFeed(fh, fh.tell())
+        feed = CsvFeed(fh, fh.tell())
+        reader = csv.reader(feed)
         start = feed.pos
-        for row in csv.reader(feed):
+        while True:
             locator = f"{path.name}@{start}"
-            raw = _csv_raw(row)
-            if feed.bad:
-                record = RawRecord(locator, None, raw, "invalid UTF-8")
-            elif not any(cell.strip() for cell in row):
-                start, feed.bad = feed.pos, False
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except RecordTooLong as err:
+                yield _too_long(locator, err.head, err.size), feed.pos
+                start = feed.pos
                 continue
-            elif len(row) > len(header):
-                record = RawRecord(
-                    locator, None, raw, f"too many columns: {len(row)} > {len(header)}"
-                )
-            else:
-                record = RawRecord(locator, dict(zip(header, row, strict=False)), raw)
-            yield record, feed.pos
-            start, feed.bad = feed.pos, False
+            except csv.Error as err:  # e.g. a lone CR inside a field: this record's problem
+                feed.new_record()
+                yield RawRecord(locator, None, "", f"unreadable CSV record: {err}"), feed.pos
+                start = feed.pos
+                continue
+            if feed.eof and not complete:
+                return  # ended by the end of the file: its writer may not be done with it
+            record = _csv_record(locator, row, header, feed.bad)
+            if record is not None:
+                yield record, feed.pos
+            start = feed.pos
+            feed.new_record()
+
+
+def _header(line: bytes) -> list[str] | None:
+    if len(line) > MAX_RECORD_BYTES:
+        return None
+    try:
+        return next(csv.reader([line.decode("utf-8-sig")]))
+    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return None
+
+
+def _csv_record(locator: str, row: list[str], header: list[str], bad: bool) -> RawRecord | None:
+    raw = _csv_raw(row)
+    if bad:
+        return RawRecord(locator, None, raw, "invalid UTF-8")
+    if not any(cell.strip() for cell in row):
+        return None
+    if len(row) > len(header):
+        return RawRecord(locator, None, raw, f"too many columns: {len(row)} > {len(header)}")
+    return RawRecord(locator, dict(zip(header, row, strict=False)), raw)
 
 
 def _csv_raw(row: list[str]) -> str:

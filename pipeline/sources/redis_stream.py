@@ -11,6 +11,7 @@ import redis
 from pipeline.errors import SourceError
 from pipeline.records import RawRecord
 from pipeline.sources.base import RAW_KEEP, SourceBatch
+from pipeline.sources.lines import MAX_RECORD_BYTES
 
 CLAIM_IDLE_MS = 300_000  # far above a batch's processing time, so live consumers keep theirs
 PAYLOAD_FIELD = "json"
@@ -73,7 +74,7 @@ class RedisStreamSource:
         if not entries:
             return SourceBatch([], None)
         ids = tuple(entry_id for entry_id, _ in entries)
-        records = [self._record(entry_id, values) for entry_id, values in entries]
+        records = [self._guarded_record(entry_id, values) for entry_id, values in entries]
         return SourceBatch(records, max(ids, key=_id_order), ack_ids=ids)
 
     def acknowledge(self, batch: SourceBatch) -> None:
@@ -134,6 +135,16 @@ class RedisStreamSource:
             return []
         return [(_text(i), v) for _, batch in reply for i, v in batch]
 
+    def _guarded_record(self, entry_id: str, values: dict[Any, Any] | None) -> RawRecord:
+        """The entry as a record; an entry that cannot be decoded at all becomes a reject, so
+        that it is acknowledged with its batch instead of staying pending for ever."""
+        try:
+            return self._record(entry_id, values)
+        except Exception as err:
+            raw = _lossy_raw(values)
+            reason = f"unreadable entry: {type(err).__name__}: {err}"
+            return RawRecord(f"{self.stream}/{entry_id}", None, raw, reason)
+
     def _record(self, entry_id: str, values: dict[Any, Any] | None) -> RawRecord:
         locator = f"{self.stream}/{entry_id}"
         raw = _raw(values or {}, self.payload_field)
@@ -141,11 +152,19 @@ class RedisStreamSource:
             flat = {_text(k): _text(v) for k, v in (values or {}).items()}
         except UnicodeDecodeError:
             return RawRecord(locator, None, raw, "invalid UTF-8")
+        size = sum(len(k) + len(v) for k, v in flat.items())
+        if size > MAX_RECORD_BYTES:
+            reason = f"record over the size limit ({size:,} chars > {MAX_RECORD_BYTES:,})"
+            return RawRecord(locator, None, raw, reason)
         if self.payload_field in flat:
             try:
                 fields = json.loads(flat[self.payload_field])
             except json.JSONDecodeError as err:
                 return RawRecord(locator, None, raw, f"invalid JSON: {err.msg}")
+            except RecursionError:
+                return RawRecord(locator, None, raw, "invalid JSON: nested too deeply")
+            except ValueError as err:  # e.g. a number over Python's 4,300-digit limit
+                return RawRecord(locator, None, raw, f"invalid JSON: {err}")
             if not isinstance(fields, dict):
                 return RawRecord(locator, None, raw, "not a JSON object")
         else:
@@ -170,6 +189,13 @@ def _raw(values: dict[Any, Any], payload_field: str) -> str:
     if len(plain) == 1 and payload_field in plain:
         return plain[payload_field][:RAW_KEEP]
     return json.dumps(plain, ensure_ascii=False)[:RAW_KEEP]
+
+
+def _lossy_raw(values: dict[Any, Any] | None) -> str:
+    try:
+        return _raw(values or {}, PAYLOAD_FIELD)
+    except Exception:  # the raw copy is a courtesy; the reject must exist without it
+        return ""
 
 
 def _id_order(entry_id: str) -> tuple[int, int]:

@@ -204,3 +204,27 @@ def test_postgres_url_with_a_schema_and_timestamptz_cursor(engine, reviews):
     batches, cursor = read_all(make, 2)
     assert [r.fields["id"] for b in batches for r in b.records] == [1, 2, 3, 4, 5]
     assert json.loads(cursor)[0] == {"datetime": (T0 + timedelta(seconds=2)).isoformat()}
+
+
+def test_a_source_reads_in_a_read_only_transaction_then_resets(engine, reviews):
+    """A `query` cannot change the database it reads (issue 18): PostgreSQL refuses a
+    nextval() in it, SQLite runs it under query_only; the pooled connection writes again after."""
+    add(engine, reviews, [row(1, T0)])
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("CREATE SEQUENCE hostile_seq"))
+        query = "SELECT id, body AS text, nextval('hostile_seq') AS n FROM reviews"
+        source = SqlSource(engine, "q", cursor_column="id", query=query, tiebreak_column="id")
+        with pytest.raises(SourceError, match="read-only transaction"):
+            source.read_batch(None, 10)
+        with engine.connect() as conn:
+            state = conn.execute(text("SELECT last_value, is_called FROM hostile_seq")).one()
+        assert tuple(state) == (1, False)  # the sequence never moved
+    else:
+        query = (
+            "SELECT id, body AS text, (SELECT query_only FROM pragma_query_only) AS ro FROM reviews"
+        )
+        source = SqlSource(engine, "q", cursor_column="id", query=query, tiebreak_column="id")
+        (record,) = source.read_batch(None, 10).records
+        assert record.fields is not None and record.fields["ro"] == 1
+    add(engine, reviews, [row(2, T0)])  # reset afterwards: the same pool writes again

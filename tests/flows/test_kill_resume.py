@@ -175,14 +175,14 @@ def test_a_source_leased_by_a_live_process_elsewhere_is_skipped(
     from db.leases import acquire_lease
     from db.migrate import upgrade
     from flows.cli import app
+    from flows.sources import source_name_for
 
     monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}")
     upgrade(engine)
     with engine.begin() as conn:
-        lease = acquire_lease(
-            conn, "landing", "otherhost:42:1", datetime.now(UTC), timedelta(minutes=5)
-        )
+        name = source_name_for(str(tmp_path / "landing"))
+        lease = acquire_lease(conn, name, "otherhost:42:1", datetime.now(UTC), timedelta(minutes=5))
     assert lease is not None
     _landing(tmp_path / "landing")
     result = CliRunner().invoke(app, ["run", "--input", str(tmp_path / "landing")])
