@@ -10,12 +10,12 @@
    sign (score = p_positive - p_negative, positive iff > 0) and ROC AUC of the score, for the
    base model, the adapted one and VADER's compound.
 2. Held-out topic: a base trained with configs/lstm.toml on the default corpus without airline
-   tweets (as `pipeline.experiment.held_out_topic_runs` splits it; ~5 min on one core, kept
+   tweets (as `pipeline.training.experiment.held_out_topic_runs` splits it; ~5 min on one core, kept
    under <data dir>/bench/ and reused while the config is unchanged), fine-tuned on 300
    airline tweets, tested on the other airline tweets: 3-class accuracy and macro-F1, base vs
    adapted vs VADER (its standard +-0.05 thresholds).
 
-The recipe is `pipeline.adapt.AdaptConfig`'s defaults; --lr/--epochs/--layers override it
+The recipe is `pipeline.training.adapt.AdaptConfig`'s defaults; --lr/--epochs/--layers override it
 (for tuning: on ONE source, see README "Adapting the model to your domain").
 """
 
@@ -36,7 +36,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.metrics import f1_score, roc_auc_score  # noqa: E402
 
-from pipeline.adapt import (  # noqa: E402
+from pipeline.records import LABELS  # noqa: E402
+from pipeline.training.adapt import (  # noqa: E402
     LAYERS,
     AdaptConfig,
     BaseVersion,
@@ -45,8 +46,7 @@ from pipeline.adapt import (  # noqa: E402
     predict_probs,
     stratified_split,
 )
-from pipeline.baselines import baseline_labels, vader_scores  # noqa: E402
-from pipeline.records import LABELS  # noqa: E402
+from pipeline.training.baselines import baseline_labels, vader_scores  # noqa: E402
 
 SOURCES = ("amazon", "imdb", "yelp")
 POSITIVE, NEGATIVE = LABELS.index("positive"), LABELS.index("negative")
@@ -112,13 +112,13 @@ def uci_case(base: BaseVersion, path: Path, n_train: int, config: AdaptConfig) -
 
 def held_out_base(data_dir: Path) -> Path:
     """A base trained without airline tweets (configs/lstm.toml), reused while unchanged."""
-    from flows.settings import BUNDLED_BRANDS, DEFAULT_TRAIN_CONFIG
-    from pipeline.artifacts import save_model
-    from pipeline.brands import load_brands
-    from pipeline.corpus import load_splits
-    from pipeline.experiment import HELD_OUT_TOPIC, brand_rules
-    from pipeline.tokenize import TextConfig, make_nlp, preprocess
-    from pipeline.train import TrainConfig, train_model
+    from flows.runtime.settings import BUNDLED_BRANDS, DEFAULT_TRAIN_CONFIG
+    from pipeline.model.artifacts import save_model
+    from pipeline.text.brands import load_brands
+    from pipeline.text.tokenize import TextConfig, make_nlp, preprocess
+    from pipeline.training.corpus import load_splits
+    from pipeline.training.experiment import HELD_OUT_TOPIC, brand_rules
+    from pipeline.training.train import TrainConfig, train_model
 
     config = replace(TrainConfig.from_toml(DEFAULT_TRAIN_CONFIG), threads=1)
     root = data_dir / "bench" / f"without-{HELD_OUT_TOPIC}"
@@ -153,8 +153,8 @@ def held_out_base(data_dir: Path) -> Path:
 def held_out_case(base_dir: Path, n_train: int, config: AdaptConfig) -> dict[str, Any]:
     import pandas as pd
 
-    from pipeline.corpus import load_splits
-    from pipeline.experiment import HELD_OUT_TOPIC
+    from pipeline.training.corpus import load_splits
+    from pipeline.training.experiment import HELD_OUT_TOPIC
 
     base = load_base(base_dir)
     splits, _ = load_splits(seed=base.train_config.split_seed)

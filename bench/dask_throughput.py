@@ -118,7 +118,11 @@ def main() -> None:
                 Client(cluster) as client,
             ):
                 # Warm: every worker builds its runtime (loads the model) before the clock starts.
-                client.run(lambda: __import__("flows.runtime").runtime.get_runtime() and None)
+                client.run(
+                    lambda: (
+                        __import__("flows.runtime.process").runtime.process.get_runtime() and None
+                    )
+                )
                 address = cluster.scheduler_address
                 results.append(
                     (

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/language_choice.py
 
-Every candidate runs behind the rule of `pipeline.language.LanguageIdentifier` (handles,
+Every candidate runs behind the rule of `pipeline.text.language.LanguageIdentifier` (handles,
 hashtags and URLs removed; at least 10 letters; non-English only above a threshold). Data: the
 whole bundled corpus (38k English tweets: each non-"en" answer is a false alarm, though a few
 of them really are French, Dutch or Spanish), the hand-written non-English posts and the short
@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from language_samples import NON_ENGLISH, TRICKY_ENGLISH
 
-from pipeline.corpus import load_corpus
-from pipeline.language import ENGLISH, LanguageIdentifier, detection_text, looks_english
-from pipeline.normalize import normalize_text
+from pipeline.text.language import ENGLISH, LanguageIdentifier, detection_text, looks_english
+from pipeline.text.normalize import normalize_text
+from pipeline.training.corpus import load_corpus
 
 Detect = Callable[[str], tuple[str, float]]
 Identify = Callable[[str], str]

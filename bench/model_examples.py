@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipeline.artifacts import load_scorer
-from pipeline.baselines import vader_scores
+from pipeline.model.artifacts import load_scorer
+from pipeline.training.baselines import vader_scores
 
 PROBES: tuple[tuple[str, str], ...] = (
     ("review", "Five stars, would buy again!"),

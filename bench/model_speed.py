@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.artifacts import load_scorer
-from pipeline.corpus import load_corpus
+from pipeline.model.artifacts import load_scorer
+from pipeline.training.corpus import load_corpus
 
 
 def artifact_mb(model_dir: Path) -> float:

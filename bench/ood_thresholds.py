@@ -1,5 +1,5 @@
 """Measure the out-of-domain signals of a model version, to choose (or re-derive) the thresholds
-of pipeline/domain_shift.py.
+of pipeline/model/domain_shift.py.
 
     .venv/bin/python bench/ood_thresholds.py models/default [--uci sentimon-data/uci] [--json]
 
@@ -7,18 +7,19 @@ Texts are scored in batches of ``--batch-size`` (1,000), as a pipeline batch wou
 batch's unknown token share and mean top probability is reported (min / median / max over
 batches, and the figure over all texts of the set). Sets:
 
-- ``corpus test``: the in-corpus test split (`pipeline.corpus.load_splits`, seed 13);
+- ``corpus test``: the in-corpus test split (`pipeline.training.corpus.load_splits`, seed 13);
 - ``airline`` / ``non-airline``: the validation and test splits (texts the weights never saw)
-  cut by topic, the held-out-topic division of `pipeline.experiment`;
+  cut by topic, the held-out-topic division of `pipeline.training.experiment`;
 - ``uci amazon`` / ``imdb`` / ``yelp``: the UCI "Sentiment Labelled Sentences"
-  (`pipeline.devsets.load_uci`; `make uci` fetches them; never commit them), when the ``--uci``
+  (`pipeline.training.devsets.load_uci`;
+   `make uci` fetches them; never commit them), when the ``--uci``
   folder holds them.
 
 The thresholds should sit beyond every in-corpus batch and be crossed by the foreign domains.
 The suggestion printed last puts them a margin beyond the worst in-corpus batch (unknown
 share x 1.2, top probability - 0.02, rounded outwards to 0.005), at ``--batch-size`` and at
 500 (a source's default batch size: smaller batches spread wider), and counts the batches of
-each set it would warn about; the thresholds in force are pipeline/domain_shift.py's constants
+each set it would warn about; the thresholds in force are pipeline/model/domain_shift.py's constants
 (SENTIMON_MAX_UNKNOWN_TOKEN_SHARE and SENTIMON_MIN_MEAN_TOP_PROBABILITY override them).
 """
 
@@ -35,15 +36,15 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.artifacts import load_scorer
-from pipeline.corpus import load_splits
-from pipeline.devsets import load_uci
-from pipeline.domain_shift import DomainSignals, ShiftThresholds, is_unfamiliar
 from pipeline.errors import DevsetError
-from pipeline.predict import Scorer
+from pipeline.model.artifacts import load_scorer
+from pipeline.model.domain_shift import DomainSignals, ShiftThresholds, is_unfamiliar
+from pipeline.model.predict import Scorer
+from pipeline.training.corpus import load_splits
+from pipeline.training.devsets import load_uci
 
 IN_CORPUS = ("corpus test", "airline", "non-airline")
-SOURCE_BATCH_SIZE = 500  # flows.config.SourceConfig's default batch_size
+SOURCE_BATCH_SIZE = 500  # flows.runtime.config.SourceConfig's default batch_size
 
 
 def text_sets(uci: Path | None) -> dict[str, list[str]]:

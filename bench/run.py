@@ -67,7 +67,7 @@ def children_peak_rss_mb() -> float:
 
 def generate(n: int, path: Path, seed: int = 1) -> list[str]:
     """Write ``n`` posts as JSONL; return their texts."""
-    from pipeline.corpus import load_corpus
+    from pipeline.training.corpus import load_corpus
 
     corpus = load_corpus()["text"].tolist()
     rng = random.Random(seed)
@@ -90,16 +90,16 @@ def generate(n: int, path: Path, seed: int = 1) -> list[str]:
 def run_pipeline(
     url: str, input_path: Path, batch_size: int, profile: Path | None = None
 ) -> dict[str, Any]:
-    """Child: every batch through flows.batch.process_batch, no Prefect; prints a JSON line."""
+    """Child: every batch through flows.runtime.batch.process_batch, no Prefect; prints JSON."""
     from db.engine import make_engine
-    from flows.analysis import AnalysisPool
-    from flows.batch import process_batch
-    from flows.runtime import Runtime, prepare_database
-    from flows.settings import BUNDLED_BRANDS, Settings
-    from pipeline.artifacts import load_scorer
-    from pipeline.brands import BrandMatcher, load_brands
+    from flows.runtime.analysis import AnalysisPool
+    from flows.runtime.batch import process_batch
+    from flows.runtime.process import Runtime, prepare_database
+    from flows.runtime.settings import BUNDLED_BRANDS, Settings
+    from pipeline.model.artifacts import load_scorer
     from pipeline.sources import FileSource
-    from pipeline.validate import Validator
+    from pipeline.sources.validate import Validator
+    from pipeline.text.brands import BrandMatcher, load_brands
 
     engine = make_engine(url)
     model_dir = prepare_database(engine)

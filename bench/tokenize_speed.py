@@ -4,10 +4,10 @@
 
 Rows, all in one process:
 - spaCy's bare tokenizer: ``spacy.blank("en").tokenizer.pipe(texts)``, no normalisation;
-- `pipeline.tokenize.preprocess`: normalise + the model's tokenizer + model tokens, what
+- `pipeline.text.tokenize.preprocess`: normalise + the model's tokenizer + model tokens, what
   training and scoring run;
 - the same with language identification (model tokens for English posts only);
-- what a micro-batch of `sentimon run` does before the LSTM (flows/batch.py), 500 posts at a
+- what a micro-batch of `sentimon run` does before the LSTM (flows/runtime/batch.py), 500 posts at a
   time: normalise, Docs, brand matching, language identification, model tokens.
 - with ``--two-processes``: Docs and model tokens through ``nlp.pipe(n_process=2)``.
 "cold" is the first pass with fresh pipelines (every cache empty); "warm" the fastest of the
@@ -25,11 +25,10 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.brands import BrandMatcher, load_brands
-from pipeline.corpus import load_corpus
-from pipeline.language import LanguageIdentifier
-from pipeline.normalize import normalize_text
-from pipeline.tokenize import (
+from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.language import LanguageIdentifier
+from pipeline.text.normalize import normalize_text
+from pipeline.text.tokenize import (
     TextConfig,
     make_docs,
     make_nlp,
@@ -38,6 +37,7 @@ from pipeline.tokenize import (
     preprocess,
     text_tokens,
 )
+from pipeline.training.corpus import load_corpus
 
 BRANDS = Path(__file__).resolve().parent.parent / "configs" / "brands.toml"
 BATCH = 500  # posts per micro-batch, as `sentimon run` reads them
@@ -116,7 +116,7 @@ def main() -> None:
         "spaCy bare tokenizer (`spacy.blank('en').tokenizer.pipe`)": bare_row,
         "`preprocess` (normalise + tokenise + model tokens)": preprocess_row,
         "`preprocess` + language identification": language_row,
-        "micro-batch: + Docs and brand matching (flows/batch.py)": batch_row,
+        "micro-batch: + Docs and brand matching (flows/runtime/batch.py)": batch_row,
     }
     if args.two_processes:
         rows["`nlp.pipe(n_process=2)` + model tokens"] = two_process_row

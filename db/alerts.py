@@ -1,4 +1,4 @@
-"""Alert evaluation: apply pipeline/alert_rules.py to the stored aggregates, keep what fires.
+"""Alert evaluation: apply pipeline/analytics/alert_rules.py to the stored aggregates.
 
 Idempotent: an alert is keyed by (brand, kind, bucket, bucket_start) and inserted with ON
 CONFLICT DO NOTHING, so evaluating the same data again stores and returns nothing new. A
@@ -19,8 +19,8 @@ from db.buckets import BUCKET_LENGTH, Bucket, check_bucket, floor_to_bucket
 from db.report_queries import bucket_series, latest_event_time, top_posts
 from db.sql import dialect_insert
 from db.tables import alerts, post_brands, posts, predictions
-from pipeline.aggregate_math import Counts, total
-from pipeline.alert_rules import (
+from pipeline.analytics.aggregate_math import Counts, total
+from pipeline.analytics.alert_rules import (
     SENTIMENT_DROP,
     SPIKE_BASELINE_DAYS,
     VOLUME_SPIKE,
@@ -30,8 +30,8 @@ from pipeline.alert_rules import (
     drop_summary,
     spike_summary,
 )
-from pipeline.report_types import AlertRecord, BucketCounts
-from pipeline.terms import top_terms
+from pipeline.analytics.terms import top_terms
+from pipeline.report.types import AlertRecord, BucketCounts
 
 # Negative posts read to find the terms behind an alert: enough for a stable ranking.
 TERM_SAMPLE = 2_000

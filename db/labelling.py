@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, case, func, or_, select
 
 from db.tables import post_brands, posts, predictions
-from pipeline.labelling import Candidate
+from pipeline.training.labelling import Candidate
 
 
 def known_sources(conn: Connection) -> list[str]:
@@ -27,7 +27,7 @@ def uncertain_posts(
     """Up to ``per_group`` least-confident posts of each (source, brand) group, as scored by
     ``model_version``: originals only (``duplicate_of`` unset), English or unknown language.
 
-    A post mentioning two brands comes once per brand (`pipeline.labelling` merges them); a
+    A post mentioning two brands comes once per brand (`pipeline.training.labelling` merges them); a
     post without a brand is in its source's brand-less group. The cap per group keeps the
     read small however many posts are stored, and still lets every group fill the request.
     """

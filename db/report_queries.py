@@ -16,9 +16,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from db.buckets import BUCKET_LENGTH, Bucket, check_bucket, floor_to_bucket
 from db.partitions import SEPARATOR
 from db.tables import alerts, batches, brand_sentiment, post_brands, posts, predictions
-from pipeline.aggregate_math import Counts
-from pipeline.domain_shift import DomainSignals
-from pipeline.report_types import AlertRecord, BucketCounts, ReportData, TopPost
+from pipeline.analytics.aggregate_math import Counts
+from pipeline.model.domain_shift import DomainSignals
+from pipeline.report.types import AlertRecord, BucketCounts, ReportData, TopPost
 
 ALL_SOURCES = "*"
 # How far back a report looks for a source's out-of-domain signals: its latest batches.

@@ -64,7 +64,7 @@ class SqlSource:
     """
 
     # A read depends on the cursor alone, so the next batch may be read before this one
-    # commits (flows/batch.py's read-ahead).
+    # commits (flows/runtime/batch.py's read-ahead).
     readahead: ClassVar[bool] = True
     url: str | Engine
     name: str

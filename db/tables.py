@@ -166,7 +166,8 @@ batches = Table(
     Column("finished_at", UTCDateTime, nullable=False),
     Column("timings", JSONText),
     Column("flow_run_id", Text),
-    # How unlike the training data the batch's text reads (pipeline.domain_shift): posts scored,
+    # How unlike the training data the batch's text reads (pipeline.model.domain_shift):
+    # posts scored,
     # their model tokens, the share of those the model does not know, and the mean over posts
     # of the top class probability. NULL for batches written before revision 0004.
     Column("n_scored", Integer),

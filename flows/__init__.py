@@ -1,5 +1,6 @@
-"""Composition root: Prefect flows, the `sentimon` CLI and settings wiring.
+"""Composition root: Prefect flows and deployments, `sentimon serve` and the `sentimon` CLI.
 
-The only layer that imports prefect, and where engines, the spaCy pipeline and the model are
-created (once per process) and passed down to pipeline/ and db/.
+The only layer that imports prefect. flows/runtime/ holds the Prefect-free process wiring:
+engines, the spaCy pipeline and the model are created there (once per process) and passed down
+to pipeline/ and db/.
 """

@@ -20,11 +20,11 @@ from sqlalchemy import Engine
 from db import repository
 from db.alerts import evaluate_alerts
 from db.engine import make_engine
-from flows.reporting import configured_brands
-from flows.settings import Settings
-from pipeline.alert_rules import AlertRules
+from flows.runtime.reporting import configured_brands
+from flows.runtime.settings import Settings
+from pipeline.analytics.alert_rules import AlertRules
 from pipeline.errors import ConfigError
-from pipeline.report_types import AlertRecord
+from pipeline.report.types import AlertRecord
 
 EVENT_PREFIX = "sentimon.alert."
 

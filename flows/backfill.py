@@ -16,8 +16,8 @@ from prefect.cache_policies import NO_CACHE
 
 from db import repository
 from db.backfill import posts_to_rescore
-from flows.retry import TRANSIENT_RETRIES
-from flows.runtime import get_runtime, get_scorer
+from flows.runtime.process import get_runtime, get_scorer
+from flows.runtime.retry import TRANSIENT_RETRIES
 
 
 @task(

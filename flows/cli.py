@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from flows.settings import DEFAULT_TRAIN_CONFIG, Settings
+from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
 
 app = typer.Typer(help="sentimon: sentiment monitoring for brand reputation.", no_args_is_help=True)
 models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
@@ -61,7 +61,7 @@ def init() -> None:
     """Create or upgrade the results database to the latest schema (idempotent)."""
     from db.engine import make_engine, redact_url
     from db.migrate import current_revision
-    from flows.runtime import prepare_database
+    from flows.runtime.process import prepare_database
 
     settings = Settings()
     engine = make_engine(settings.db_url)
@@ -187,7 +187,7 @@ def score(
 
     The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
     """
-    from flows.runtime import load_scoring_model, resolve_model, team_lexicon_path
+    from flows.runtime.process import load_scoring_model, resolve_model, team_lexicon_path
     from pipeline.errors import SentimonError
 
     items = list(texts or [])
@@ -254,9 +254,9 @@ def report(
     min_volume: Annotated[int, typer.Option(min=1, help="Flag buckets below this.")] = 30,
 ) -> None:
     """Per-brand volume, labels, net sentiment, NSS, share of voice, alerts and top posts."""
-    from flows.reporting import NoDatabaseError, make_report
-    from pipeline.report import report_csv, report_json
-    from pipeline.report_text import report_markdown, report_table
+    from flows.runtime.reporting import NoDatabaseError, make_report
+    from pipeline.report.rows import report_csv, report_json
+    from pipeline.report.text import report_markdown, report_table
 
     if fmt not in ("table", "json", "csv", "md"):
         raise typer.BadParameter("--format is table, json, csv or md")
@@ -284,14 +284,14 @@ def report(
             _warn(warning)
     png = _write_chart(built, chart) if chart or html else None
     if html:
-        from pipeline.html_report import render_html
+        from pipeline.report.html import render_html
 
         html.write_text(render_html(built.rows, built.title, png, built.warnings), encoding="utf-8")
         err_console.print(f"HTML report written to {html}")
 
 
 def _write_chart(built: Any, path: Path | None) -> bytes:
-    from pipeline.charts import render_chart
+    from pipeline.report.charts import render_chart
 
     png = render_chart(built.rows, built.title, built.bucket)
     if path:
@@ -302,7 +302,7 @@ def _write_chart(built: Any, path: Path | None) -> bytes:
 
 def parse_when(value: str | None) -> datetime | None:
     """``7d`` / ``24h`` relative to now, or an ISO date; UTC."""
-    from flows.reporting import parse_time
+    from flows.runtime.reporting import parse_time
 
     try:
         return parse_time(value)
@@ -363,8 +363,8 @@ def train(
     flow); the new version is registered but not activated unless --activate.
     """
     from flows.training import train_flow
-    from pipeline.corpus import parse_label_map
     from pipeline.errors import SentimonError
+    from pipeline.training.corpus import parse_label_map
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("--format is text or json")
@@ -415,10 +415,10 @@ def _adapt(
     fmt: str,
 ) -> None:
     """`train --base`: fine-tune, register, print the holdout metrics beside the base's."""
-    from flows.runtime import resolve_model
+    from flows.runtime.process import resolve_model
     from flows.training import adapt_flow
-    from pipeline.corpus import load_corpus
     from pipeline.errors import CorpusError
+    from pipeline.training.corpus import load_corpus
 
     if data is None:
         raise CorpusError(
@@ -492,9 +492,9 @@ def evaluate(
     """The model beside VADER and TextBlob on its test split (overall, by topic, by length)
     and on the UCI sentences (Amazon, IMDb, Yelp) when they are found."""
     from flows.evaluation import print_report, resolve_uci, uci_hint
-    from flows.runtime import resolve_model
+    from flows.runtime.process import resolve_model
     from pipeline.errors import SentimonError
-    from pipeline.evaluation import evaluate_version
+    from pipeline.training.evaluation import evaluate_version
 
     if fmt not in ("table", "json"):
         raise typer.BadParameter("--format is table or json")
@@ -519,7 +519,7 @@ def models_list() -> None:
     """The registered model versions; * marks the active one."""
     from db import repository
     from db.engine import make_engine
-    from flows.runtime import prepare_database
+    from flows.runtime.process import prepare_database
 
     engine = make_engine(Settings().db_url)
     prepare_database(engine)
@@ -536,7 +536,7 @@ def models_activate(version: str) -> None:
     """Make VERSION the model that new batches are scored with."""
     from db import repository
     from db.engine import make_engine
-    from flows.runtime import prepare_database
+    from flows.runtime.process import prepare_database
 
     engine = make_engine(Settings().db_url)
     prepare_database(engine)
@@ -558,7 +558,7 @@ def label_export(
 ) -> None:
     """Write the stored posts the active model is least sure of (spread over sources and
     brands, each text once) to a CSV whose empty `label` column a person fills in."""
-    from flows.labelling import export_for_labelling
+    from flows.runtime.labelling import export_for_labelling
     from pipeline.errors import SentimonError
 
     try:
@@ -595,7 +595,7 @@ def serve(
     ingest-and-score/SOURCE every `every_minutes` of sentimon.toml, brand-report/daily, and
     train-model/weekly (paused). Runs until interrupted.
     """
-    from flows.config import load_config
+    from flows.runtime.config import load_config
     from flows.serve import build_deployments, check_server, serve_deployments
     from pipeline.errors import SentimonError
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from rich.console import Console
 
 from flows.ingest import ingest_and_score
-from flows.settings import Settings
-from pipeline.corpus import dedupe, load_corpus, split_corpus
-from pipeline.demo import write_demo_stream
+from flows.runtime.settings import Settings
+from pipeline.sources.demo import write_demo_stream
+from pipeline.training.corpus import dedupe, load_corpus, split_corpus
 
 DEMO_SOURCE = "demo"
 

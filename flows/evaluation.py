@@ -3,7 +3,7 @@
 Also the `evaluate-model` flow, for running the same evaluation from a deployment (it leaves a
 markdown artifact with the headline table and the UCI sentences' table).
 
-The UCI sentences (`pipeline.devsets`) are read from ``--uci DIR`` or, when it exists,
+The UCI sentences (`pipeline.training.devsets`) are read from ``--uci DIR`` or, when it exists,
 ``$SENTIMON_DATA_DIR/uci``; without them the in-corpus tables come with one line saying how to
 fetch them.
 """
@@ -19,11 +19,11 @@ from prefect.cache_policies import NO_CACHE
 from rich.console import Console, Group
 from rich.table import Table
 
-from flows.runtime import resolve_model
-from flows.settings import Settings
-from pipeline.devsets import UCI_SOURCES, fetch_command
-from pipeline.evaluation import TOOLS, evaluate_version
+from flows.runtime.process import resolve_model
+from flows.runtime.settings import Settings
 from pipeline.records import LABELS
+from pipeline.training.devsets import UCI_SOURCES, fetch_command
+from pipeline.training.evaluation import TOOLS, evaluate_version
 
 _TOOL_NAMES = {"model": "LSTM model", "vader": "VADER", "textblob": "TextBlob"}
 _UCI_NAMES = {"amazon": "Amazon", "imdb": "IMDb", "yelp": "Yelp"}

@@ -21,19 +21,24 @@ from prefect.runtime import flow_run
 
 from db.leases import Lease
 from flows.alerts import evaluate_alerts_task
-from flows.batch import process_batch
-from flows.config import load_config
-from flows.leasing import SourceBusyError, give_back, take_source
 from flows.partitions import partition_reports, plan_partitions
 from flows.progress import BatchProgress
-from flows.retry import TRANSIENT_RETRIES
-from flows.runtime import get_runtime
-from flows.sources import ResolvedSource, open_source, resolve_source
-from pipeline.domain_shift import DomainSignals, shift_warning, signal_figures, signals_markdown
-from pipeline.markdown import md_code, md_text
+from flows.runtime.batch import process_batch
+from flows.runtime.config import load_config
+from flows.runtime.leasing import SourceBusyError, give_back, take_source
+from flows.runtime.process import get_runtime
+from flows.runtime.retry import TRANSIENT_RETRIES
+from flows.runtime.sources import ResolvedSource, open_source, resolve_source
+from pipeline.model.domain_shift import (
+    DomainSignals,
+    shift_warning,
+    signal_figures,
+    signals_markdown,
+)
+from pipeline.report.markdown import md_code, md_text
 from pipeline.sources import Source
 from pipeline.sources.files import refused_entries
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 
 def _resolve(
@@ -187,7 +192,7 @@ def ingest_and_score(
     totals["alerts"] = evaluate_alerts_task() if totals["new_posts"] else 0
     if rt.scorer.team_lexicon is not None:
         totals["team_lexicon"] = rt.scorer.team_lexicon
-    # Out-of-domain signals (pipeline/domain_shift.py): a warning when the text is unfamiliar.
+    # Out-of-domain signals (pipeline/model/domain_shift.py): a warning when the text is unfamiliar.
     thresholds = rt.settings.shift_thresholds
     totals |= signal_figures(signals)
     if warning := shift_warning(name, signals, thresholds, rt.model_version):

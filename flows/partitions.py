@@ -46,14 +46,14 @@ from sqlalchemy import Engine
 from db import repository
 from db.leases import Lease, renew_lease
 from db.partitions import partition_cursors, partition_key, set_cursor
-from flows.batch import process_batch
-from flows.leasing import LEASE_TTL
-from flows.retry import TRANSIENT_RETRIES
-from flows.runtime import get_runtime
-from flows.sources import ResolvedSource
+from flows.runtime.batch import process_batch
+from flows.runtime.leasing import LEASE_TTL
+from flows.runtime.process import get_runtime
+from flows.runtime.retry import TRANSIENT_RETRIES
+from flows.runtime.sources import ResolvedSource
 from pipeline.errors import SentimonError
 from pipeline.sources import SETTLE_SECONDS, FileSource
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 
 class PartitionsFailedError(SentimonError):

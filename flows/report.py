@@ -13,10 +13,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.alerts import evaluate_alerts_task
-from flows.reporting import make_report, parse_time
-from flows.settings import Settings
-from pipeline.report import series_rows
-from pipeline.report_text import report_markdown
+from flows.runtime.reporting import make_report, parse_time
+from flows.runtime.settings import Settings
+from pipeline.report.rows import series_rows
+from pipeline.report.text import report_markdown
 
 REPORT_KEY = "brand-report"
 TABLE_KEY = "brand-aggregates"

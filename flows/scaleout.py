@@ -1,7 +1,7 @@
 """Task runners for `sentimon run --task-runner`: the default threads, or Dask (prefect-dask).
 
 With Dask, each worker process builds its runtime (engine, spaCy pipeline, model) once, on its
-first task, and keeps it (flows/runtime.py); tasks carry only file paths and small objects.
+first task, and keeps it (flows/runtime/process.py); tasks carry only file paths and small objects.
 Workers report their task runs to the Prefect API named by their own PREFECT_API_URL; a local
 cluster started for the run is given this process's API (README: Scaling out).
 """

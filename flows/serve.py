@@ -27,9 +27,9 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.schedules import Cron
 from prefect.settings import get_current_settings
 
-from flows.config import ProjectConfig, SourceConfig
 from flows.ingest import ingest_and_score
 from flows.report import brand_report_flow
+from flows.runtime.config import ProjectConfig, SourceConfig
 from flows.training import train_flow
 from pipeline.errors import ConfigError
 

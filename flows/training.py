@@ -1,6 +1,7 @@
 """Training as a Prefect flow (`train-model`), and the rich progress bar `sentimon train` shows.
 
-The flow has two tasks: train and save a model version (`pipeline.experiment.run_training`),
+The flow has two tasks: train and save a model version
+(`pipeline.training.experiment.run_training`),
 then register it in the results database (and activate it if asked). On a terminal the
 training task draws a progress bar per epoch; in a deployment it logs each epoch instead.
 """
@@ -19,13 +20,13 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from db import repository
 from db.engine import make_engine
-from flows.runtime import prepare_database
-from flows.settings import DEFAULT_TRAIN_CONFIG, Settings
-from pipeline.adapt import AdaptConfig, run_adaptation
-from pipeline.artifacts import read_manifest
-from pipeline.brands import load_brands
-from pipeline.experiment import run_training
-from pipeline.train import EpochReport, TrainConfig
+from flows.runtime.process import prepare_database
+from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
+from pipeline.model.artifacts import read_manifest
+from pipeline.text.brands import load_brands
+from pipeline.training.adapt import AdaptConfig, run_adaptation
+from pipeline.training.experiment import run_training
+from pipeline.training.train import EpochReport, TrainConfig
 
 
 def load_train_config(path: Path, settings: Settings | None = None) -> TrainConfig:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from pipeline.amplification import ContentKey
-from pipeline.domain_shift import DomainSignals
+from pipeline.model.domain_shift import DomainSignals
+from pipeline.text.amplification import ContentKey
 
 Label = Literal["negative", "neutral", "positive"]
 LABELS: tuple[Label, ...] = ("negative", "neutral", "positive")
@@ -78,7 +78,7 @@ class ScoredPost:
     brands: tuple[str, ...]
     prediction: Prediction | None
     lang: str | None = "en"
-    # pipeline.amplification.content_key(post.text), when the analysis made it already (it
+    # pipeline.text.amplification.content_key(post.text), when the analysis made it already (it
     # runs in the worker processes; the commit computes it otherwise).
     content: ContentKey | None = None
 
@@ -93,6 +93,6 @@ class Batch:
     scored: list[ScoredPost] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    # How unlike the training data the scored posts read (pipeline.domain_shift); None when
+    # How unlike the training data the scored posts read (pipeline.model.domain_shift); None when
     # the batch was not measured.
     signals: DomainSignals | None = None

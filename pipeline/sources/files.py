@@ -75,7 +75,7 @@ class FileSource:
     """
 
     # A read depends on the cursor alone, so the next batch may be read before this one
-    # commits (flows/batch.py's read-ahead).
+    # commits (flows/runtime/batch.py's read-ahead).
     readahead: ClassVar[bool] = True
     path: Path
     name: str

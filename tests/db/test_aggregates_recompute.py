@@ -4,7 +4,7 @@ A crafted dataset (two sources, four brands of which one is not configured, mult
 retweets, a post without a prediction, a second model version) is committed through
 commit_batch. The test then reads the raw rows with a hand-written SQL join, recomputes each
 figure in plain Python (scipy's Wilson interval for the two proportions), and compares it with
-the report that db/report_queries.py + pipeline/report.py build, per bucket and in total, in
+the report that db/report_queries.py + pipeline/report/rows.py build, per bucket and in total, in
 day and hour buckets, over all sources and over one.
 """
 
@@ -22,7 +22,7 @@ from db.buckets import floor_to_bucket
 from db.report_queries import load_report_data
 from db.tables import post_brands, posts
 from pipeline.records import Batch
-from pipeline.report import build_report
+from pipeline.report.rows import build_report
 
 CONFIGURED = ["Apple", "Google", "Coachella"]
 RAW_SQL = """

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from db import repository
 from db.alerts import evaluate_alerts
 from db.tables import alerts
-from pipeline.alert_rules import AlertRules
+from pipeline.analytics.alert_rules import AlertRules
 from pipeline.records import Batch
 
 NEGATIVE_TEXTS = [

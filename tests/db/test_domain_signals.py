@@ -10,7 +10,7 @@ from sqlalchemy import inspect, select, text
 from db import migrate, repository
 from db.report_queries import source_signals
 from db.tables import batches
-from pipeline.domain_shift import DomainSignals
+from pipeline.model.domain_shift import DomainSignals
 from pipeline.records import Batch
 
 SIGNAL_COLUMNS = ("n_scored", "n_model_tokens", "unknown_token_share", "mean_top_probability")

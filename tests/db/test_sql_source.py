@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from db.sql_source import SqlSource
 from pipeline.errors import SourceError
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 

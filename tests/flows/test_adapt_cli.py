@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 from db import repository
 from db.engine import make_engine
 from flows.cli import app
-from flows.runtime import prepare_database
-from pipeline.artifacts import save_model
+from flows.runtime.process import prepare_database
+from pipeline.model.artifacts import save_model
 from pipeline.records import LABELS, Batch, Post, Prediction, ScoredPost
-from pipeline.tokenize import TextConfig, make_nlp, preprocess
-from pipeline.train import TrainConfig, train_model
+from pipeline.text.tokenize import TextConfig, make_nlp, preprocess
+from pipeline.training.train import TrainConfig, train_model
 
 runner = CliRunner()
 WORDS = {"negative": ["awful", "terrible", "hate"], "positive": ["great", "love", "superb"]}

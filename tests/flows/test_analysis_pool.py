@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from db.tables import post_brands, posts, predictions
-from flows.analysis import MIN_SPLIT, AnalysisPool, analyse
-from flows.batch import process_batch
-from flows.runtime import get_runtime
-from flows.settings import BUNDLED_BRANDS, BUNDLED_MODEL, Settings
+from flows.runtime.analysis import MIN_SPLIT, AnalysisPool, analyse
+from flows.runtime.batch import process_batch
+from flows.runtime.process import get_runtime
+from flows.runtime.settings import BUNDLED_BRANDS, BUNDLED_MODEL, Settings
 from pipeline.sources import FileSource
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 TEMPLATES = [
     "@united lost my bag again, terrible service #fail",
@@ -132,7 +132,7 @@ def test_workers_2_writes_what_one_process_writes(tmp_path, monkeypatch):
 
 
 def test_a_read_ahead_batch_is_used_only_after_the_cursor_it_was_read_after():
-    from flows.readahead import Ahead, Readahead
+    from flows.runtime.readahead import Ahead, Readahead
     from pipeline.sources import SourceBatch
 
     def ahead(cursor, made=None):

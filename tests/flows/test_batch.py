@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import func, select
 
 from db.tables import post_brands, posts, predictions, rejects
-from flows.batch import process_batch
-from flows.runtime import get_runtime
-from flows.settings import Settings
+from flows.runtime.batch import process_batch
+from flows.runtime.process import get_runtime
+from flows.runtime.settings import Settings
 from pipeline.sources import FileSource
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from db.language_stats import unscored_by_language
 from db.tables import post_brands, posts, predictions
 from flows.cli import app
-from flows.runtime import get_runtime
-from flows.settings import Settings
+from flows.runtime.process import get_runtime
+from flows.runtime.settings import Settings
 
 pytestmark = pytest.mark.slow
 

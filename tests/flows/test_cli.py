@@ -93,7 +93,7 @@ def test_evaluate_with_a_bad_uci_folder_fails_before_scoring(tmp_path):
 
 def test_the_uci_folder_defaults_to_the_data_dir(data_dir, uci_dir):
     from flows.evaluation import resolve_uci
-    from flows.settings import Settings
+    from flows.runtime.settings import Settings
 
     assert resolve_uci(None, Settings()) is None
     assert resolve_uci(uci_dir, Settings()) == uci_dir

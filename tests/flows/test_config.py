@@ -2,8 +2,8 @@
 
 import pytest
 
-from flows.config import load_config
-from flows.sources import adhoc_source, resolve_source
+from flows.runtime.config import load_config
+from flows.runtime.sources import adhoc_source, resolve_source
 from pipeline.errors import ConfigError
 
 

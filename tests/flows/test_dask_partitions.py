@@ -12,13 +12,13 @@ from sqlalchemy import text
 from db import migrate
 from db.engine import make_engine
 from db.partitions import partition_cursors, set_cursor
-from flows.batch import process_batch
 from flows.partitions import plan_partitions, read_partition
-from flows.runtime import get_runtime
-from flows.settings import Settings
-from flows.sources import adhoc_source
+from flows.runtime.batch import process_batch
+from flows.runtime.process import get_runtime
+from flows.runtime.settings import Settings
+from flows.runtime.sources import adhoc_source
 from pipeline.sources import FileSource
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 
 @pytest.fixture

@@ -64,7 +64,9 @@ def test_dask_run_on_postgres_matches_a_single_process_run(
             address = cluster.scheduler_address
             dask, dask_s = _run(*source, "--task-runner", "dask", "--dask-address", address)
             # Each worker built its runtime, and so loaded the model, once for all its files.
-            runtimes = client.run(lambda: len(importlib.import_module("flows.runtime")._RUNTIMES))
+            runtimes = client.run(
+                lambda: len(importlib.import_module("flows.runtime.process")._RUNTIMES)
+            )
             again, again_s = _run(*source, "--task-runner", "dask", "--dask-address", address)
     print(
         f"\nsingle process {single_s:.1f} s; cluster start {cluster_s:.1f} s; "

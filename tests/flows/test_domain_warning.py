@@ -13,13 +13,13 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from db.tables import batches
-from flows.batch import process_batch
 from flows.cli import app
-from flows.runtime import get_runtime
-from flows.settings import Settings
-from pipeline.domain_shift import MIN_POSTS
+from flows.runtime.batch import process_batch
+from flows.runtime.process import get_runtime
+from flows.runtime.settings import Settings
+from pipeline.model.domain_shift import MIN_POSTS
 from pipeline.sources import FileSource
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from db.tables import posts, predictions, rejects
 from flows.cli import app
-from flows.runtime import get_runtime
-from flows.settings import Settings
+from flows.runtime.process import get_runtime
+from flows.runtime.settings import Settings
 
 pytestmark = pytest.mark.slow
 

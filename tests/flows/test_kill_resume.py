@@ -175,7 +175,7 @@ def test_a_source_leased_by_a_live_process_elsewhere_is_skipped(
     from db.leases import acquire_lease
     from db.migrate import upgrade
     from flows.cli import app
-    from flows.sources import source_name_for
+    from flows.runtime.sources import source_name_for
 
     monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}")

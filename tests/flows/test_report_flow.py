@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from db import migrate, repository
 from db.engine import make_engine
 from flows.cli import app
-from flows.settings import BUNDLED_BRANDS, Settings
-from pipeline.brands import load_brands
+from flows.runtime.settings import BUNDLED_BRANDS, Settings
 from pipeline.records import Batch, Post, Prediction, ScoredPost
+from pipeline.text.brands import load_brands
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

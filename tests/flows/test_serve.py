@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.config import ProjectConfig, SourceConfig
+from flows.runtime.config import ProjectConfig, SourceConfig
 from flows.serve import REPORT_CRON, TRAIN_CRON, build_deployments, check_server
 from pipeline.errors import ConfigError
 

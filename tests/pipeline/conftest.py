@@ -6,10 +6,10 @@ import itertools
 
 import pytest
 
-from pipeline.predict import Scorer
+from pipeline.model.predict import Scorer
 from pipeline.records import LABELS
-from pipeline.tokenize import TextConfig, make_nlp, preprocess
-from pipeline.train import TrainConfig, TrainResult, train_model
+from pipeline.text.tokenize import TextConfig, make_nlp, preprocess
+from pipeline.training.train import TrainConfig, TrainResult, train_model
 
 _WORDS = {
     "negative": ["hate", "awful", "terrible", "worst", "horrible"],

@@ -1,4 +1,4 @@
-"""Fine-tuning a saved version (pipeline.adapt) and the team lexicon, on a tiny model."""
+"""Fine-tuning a saved version (pipeline.training.adapt) and the team lexicon, on a tiny model."""
 
 import json
 from dataclasses import replace
@@ -6,7 +6,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from pipeline.adapt import (
+from pipeline.errors import ConfigError, CorpusError
+from pipeline.model.artifacts import save_model
+from pipeline.model.team_lexicon import apply_team_lexicon, load_team_lexicon
+from pipeline.records import LABELS
+from pipeline.text.tokenize import TextConfig, make_nlp
+from pipeline.training.adapt import (
     AdaptConfig,
     fine_tune,
     load_base,
@@ -14,12 +19,7 @@ from pipeline.adapt import (
     selection_score,
     stratified_split,
 )
-from pipeline.artifacts import save_model
-from pipeline.errors import ConfigError, CorpusError
-from pipeline.records import LABELS
-from pipeline.team_lexicon import apply_team_lexicon, load_team_lexicon
-from pipeline.tokenize import TextConfig, make_nlp
-from pipeline.train import train_model
+from pipeline.training.train import train_model
 
 NEG, NEU, POS = (LABELS.index(x) for x in LABELS)
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import artifacts
-from pipeline.artifacts import load_scorer, read_manifest, save_model
 from pipeline.errors import ArtifactError
-from pipeline.tokenize import TextConfig, preprocess
+from pipeline.model import artifacts
+from pipeline.model.artifacts import load_scorer, read_manifest, save_model
+from pipeline.text.tokenize import TextConfig, preprocess
 
 TEXTS = ["i love this flight", "", "the worst service at the gate", "i booked this flight"]
 METRICS = {"test": {"accuracy": 0.5, "macro_f1": 0.4}}

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.baselines import (
+from pipeline.training.baselines import (
     baseline_labels,
     baseline_scores,
     scores_to_labels,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.artifacts import load_scorer
-from pipeline.brands import load_brands
-from pipeline.corpus import load_splits
+from pipeline.model.artifacts import load_scorer
+from pipeline.text.brands import load_brands
+from pipeline.training.corpus import load_splits
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = REPO / "models" / "default"

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import spacy
 
-from pipeline.brands import BrandMatcher, load_brands
 from pipeline.errors import ConfigError
-from pipeline.tokenize import TextConfig, make_docs, make_nlp
+from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.tokenize import TextConfig, make_docs, make_nlp
 
 BUNDLED = Path(__file__).resolve().parents[2] / "configs" / "brands.toml"
 

@@ -8,10 +8,10 @@ import matplotlib
 import numpy as np
 from PIL import Image
 
-from pipeline.aggregate_math import Counts
-from pipeline.charts import render_chart
-from pipeline.report import build_report
-from pipeline.report_types import AlertRecord, BucketCounts, ReportData
+from pipeline.analytics.aggregate_math import Counts
+from pipeline.report.charts import render_chart
+from pipeline.report.rows import build_report
+from pipeline.report.types import AlertRecord, BucketCounts, ReportData
 
 
 def report_rows(n_brands, bucket="day", n_buckets=14):

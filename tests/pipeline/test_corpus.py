@@ -1,7 +1,9 @@
 import pandas as pd
 import pytest
 
-from pipeline.corpus import (
+from pipeline.errors import CorpusError
+from pipeline.records import LABELS
+from pipeline.training.corpus import (
     dedup_key,
     dedupe,
     load_corpus,
@@ -9,8 +11,6 @@ from pipeline.corpus import (
     split_corpus,
     topic_of,
 )
-from pipeline.errors import CorpusError
-from pipeline.records import LABELS
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def write_csv(tmp_path, rows, header="review,stars"):
 
 
 def test_star_ratings_are_read_as_three_classes(tmp_path):
-    from pipeline.corpus import STARS
+    from pipeline.training.corpus import STARS
 
     path = write_csv(tmp_path, [f"review {n},{n % 5 + 1}" for n in range(10)])
     df = load_corpus(path, {"text": "review", "label": "stars"})
@@ -186,7 +186,7 @@ def test_star_ratings_are_read_as_three_classes(tmp_path):
 
 
 def test_polarity_one_stays_positive_and_an_explicit_label_map_wins(tmp_path):
-    from pipeline.corpus import parse_label_map
+    from pipeline.training.corpus import parse_label_map
 
     path = write_csv(tmp_path, ["a,1", "b,0", "c,-1"])
     assert load_corpus(path, {"text": "review", "label": "stars"})["label"].tolist() == [
@@ -204,7 +204,7 @@ def test_polarity_one_stays_positive_and_an_explicit_label_map_wins(tmp_path):
 
 @pytest.mark.parametrize("value", ["1=good", "1", "=negative"])
 def test_a_malformed_label_map_is_a_corpus_error(value):
-    from pipeline.corpus import parse_label_map
+    from pipeline.training.corpus import parse_label_map
 
     with pytest.raises(CorpusError, match="label mapping"):
         parse_label_map(value)
@@ -217,7 +217,7 @@ def test_values_outside_the_label_map_are_named(tmp_path):
 
 
 def test_load_splits_records_how_to_rebuild_them(tmp_path):
-    from pipeline.corpus import load_splits
+    from pipeline.training.corpus import load_splits
 
     path = write_csv(tmp_path, [f"text number {n},{n % 5 + 1}" for n in range(200)])
     splits, info = load_splits(path, {"text": "review", "label": "stars"}, None, limit=150, seed=5)

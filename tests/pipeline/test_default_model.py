@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.artifacts import load_scorer, read_manifest
+from pipeline.model.artifacts import load_scorer, read_manifest
 
 DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
 

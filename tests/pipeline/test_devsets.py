@@ -3,8 +3,14 @@ import shutil
 
 import pytest
 
-from pipeline.devsets import UCI_SOURCES, fetch_command, find_uci_files, load_uci, read_uci_file
 from pipeline.errors import DevsetError
+from pipeline.training.devsets import (
+    UCI_SOURCES,
+    fetch_command,
+    find_uci_files,
+    load_uci,
+    read_uci_file,
+)
 
 
 def test_load_drops_empty_rows_and_keeps_order(uci_dir):

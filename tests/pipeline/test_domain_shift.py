@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from pipeline.domain_shift import (
+from pipeline.model.domain_shift import (
     DomainSignals,
     ShiftThresholds,
     is_unfamiliar,
@@ -13,7 +13,7 @@ from pipeline.domain_shift import (
     signal_figures,
     signals_markdown,
 )
-from pipeline.vocab import UNK_ID, TokenRules, Vocabulary
+from pipeline.model.vocab import UNK_ID, TokenRules, Vocabulary
 
 LOOSE = ShiftThresholds(max_unknown_token_share=0.1, min_mean_top_probability=0.5, min_posts=2)
 

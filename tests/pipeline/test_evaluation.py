@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from pipeline.devsets import load_uci
-from pipeline.evaluation import (
+from pipeline.training.devsets import load_uci
+from pipeline.training.evaluation import (
     TOOLS,
     compare_on_sentences,
     compare_tools,

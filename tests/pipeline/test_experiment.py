@@ -2,10 +2,10 @@ import itertools
 
 import pytest
 
-from pipeline.artifacts import load_scorer, read_manifest
 from pipeline.errors import CorpusError
-from pipeline.experiment import run_training
+from pipeline.model.artifacts import load_scorer, read_manifest
 from pipeline.records import LABELS
+from pipeline.training.experiment import run_training
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_held_out_runs_are_skipped_without_enough_texts(tmp_path, team_csv, tiny
 def test_a_saved_lexicon_model_scores_as_it_did_in_training(tmp_path, team_csv, tiny_config):
     import dataclasses
 
-    from pipeline.brands import Brand, BrandCatalog
+    from pipeline.text.brands import Brand, BrandCatalog
 
     config = dataclasses.replace(
         tiny_config, lexicon=True, lexicon_head=True, mask_brands=True, drop_exclamations=True
@@ -118,7 +118,7 @@ def test_a_saved_lexicon_model_scores_as_it_did_in_training(tmp_path, team_csv, 
     assert ("united",) in scorer.vocab.rules.brands
     stored = read_manifest(model_dir).metrics["test"]
     # The loaded version reproduces the test metrics computed at training time.
-    from pipeline.evaluation import evaluate_version
+    from pipeline.training.evaluation import evaluate_version
 
     again = evaluate_version(model_dir)["test"]["tools"]["model"]
     assert again["macro_f1"] == pytest.approx(stored["macro_f1"])

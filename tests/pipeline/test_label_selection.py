@@ -1,8 +1,8 @@
-"""Choosing posts to label (pipeline.labelling): least sure first, spread, each text once."""
+"""Choosing posts to label (pipeline.training.labelling): least sure first, spread, each once."""
 
 import csv
 
-from pipeline.labelling import COLUMNS, Candidate, select_for_labelling, write_label_csv
+from pipeline.training.labelling import COLUMNS, Candidate, select_for_labelling, write_label_csv
 
 
 def cand(post_id, top, source="reviews", brands=(), text=None):

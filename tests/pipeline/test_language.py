@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from pipeline.language import ENGLISH, LanguageIdentifier, detection_text
+from pipeline.text.language import ENGLISH, LanguageIdentifier, detection_text
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
-from pipeline.lexicon import NEGATION_SCALAR, NUM_FEATURES, Lexicon, load_vader_lexicon
-from pipeline.model import LSTMClassifier, ModelConfig
-from pipeline.vocab import Vocabulary, pad_batch, pad_features
+from pipeline.model.lexicon import NEGATION_SCALAR, NUM_FEATURES, Lexicon, load_vader_lexicon
+from pipeline.model.lstm import LSTMClassifier, ModelConfig
+from pipeline.model.vocab import Vocabulary, pad_batch, pad_features
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +112,8 @@ def test_padding_rows_of_features_change_nothing():
 
 
 def test_feature_rows_stay_aligned_with_ids_under_token_rules(small):
-    from pipeline.predict import encode_all
-    from pipeline.vocab import BRAND, TokenRules
+    from pipeline.model.predict import encode_all
+    from pipeline.model.vocab import BRAND, TokenRules
 
     rules = TokenRules(brands=(("jet", "blue"),), drop=frozenset("!"))
     vocab = Vocabulary.build([["fly", BRAND, "good"]] * 2, lexicon=small, rules=rules)
@@ -125,7 +125,7 @@ def test_feature_rows_stay_aligned_with_ids_under_token_rules(small):
 
 
 def test_lexicon_compound_is_vaders_normalisation_of_the_negation_aware_sum():
-    from pipeline.model import lexicon_compound
+    from pipeline.model.lstm import lexicon_compound
 
     # Feature 1 holds valence / 4 after negation; two tokens of the second text are padding.
     features = torch.tensor(
@@ -140,7 +140,7 @@ def test_lexicon_compound_is_vaders_normalisation_of_the_negation_aware_sum():
 def test_lexicon_prior_adds_its_weighted_compound_to_the_logits_and_nothing_else():
     import dataclasses
 
-    from pipeline.model import lexicon_compound
+    from pipeline.model.lstm import lexicon_compound
 
     config = ModelConfig(vocab_size=10, embed_dim=4, hidden_size=3, lexicon_features=4)
     plain = LSTMClassifier(config).eval()
@@ -160,7 +160,7 @@ def test_lexicon_prior_adds_its_weighted_compound_to_the_logits_and_nothing_else
 
 
 def test_polarity_prior_moves_the_score_and_leaves_neutral_alone():
-    from pipeline.model import lexicon_compound
+    from pipeline.model.lstm import lexicon_compound
 
     config = ModelConfig(vocab_size=10, embed_dim=4, hidden_size=3, lexicon_features=4)
     plain = LSTMClassifier(config).eval()
@@ -191,7 +191,7 @@ def test_a_prior_needs_lexicon_features():
 
 
 def test_encode_with_features_equals_encode_and_features_also_on_repeated_calls(small):
-    from pipeline.vocab import BRAND, TokenRules
+    from pipeline.model.vocab import BRAND, TokenRules
 
     rules = TokenRules(brands=(("jet", "blue"),), drop=frozenset("!"))
     vocab = Vocabulary.build([["fly", BRAND, "good"]] * 2, lexicon=small, rules=rules)
@@ -207,7 +207,7 @@ def test_encode_with_features_equals_encode_and_features_also_on_repeated_calls(
 
 
 def test_clitics_do_not_count_towards_the_negation_window(vader):
-    from pipeline.lexicon import CLITICS
+    from pipeline.model.lexicon import CLITICS
 
     tokens = ["ca", "n't", "say", "i", "'m", "happy"]
     plain = vader.features(tokens)
@@ -217,7 +217,7 @@ def test_clitics_do_not_count_towards_the_negation_window(vader):
 
 
 def test_more_lexicons_fill_only_what_vader_lacks(tmp_path, vader):
-    from pipeline.lexicon import load_lexicon
+    from pipeline.model.lexicon import load_lexicon
 
     (tmp_path / "languages" / "en").mkdir(parents=True)
     (tmp_path / "languages" / "en" / "labels.json").write_text('{"good": -5, "zork": 5}')
@@ -244,7 +244,7 @@ def test_more_lexicons_fill_only_what_vader_lacks(tmp_path, vader):
 )
 def test_bad_lexicon_lists_are_config_errors(sources, message):
     from pipeline.errors import ConfigError
-    from pipeline.lexicon import load_lexicon
+    from pipeline.model.lexicon import load_lexicon
 
     with pytest.raises(ConfigError, match=message):
         load_lexicon(sources)
@@ -252,7 +252,7 @@ def test_bad_lexicon_lists_are_config_errors(sources, message):
 
 def test_missing_npm_files_say_how_to_fetch_them(tmp_path):
     from pipeline.errors import ConfigError
-    from pipeline.lexicon import load_lexicon
+    from pipeline.model.lexicon import load_lexicon
 
     with pytest.raises(ConfigError, match=r"make lexicons"):
         load_lexicon(("vader", "afinn"), tmp_path)

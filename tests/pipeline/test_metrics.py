@@ -1,7 +1,11 @@
 import numpy as np
 import pytest
 
-from pipeline.metrics import classification_metrics, expected_calibration_error, sign_metrics
+from pipeline.training.metrics import (
+    classification_metrics,
+    expected_calibration_error,
+    sign_metrics,
+)
 
 Y_TRUE = [0, 0, 1, 2, 2, 2]
 Y_PRED = [0, 1, 1, 2, 2, 0]
@@ -63,7 +67,7 @@ def test_empty_input_is_refused():
 
 
 def test_score_correlation_reads_labels_as_minus_one_zero_one():
-    from pipeline.metrics import score_correlation
+    from pipeline.training.metrics import score_correlation
 
     assert score_correlation([0, 1, 2], [-0.9, 0.1, 0.8]) == pytest.approx(1.0)
     assert score_correlation([0, 1, 2], [0.9, 0.1, -0.8]) == pytest.approx(-1.0)
@@ -74,7 +78,7 @@ def test_score_correlation_reads_labels_as_minus_one_zero_one():
 
 
 def test_summary_metrics_and_metrics_without_probabilities():
-    from pipeline.metrics import summary_metrics
+    from pipeline.training.metrics import summary_metrics
 
     summary = summary_metrics(Y_TRUE, Y_PRED, [-1, 0, 0, 1, 1, -1])
     full = classification_metrics(Y_TRUE, Y_PRED, None, [-1, 0, 0, 1, 1, -1])

@@ -3,9 +3,9 @@ import dataclasses
 import pytest
 import torch
 
-from pipeline.model import LSTMClassifier, ModelConfig
-from pipeline.train import train_model
-from pipeline.vocab import pad_batch
+from pipeline.model.lstm import LSTMClassifier, ModelConfig
+from pipeline.model.vocab import pad_batch
+from pipeline.training.train import train_model
 
 
 @pytest.fixture

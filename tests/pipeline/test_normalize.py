@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.normalize import LATEST, VERSIONS, _full, normalize_text
+from pipeline.text.normalize import LATEST, VERSIONS, _full, normalize_text
 
 
 def reference_v1(text: str) -> str:

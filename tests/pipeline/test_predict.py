@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipeline.records import LABELS, Prediction
-from pipeline.tokenize import TextConfig, preprocess
+from pipeline.text.tokenize import TextConfig, preprocess
 
 TEXTS = [
     "i love this flight",

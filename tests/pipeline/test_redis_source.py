@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.sources import SourceBatch
 from pipeline.sources.redis_stream import RedisStreamSource
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 REDIS_ENV = "SENTIMON_TEST_REDIS_URL"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from pipeline.aggregate_math import (
+from pipeline.analytics.aggregate_math import (
     Counts,
     net_sentiment,
     net_sentiment_interval,

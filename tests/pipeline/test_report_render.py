@@ -10,11 +10,11 @@ from html.parser import HTMLParser
 import pytest
 from rich.console import Console
 
-from pipeline.aggregate_math import Counts
-from pipeline.html_report import render_html
-from pipeline.report import CSV_KEYS, REPORT_KEYS, build_report, report_csv, report_json
-from pipeline.report_text import report_markdown, report_table
-from pipeline.report_types import AlertRecord, BucketCounts, ReportData, TopPost
+from pipeline.analytics.aggregate_math import Counts
+from pipeline.report.html import render_html
+from pipeline.report.rows import CSV_KEYS, REPORT_KEYS, build_report, report_csv, report_json
+from pipeline.report.text import report_markdown, report_table
+from pipeline.report.types import AlertRecord, BucketCounts, ReportData, TopPost
 
 HOSTILE = '<script>alert("x")</script> | **bold** [link](javascript:x) & more'
 

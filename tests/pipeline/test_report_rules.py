@@ -5,9 +5,9 @@ import statistics
 
 import pytest
 
-from pipeline.aggregate_math import Counts
-from pipeline.alert_rules import AlertRules, check_sentiment_drop, check_volume_spike
-from pipeline.terms import post_terms, top_terms
+from pipeline.analytics.aggregate_math import Counts
+from pipeline.analytics.alert_rules import AlertRules, check_sentiment_drop, check_volume_spike
+from pipeline.analytics.terms import post_terms, top_terms
 
 
 def bucket(pos, neu, neg):

@@ -6,7 +6,7 @@ import gzip
 import io
 import tracemalloc
 
-from pipeline.markdown import md_code, md_text
+from pipeline.report.markdown import md_code, md_text
 from pipeline.sources import FileSource
 from pipeline.sources.lines import MAX_RECORD_BYTES, CsvFeed, _csv_scan
 

@@ -8,7 +8,7 @@ import pytest
 from pipeline.errors import SourceError
 from pipeline.sources import FileSource
 from pipeline.sources.parquet import read_parquet
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
 
 
 def files(path):

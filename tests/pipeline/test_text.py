@@ -1,7 +1,7 @@
 import pytest
 
-from pipeline.normalize import normalize_text
-from pipeline.tokenize import TextConfig, make_nlp, preprocess
+from pipeline.text.normalize import normalize_text
+from pipeline.text.tokenize import TextConfig, make_nlp, preprocess
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from pipeline.tokenize import (
+from pipeline.text.tokenize import (
     BRAND_HANDLES,
     TextConfig,
     make_docs,
@@ -190,7 +190,7 @@ def test_n_process_gives_the_same_docs(nlp):
 )
 def test_preprocess_gives_exactly_the_tokens_of_the_docs(config):
     # preprocess takes model tokens chunk by chunk (a cache); they must be the Docs' tokens.
-    from pipeline.corpus import load_corpus
+    from pipeline.training.corpus import load_corpus
 
     texts = [
         *load_corpus()["text"].sample(n=3000, random_state=3).tolist(),

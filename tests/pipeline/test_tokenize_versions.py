@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import spacy
 
-from pipeline import tokenize
-from pipeline.artifacts import load_scorer, save_model
-from pipeline.tokenize import TextConfig, make_nlp, preprocess
+from pipeline.model.artifacts import load_scorer, save_model
+from pipeline.text import tokenize
+from pipeline.text.tokenize import TextConfig, make_nlp, preprocess
 
 TEXTS = [
     "#UnitedAirlinesSucks!! @united lost my bag :(((",
@@ -118,7 +118,7 @@ def test_a_first_release_model_keeps_its_first_release_tokens():
     history into tests/pipeline/data/first_release) still give exactly the old tokens."""
     import json
 
-    from pipeline.corpus import load_corpus
+    from pipeline.training.corpus import load_corpus
 
     nlp = spacy.load(FIRST_RELEASE / "tokenizer")
     config = TextConfig.from_dict(json.loads((FIRST_RELEASE / "text_config.json").read_text()))

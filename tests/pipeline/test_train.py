@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from pipeline.errors import ConfigError
-from pipeline.train import TrainConfig, class_weights, fit_temperature, train_model
+from pipeline.training.train import TrainConfig, class_weights, fit_temperature, train_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -98,7 +98,7 @@ def test_mismatched_inputs_are_refused(tiny_data, tiny_config):
 
 
 def test_lexicon_model_with_rules_trains_reproducibly(tiny_data, tiny_config):
-    from pipeline.vocab import BRAND, TokenRules
+    from pipeline.model.vocab import BRAND, TokenRules
 
     config = dataclasses.replace(
         tiny_config,
@@ -126,7 +126,7 @@ def test_mask_brands_needs_brand_phrases(tiny_data, tiny_config):
 
 
 def test_rules_without_mask_brands_keep_brand_words(tiny_data, tiny_config):
-    from pipeline.vocab import TokenRules
+    from pipeline.model.vocab import TokenRules
 
     config = dataclasses.replace(tiny_config, epochs=1)
     result = train_model(**tiny_data, config=config, rules=TokenRules(brands=(("phone",),)))

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.records import Post, RawRecord, Reject
-from pipeline.validate import Validator, content_id
+from pipeline.sources.validate import Validator, content_id
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from pipeline.errors import ConfigError
-from pipeline.train import train_model
-from pipeline.vectors import GLOVE_6B_50D, load_vectors
-from pipeline.vocab import PAD_ID
+from pipeline.model.vectors import GLOVE_6B_50D, load_vectors
+from pipeline.model.vocab import PAD_ID
+from pipeline.training.train import train_model
 
 
 @pytest.fixture(scope="module")

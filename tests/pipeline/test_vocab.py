@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from pipeline.vocab import PAD, PAD_ID, UNK, UNK_ID, TokenRules, Vocabulary, pad_batch
+from pipeline.model.vocab import PAD, PAD_ID, UNK, UNK_ID, TokenRules, Vocabulary, pad_batch
 
 TOKENS = [["b", "a", "c"], ["a", "b", "d"], ["c", "a", "e"], ["b"]]  # a:3 b:3 c:2 d:1 e:1
 
@@ -61,7 +61,7 @@ def test_pad_batch_pads_right_with_pad_id():
 
 
 def test_token_rules_collapse_brands_keep_excludes_and_drop_emphasis():
-    from pipeline.vocab import BRAND, TokenRules
+    from pipeline.model.vocab import BRAND, TokenRules
 
     rules = TokenRules(
         brands=(("united",), ("jet", "blue"), ("united", "airlines")),
@@ -76,8 +76,8 @@ def test_token_rules_collapse_brands_keep_excludes_and_drop_emphasis():
 
 
 def test_rules_apply_to_building_encoding_features_and_survive_json():
-    from pipeline.lexicon import Lexicon
-    from pipeline.vocab import BRAND, TokenRules
+    from pipeline.model.lexicon import Lexicon
+    from pipeline.model.vocab import BRAND, TokenRules
 
     rules = TokenRules(brands=(("apple",), ("google",)), drop=frozenset("!"))
     lexicon = Lexicon({"love": 3.2}, frozenset({"not"}), {})

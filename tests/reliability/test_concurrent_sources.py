@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from db.tables import brand_sentiment, posts, predictions
-from flows.sources import source_name_for
+from flows.runtime.sources import source_name_for
 
 pytestmark = pytest.mark.slow
 SENTIMON = str(Path(sys.executable).with_name("sentimon"))

@@ -84,7 +84,7 @@ def test_full_disk_fails_clearly_then_resumes(prefect_server, small_disk, tmp_pa
     assert n_posts == n_preds == n_new and cursor == last  # the failed batch left nothing
 
     filler.unlink()
-    from flows import runtime as rtmod
+    from flows.runtime import process as rtmod
 
     for rt in rtmod._RUNTIMES.values():
         rt.engine.dispose()

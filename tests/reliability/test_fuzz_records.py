@@ -18,13 +18,13 @@ from sqlalchemy import func, select
 
 from db.engine import make_engine
 from db.tables import posts, rejects
-from flows.batch import process_batch
-from flows.runtime import Runtime, prepare_database
-from flows.settings import BUNDLED_BRANDS, Settings
-from pipeline.artifacts import load_scorer
-from pipeline.brands import BrandMatcher, load_brands
+from flows.runtime.batch import process_batch
+from flows.runtime.process import Runtime, prepare_database
+from flows.runtime.settings import BUNDLED_BRANDS, Settings
+from pipeline.model.artifacts import load_scorer
 from pipeline.sources import FileSource
-from pipeline.validate import Validator
+from pipeline.sources.validate import Validator
+from pipeline.text.brands import BrandMatcher, load_brands
 
 _counter = itertools.count()
 

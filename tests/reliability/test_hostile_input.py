@@ -21,8 +21,8 @@ from db import repository
 from db.engine import make_engine
 from db.tables import posts, rejects, source_cursors
 from flows.cli import app
-from flows.settings import BUNDLED_MODEL
-from flows.sources import source_name_for
+from flows.runtime.settings import BUNDLED_MODEL
+from flows.runtime.sources import source_name_for
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

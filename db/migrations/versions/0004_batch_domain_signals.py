@@ -1,5 +1,5 @@
 """Batches record how unlike the training data their text reads: posts scored, their model
-tokens, the share of unknown tokens and the mean top probability (pipeline.domain_shift).
+tokens, the share of unknown tokens and the mean top probability (pipeline.model.domain_shift).
 
 Revision ID: 0004
 Revises: 0003

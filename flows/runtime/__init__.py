@@ -1,0 +1,1 @@
+"""Prefect-free process wiring: settings, config, sources, the lease, the batch step, the pool."""

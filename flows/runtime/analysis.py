@@ -1,0 +1,217 @@
+"""The CPU-bound middle of a micro-batch: normalise, tokenise, identify the language, match
+brands and score. Run in this process, or split between it and a worker process.
+
+Why a worker process: on the 2-core machine a batch's analysis is ~70% of its time and runs on
+one core (Python code holds the GIL; torch's LSTM is fastest on one thread, see
+pipeline/model/predict.py). With ``SENTIMON_WORKERS=2`` the batch's posts are cut in two parts, one
+analysed here and one in a worker process that holds its own copy of the model, spaCy pipeline
+and brand matcher (N workers: N parts, N - 1 worker processes); the transaction, the cursor and
+everything else stay in this process, so a batch is still exactly one commit. README
+"Performance" has the measurements.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.model.artifacts import load_scorer
+from pipeline.model.domain_shift import DomainSignals
+from pipeline.model.predict import Scorer
+from pipeline.model.team_lexicon import apply_team_lexicon, load_team_lexicon
+from pipeline.records import Prediction
+from pipeline.text.amplification import ContentKey, content_key
+from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.language import ENGLISH, LanguageIdentifier
+from pipeline.text.tokenize import make_texts_and_docs, texts_tokens
+
+log = logging.getLogger(__name__)
+
+Lap = Callable[[str], None]
+# Below this many posts a batch is analysed here alone: shipping it costs more than it saves.
+MIN_SPLIT = 200
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Per post, in input order: normalised text, language, brands, prediction (None when
+    the post is not English: stored, not scored)."""
+
+    texts: list[str]
+    langs: list[str]
+    mentions: list[tuple[str, ...]]
+    predictions: list[Prediction | None]
+    keys: list[ContentKey]  # of the raw texts: what retweets and copies share (db.duplicates)
+    signals: DomainSignals = field(default_factory=DomainSignals)  # of its scored posts
+
+    def __add__(self, other: Analysis) -> Analysis:
+        return Analysis(
+            self.texts + other.texts,
+            self.langs + other.langs,
+            self.mentions + other.mentions,
+            self.predictions + other.predictions,
+            self.keys + other.keys,
+            self.signals + other.signals,
+        )
+
+
+def analyse(
+    scorer: Scorer,
+    language: LanguageIdentifier,
+    matcher: BrandMatcher,
+    texts: Sequence[str],
+    hints: Sequence[Sequence[str]],
+    lap: Lap | None = None,
+) -> Analysis:
+    """The analysis of raw post texts (with the brand hints their source gave)."""
+    lap = lap or (lambda stage: None)
+    config = scorer.text_config
+    normalized, docs = make_texts_and_docs(scorer.nlp, texts, config)
+    lap("tokenize")
+    langs = language.identify_all(normalized)
+    lap("language")
+    mentions = [
+        matcher.match(doc, hint, text)
+        for doc, hint, text in zip(docs, hints, normalized, strict=True)
+    ]
+    lap("brands")
+    # Only English posts are scored; the others are stored with their language, unscored.
+    english = [i for i, lang in enumerate(langs) if lang == ENGLISH]
+    tokens = texts_tokens(scorer.nlp, [normalized[i] for i in english], config)
+    predictions: list[Prediction | None] = [None] * len(normalized)
+    scored, signals = scorer.score_with_signals(tokens)
+    for i, prediction in zip(english, scored, strict=True):
+        predictions[i] = prediction
+    lap("score")
+    keys = [content_key(text) for text in texts]
+    lap("content_keys")
+    return Analysis(normalized, langs, mentions, predictions, keys, signals)
+
+
+@dataclass(frozen=True)
+class PendingAnalysis:
+    """A batch whose parts ``remote`` ((start, end, future) each) are being analysed in the
+    workers; the first ``n_local`` texts are left for this process."""
+
+    texts: list[str]
+    hints: list[Sequence[str]]
+    n_local: int
+    remote: list[tuple[int, int, Future[Analysis]]]
+
+
+class AnalysisPool:
+    """``processes - 1`` worker processes that analyse all but one part of each batch.
+
+    The workers load the same model directory and brands file as this process's runtime; they
+    start on first use (a few seconds: torch, spaCy and the model load there too).
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        brands_path: Path,
+        processes: int = 2,
+        team_lexicon: Path | None = None,
+    ) -> None:
+        if processes < 2:
+            raise ValueError("a pool needs 2 processes or more (this one and a worker)")
+        self.model_dir, self.brands_path, self.processes = model_dir, brands_path, processes
+        self.team_lexicon = team_lexicon
+        self._executor: ProcessPoolExecutor | None = None
+        self.broken = False
+
+    def start(
+        self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float
+    ) -> PendingAnalysis:
+        """Send all but the first ``local_share`` of ``texts`` to the workers; `finish` does
+        the rest here and collects theirs. Small batches stay here whole."""
+        texts, hints = list(texts), list(hints)
+        if self.broken or len(texts) < MIN_SPLIT:
+            return PendingAnalysis(texts, hints, len(texts), [])
+        n_local = round(len(texts) * local_share)
+        size = -(-(len(texts) - n_local) // (self.processes - 1))  # ceiling
+        cuts = [(a, min(a + size, len(texts))) for a in range(n_local, len(texts), size)]
+        try:
+            executor = self._start()
+            remote = [
+                (a, b, executor.submit(_analyse_in_worker, texts[a:b], hints[a:b])) for a, b in cuts
+            ]
+        except BrokenProcessPool:  # it died after the previous batch
+            self._lost_worker()
+            return PendingAnalysis(texts, hints, len(texts), [])
+        return PendingAnalysis(texts, hints, n_local, remote)
+
+    def finish(
+        self,
+        pending: PendingAnalysis,
+        scorer: Scorer,
+        language: LanguageIdentifier,
+        matcher: BrandMatcher,
+    ) -> Analysis:
+        """Analyse the local part here, then collect the workers' parts, in input order.
+
+        A worker that died (killed, out of memory) is not restarted: its part is analysed
+        here, and so are later batches, with a warning.
+        """
+        texts, hints, n = pending.texts, pending.hints, pending.n_local
+        result = analyse(scorer, language, matcher, texts[:n], hints[:n])
+        for a, b, future in pending.remote:
+            try:
+                part = future.result()
+            except BrokenProcessPool:
+                self._lost_worker()
+                part = analyse(scorer, language, matcher, texts[a:b], hints[a:b])
+            result = result + part
+        return result
+
+    def _lost_worker(self) -> None:
+        if not self.broken:
+            log.warning("an analysis worker died: analysing in this process from now on")
+        self.broken = True
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn, not fork: a forked copy of a process holding torch threads and database
+            # connections is not safe, and the worker needs none of this process's state.
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes - 1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(
+                    str(self.model_dir),
+                    str(self.brands_path),
+                    str(self.team_lexicon) if self.team_lexicon else None,
+                ),
+            )
+        return self._executor
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+# The worker process's own runtime, built by _init_worker.
+_WORKER: tuple[Scorer, LanguageIdentifier, BrandMatcher] | None = None
+
+
+def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = None) -> None:
+    global _WORKER
+    started = time.perf_counter()
+    scorer = load_scorer(Path(model_dir))
+    if team_lexicon is not None:
+        scorer = apply_team_lexicon(scorer, load_team_lexicon(Path(team_lexicon)))
+    matcher = BrandMatcher(scorer.nlp, load_brands(Path(brands_path)))
+    _WORKER = (scorer, LanguageIdentifier(), matcher)
+    log.debug("analysis worker ready in %.1f s", time.perf_counter() - started)
+
+
+def _analyse_in_worker(texts: list[str], hints: list[Sequence[str]]) -> Analysis:
+    assert _WORKER is not None, "the pool's initializer builds the worker runtime"
+    return analyse(*_WORKER, texts, hints)

@@ -1,0 +1,149 @@
+"""``sentimon.toml``: the named sources (and, for `sentimon serve`, their schedules).
+
+```toml
+[sources.reviews]
+kind = "files"
+path = "landing/reviews"          # inside this file's folder
+map = { text = "review", created_at = "date", id = "uniqueID" }
+
+[sources.shop]
+kind = "sql"
+url_env = "SHOP_DATABASE_URL"     # the URL (with its password) stays in the environment
+table = "reviews"
+cursor_column = "id"
+
+[sources.social]
+kind = "redis"
+url = "redis://127.0.0.1:6379/0"
+stream = "posts"
+group = "sentimon"
+```
+
+Top-level keys come before the first table: ``lexicon = "team-lexicon.toml"`` names a team
+lexicon (domain terms read when scoring; SENTIMON_LEXICON overrides it).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import ConfigError
+
+
+class SourceConfig(BaseModel):
+    """One ``[sources.NAME]`` table. Unknown keys are errors: a typo must not pass silently."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    kind: Literal["files", "sql", "redis"]
+    # files
+    path: str | None = None
+    settle_seconds: float | None = None
+    # sql and redis
+    url: str | None = None
+    url_env: str | None = None
+    # sql
+    table: str | None = None
+    query: str | None = None
+    cursor_column: str | None = None
+    id_column: str | None = None
+    # redis
+    stream: str | None = None
+    group: str = "sentimon"
+    consumer: str | None = None
+    claim_idle_ms: int | None = None
+    # every kind
+    column_map: dict[str, str] | None = Field(default=None, alias="map")
+    batch_size: int = Field(default=500, ge=1)
+    every_minutes: float | None = Field(default=None, gt=0)  # schedule for `sentimon serve`
+
+    @model_validator(mode="after")
+    def _required_per_kind(self) -> SourceConfig:
+        needs = {
+            "files": ["path"],
+            "sql": ["cursor_column"],
+            "redis": ["stream"],
+        }[self.kind]
+        missing = [key for key in needs if getattr(self, key) in (None, "")]
+        if self.kind in ("sql", "redis") and not (self.url or self.url_env):
+            missing.append("url or url_env")
+        if self.kind == "sql" and bool(self.table) == bool(self.query):
+            missing.append("exactly one of table or query")
+        if missing:
+            raise ValueError(f"a {self.kind} source needs {', '.join(missing)}")
+        return self
+
+    def resolved_url(self, name: str) -> str:
+        """The connection URL, from ``url`` or the variable ``url_env`` names."""
+        if self.url_env:
+            value = os.environ.get(self.url_env)
+            if not value:
+                raise ConfigError(
+                    f"source {name!r}: environment variable {self.url_env} is not set"
+                )
+            return value
+        assert self.url is not None  # checked by the validator
+        return self.url
+
+
+class ProjectConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    # A team lexicon file (pipeline/model/team_lexicon.py), relative to this file's folder.
+    lexicon: str | None = None
+    folder: Path = Path()  # the config file's folder: relative paths start here
+
+    def source(self, name: str) -> SourceConfig:
+        try:
+            return self.sources[name]
+        except KeyError:
+            known = ", ".join(sorted(self.sources)) or "none"
+            raise ConfigError(
+                f"no source {name!r} in sentimon.toml (known: {known}); "
+                "add a [sources.NAME] table or give --input"
+            ) from None
+
+    def files_path(self, name: str) -> Path:
+        """A files source's folder, which must lie inside the config file's folder.
+
+        A config is often edited by more people than the machine's owner; keeping its paths
+        inside one tree stops it from pointing the ingester at arbitrary files.
+        """
+        cfg = self.source(name)
+        root = self.folder.resolve()
+        path = (root / (cfg.path or "")).resolve()
+        if not path.is_relative_to(root):
+            raise ConfigError(
+                f"source {name!r}: path {cfg.path!r} lies outside {root}; "
+                "files sources must stay inside the folder of sentimon.toml"
+            )
+        return path
+
+    def lexicon_path(self) -> Path | None:
+        """The team lexicon file ``lexicon`` names, or None."""
+        return (self.folder / self.lexicon) if self.lexicon else None
+
+
+def load_config(path: Path) -> ProjectConfig:
+    """Read ``sentimon.toml``; a missing file is an empty config."""
+    if not path.exists():
+        return ProjectConfig(folder=path.parent)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return ProjectConfig(folder=path.resolve().parent, **data)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    except ValidationError as err:
+        raise ConfigError(f"{path}: {_first_error(err)}") from err
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]

@@ -1,0 +1,187 @@
+"""The per-process runtime: engine, model, spaCy pipeline and brand matcher, built once.
+
+Prefect tasks receive ids and paths, never these objects; each process (a CLI run, a Dask
+worker) builds its own runtime on first use and keeps it.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from db import migrate, repository
+from db.engine import make_engine
+from flows.runtime.analysis import AnalysisPool
+from flows.runtime.config import load_config
+from flows.runtime.readahead import Readahead
+from flows.runtime.settings import BUNDLED_MODEL, Settings
+from pipeline.errors import ArtifactError
+from pipeline.model.artifacts import load_scorer, read_manifest
+from pipeline.model.predict import Scorer
+from pipeline.model.team_lexicon import TeamLexicon, apply_team_lexicon, load_team_lexicon
+from pipeline.model.trusted_model import check_registered, load_registered_scorer
+from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.language import LanguageIdentifier
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    scorer: Scorer
+    matcher: BrandMatcher
+    # Not English -> stored, not scored. Its models load on first use, not here.
+    language: LanguageIdentifier = field(default_factory=LanguageIdentifier)
+    # SENTIMON_WORKERS=N > 1: all but one part of each batch is analysed in worker processes.
+    pool: AnalysisPool | None = None
+    # With a pool: the next batch of a source, in analysis while the current one commits.
+    readahead: Readahead = field(default_factory=Readahead)
+
+    @property
+    def model_version(self) -> str:
+        return self.scorer.version
+
+
+def prepare_database(engine: Engine) -> str:
+    """Upgrade the schema to head and make sure a model version is active.
+
+    On a new database the committed default model is registered and activated, so that a
+    fresh install scores without training. Returns the active model's directory.
+    """
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        active = repository.active_model_version(conn)
+        if active is not None:
+            return active.path
+        info = read_manifest(BUNDLED_MODEL)
+        repository.register_model_version(
+            conn, info.version, str(info.path), info.sha256, info.metrics, activate=True
+        )
+        return str(info.path)
+
+
+def resolve_model_dir(settings: Settings) -> Path:
+    """The active model without writing anything: the database's choice if it has one."""
+    url = settings.db_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return BUNDLED_MODEL
+    engine = make_engine(url)
+    try:
+        if migrate.current_revision(engine) is None:
+            return BUNDLED_MODEL
+        with engine.connect() as conn:
+            active = repository.active_model_version(conn)
+    finally:
+        engine.dispose()
+    if active is None:
+        return BUNDLED_MODEL
+    check_registered(Path(active.path), active.version, active.sha256)
+    return Path(active.path)
+
+
+def team_lexicon_path(settings: Settings) -> Path | None:
+    """The team lexicon file: SENTIMON_LEXICON, else `lexicon` of sentimon.toml, else None."""
+    if settings.lexicon is not None:
+        return settings.lexicon
+    return load_config(settings.config).lexicon_path()
+
+
+def load_team(path: Path | None) -> TeamLexicon | None:
+    return load_team_lexicon(path) if path is not None else None
+
+
+def load_scoring_model(
+    model_dir: Path, team_lexicon: Path | None, registered: tuple[str, str] | None = None
+) -> Scorer:
+    """A version's scorer, with the team lexicon (if any) laid over its own lexicon.
+
+    ``registered`` (version, sha256 from model_versions): the directory must hold exactly the
+    version the registry recorded (pipeline/model/trusted_model.py); a directory the user names
+    themselves has its manifest only.
+    """
+    scorer = (
+        load_registered_scorer(model_dir, *registered) if registered else load_scorer(model_dir)
+    )
+    team = load_team(team_lexicon)
+    return apply_team_lexicon(scorer, team) if team is not None else scorer
+
+
+def resolve_model(model: str | None, settings: Settings) -> Path:
+    """A model directory from a path, a registered version name, or (None) the active model.
+
+    Reads the database only if it exists: naming a version never creates one.
+    """
+    if model is None:
+        return resolve_model_dir(settings)
+    path = Path(model)
+    if path.is_dir():
+        return path
+    url = settings.db_url
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        engine = make_engine(url)
+        try:
+            if migrate.current_revision(engine) is not None:
+                with engine.connect() as conn:
+                    for row in repository.list_model_versions(conn):
+                        if row.version == model:
+                            check_registered(Path(row.path), row.version, row.sha256)
+                            return Path(row.path)
+        finally:
+            engine.dispose()
+    raise ArtifactError(
+        f"{model!r} is neither a model directory nor a registered version: "
+        "`sentimon models list` shows the versions"
+    )
+
+
+_RUNTIMES: dict[tuple[str, ...], Runtime] = {}
+_SCORERS: dict[tuple[str, str], Scorer] = {}
+_LOCK = threading.Lock()
+
+
+def get_scorer(rt: Runtime, version: str | None) -> Scorer:
+    """The scorer of a registered model version (the active one when None), loaded once."""
+    if version is None or version == rt.model_version:
+        return rt.scorer
+    with rt.engine.connect() as conn:
+        row = repository.get_model_version(conn, version)
+    key = (rt.settings.db_url, version)
+    with _LOCK:
+        if key not in _SCORERS:
+            _SCORERS[key] = load_scoring_model(
+                Path(row.path), team_lexicon_path(rt.settings), (row.version, row.sha256)
+            )
+        return _SCORERS[key]
+
+
+def get_runtime(settings: Settings | None = None) -> Runtime:
+    """Everything a batch needs, built once per process and database."""
+    settings = settings or Settings()
+    key = (settings.db_url, str(settings.brands), str(settings.lexicon), str(settings.config))
+    with _LOCK:
+        if key not in _RUNTIMES:
+            _RUNTIMES[key] = _build_runtime(settings)
+        return _RUNTIMES[key]
+
+
+def _build_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.db_url)
+    model_dir = Path(prepare_database(engine))
+    if not model_dir.exists():
+        raise ArtifactError(
+            f"the active model's directory {model_dir} is missing: restore it or activate "
+            "another version with `sentimon models activate VERSION`"
+        )
+    with engine.connect() as conn:
+        active = repository.active_model_version(conn)
+    assert active is not None  # prepare_database made sure of one
+    lexicon = team_lexicon_path(settings)
+    scorer = load_scoring_model(model_dir, lexicon, (active.version, active.sha256))
+    # Brands are matched on Docs from the model's own tokenizer: one tokenisation per post.
+    matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
+    workers = settings.workers
+    pool = AnalysisPool(model_dir, settings.brands, workers, lexicon) if workers > 1 else None
+    return Runtime(settings=settings, engine=engine, scorer=scorer, matcher=matcher, pool=pool)

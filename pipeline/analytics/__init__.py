@@ -1,0 +1,1 @@
+"""Analytics: aggregate maths, intervals, alert rules, terms."""

@@ -1,0 +1,1 @@
+"""The model: the LSTM module, vocabulary and embeddings, lexicon features, inference, artifacts."""

@@ -1,0 +1,1 @@
+"""Reports: report rows and types, text/markdown/CSV/HTML rendering, charts."""

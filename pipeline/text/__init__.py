@@ -1,0 +1,2 @@
+"""Text processing: normalisation, the spaCy tokenizer rules, language id, brands,
+amplification."""

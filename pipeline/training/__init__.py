@@ -1,0 +1,1 @@
+"""Training: corpus loading, splits, the training loop, evaluation, baselines, labelling."""

