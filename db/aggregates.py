@@ -18,7 +18,6 @@ from sqlalchemy import (
     Connection,
     Float,
     Select,
-    and_,
     case,
     cast,
     delete,
@@ -38,7 +37,7 @@ from db.buckets import (
     floor_to_bucket,
 )
 from db.sql import chunked, dialect_insert
-from db.tables import brand_sentiment, post_brands, posts, predictions
+from db.tables import brand_sentiment, post_brands, posts, predictions, scored_mentions
 from db.types import UTCDateTime
 
 # The first half of the two-int advisory lock keys used for brands (db.migrate uses one bigint).
@@ -185,15 +184,7 @@ def _grouped_rows(
             cast(n_positive - n_negative, Float) / func.nullif(n_positive + n_negative, 0),
             literal(now, UTCDateTime()),
         )
-        .select_from(
-            posts.join(post_brands, post_brands.c.post_id == posts.c.id).join(
-                predictions,
-                and_(
-                    predictions.c.post_id == posts.c.id,
-                    predictions.c.model_version == model_version,
-                ),
-            )
-        )
+        .select_from(scored_mentions(model_version))
         .where(*where)
         .group_by(post_brands.c.brand, start, posts.c.source)
     )

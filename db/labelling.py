@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, case, func, or_, select
 
 from db.tables import post_brands, posts, predictions
-from pipeline.training.labelling import Candidate
+from pipeline.records import Candidate
 
 
 def known_sources(conn: Connection) -> list[str]:

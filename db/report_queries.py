@@ -15,9 +15,17 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from db.buckets import BUCKET_LENGTH, Bucket, check_bucket, floor_to_bucket
 from db.partitions import SEPARATOR
-from db.tables import alerts, batches, brand_sentiment, post_brands, posts, predictions
+from db.tables import (
+    alerts,
+    batches,
+    brand_sentiment,
+    post_brands,
+    posts,
+    predictions,
+    scored_mentions,
+)
 from pipeline.analytics.aggregate_math import Counts
-from pipeline.model.domain_shift import DomainSignals
+from pipeline.records import DomainSignals
 from pipeline.report.types import AlertRecord, BucketCounts, ReportData, TopPost
 
 ALL_SOURCES = "*"
@@ -131,15 +139,7 @@ def top_posts(
             n_copies,
         )
         .select_from(
-            posts.join(post_brands, post_brands.c.post_id == posts.c.id)
-            .join(
-                predictions,
-                and_(
-                    predictions.c.post_id == posts.c.id,
-                    predictions.c.model_version == model_version,
-                ),
-            )
-            .outerjoin(copies, copies.c.post_id == posts.c.id)
+            scored_mentions(model_version).outerjoin(copies, copies.c.post_id == posts.c.id)
         )
         .where(
             post_brands.c.brand == brand,

@@ -28,8 +28,7 @@ from db.registry import (
 )
 from db.sql import chunked, dialect_insert, insert_new
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
-from pipeline.records import Batch, Post, Prediction, Reject, ScoredPost
-from pipeline.text.amplification import ContentKey, content_key
+from pipeline.records import Batch, ContentKey, Post, Prediction, Reject, ScoredPost, content_key
 
 __all__ = [
     "RAW_LIMIT",

@@ -19,7 +19,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
 )
+from sqlalchemy.sql.expression import Join
 
 from db.types import JSONText, UTCDateTime
 
@@ -196,3 +198,11 @@ source_leases = Table(
     Column("acquired_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+
+def scored_mentions(model_version: str) -> Join:
+    """posts ⋈ post_brands ⋈ predictions of ``model_version``: one row per scored mention."""
+    return posts.join(post_brands, post_brands.c.post_id == posts.c.id).join(
+        predictions,
+        and_(predictions.c.post_id == posts.c.id, predictions.c.model_version == model_version),
+    )

@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 
-from pipeline.analytics.aggregate_math import Counts
+from pipeline.analytics.aggregate_math import Counts, total
+from pipeline.report.types import AlertRecord, BucketCounts
 
 SENTIMENT_DROP = "sentiment-drop"
 VOLUME_SPIKE = "volume-spike"
@@ -134,4 +136,84 @@ def spike_summary(brand: str, window_label: str, check: SpikeCheck) -> str:
     return (
         f"{brand}: {check.observed} posts in the 24 h to {window_label}, "
         f"{ratio:.1f}x the daily mean of {check.baseline:.1f} over the 7 days before"
+    )
+
+
+def drop_alert(
+    brand: str,
+    series: list[BucketCounts],
+    last_start: datetime,
+    end: datetime,
+    bucket: str,
+    rules: AlertRules,
+    model_version: str,
+) -> AlertRecord | None:
+    """The sentiment-drop alert of ``brand`` for the bucket [last_start, end), or None.
+
+    ``series``: the rule's buckets of every brand, the baseline buckets and the last one.
+    """
+    by_start = {r.bucket_start: r.counts for r in series if r.brand == brand}
+    last = by_start.get(last_start)
+    if last is None:
+        return None
+    history = [by_start[s] for s in sorted(by_start) if s < last_start]
+    check = check_sentiment_drop(last, history, rules)
+    if check is None or not check.fired:
+        return None
+    label = last_start.strftime("%Y-%m-%d" if bucket == "day" else "%Y-%m-%d %H:00 UTC")
+    return AlertRecord(
+        brand=brand,
+        kind=SENTIMENT_DROP,
+        bucket=bucket,
+        bucket_start=last_start,
+        observed=check.observed,
+        baseline=check.baseline,
+        threshold=check.threshold,
+        volume=check.volume,
+        model_version=model_version,
+        summary=drop_summary(brand, label, check, rules.k),
+        details={
+            "check": asdict(check),
+            "rules": asdict(rules),
+            "window": [last_start.isoformat(), end.isoformat()],
+        },
+    )
+
+
+def spike_alert(
+    brand: str,
+    hourly: list[BucketCounts],
+    day_start: datetime,
+    hour_end: datetime,
+    day: datetime,
+    rules: AlertRules,
+    model_version: str,
+) -> AlertRecord | None:
+    """The volume-spike alert of ``brand`` for the 24 hours [day_start, hour_end), or None.
+
+    ``hourly``: hourly buckets of every brand, the baseline days and the last 24 hours;
+    ``day``: the start of the UTC day the window ends in (the alert's bucket).
+    """
+    mine = [r for r in hourly if r.brand == brand]
+    last: Counts = total(r.counts for r in mine if r.bucket_start >= day_start)
+    before: Counts = total(r.counts for r in mine if r.bucket_start < day_start)
+    check = check_volume_spike(last.volume, before.volume, rules)
+    if check is None or not check.fired:
+        return None
+    return AlertRecord(
+        brand=brand,
+        kind=VOLUME_SPIKE,
+        bucket="day",
+        bucket_start=day,
+        observed=float(check.observed),
+        baseline=check.baseline,
+        threshold=check.threshold,
+        volume=check.observed,
+        model_version=model_version,
+        summary=spike_summary(brand, hour_end.strftime("%Y-%m-%d %H:00 UTC"), check),
+        details={
+            "check": asdict(check),
+            "rules": asdict(rules),
+            "window": [day_start.isoformat(), hour_end.isoformat()],
+        },
     )

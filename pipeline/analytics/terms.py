@@ -1,6 +1,6 @@
 """The terms behind a set of posts: words counted once per post, stopwords and brand names left out.
 
-Plain regular expressions, no spaCy: db/alerts.py uses this, and db never loads spaCy.
+Plain regular expressions, no spaCy: alert evaluation (flows/runtime/alerts.py) stays cheap.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipeline.records import DomainSignals
+
 # Thresholds, measured with `bench/ood_thresholds.py models/default --uci sentimon-data/uci`
 # (model lstm-20261126-af6b4a5d: 10,893-token corpus vocabulary, no pretrained vectors).
 # Per batch of 1,000 posts (of 500 in brackets), min-max over batches:
@@ -47,48 +49,6 @@ MIN_MEAN_TOP_PROBABILITY = 0.61
 # Below this many scored posts a run or source gets no verdict: a handful of short posts can
 # be all names and still be ordinary.
 MIN_POSTS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class DomainSignals:
-    """Sums over scored posts; the figures are ratios of them (None when nothing was scored)."""
-
-    n_scored: int = 0  # posts scored
-    n_tokens: int = 0  # model tokens of those posts (an empty post has none)
-    n_unknown: int = 0  # of those, tokens the vocabulary does not know
-    top_probability_sum: float = 0.0  # sum of max(p_negative, p_neutral, p_positive)
-
-    def __add__(self, other: DomainSignals) -> DomainSignals:
-        return DomainSignals(
-            self.n_scored + other.n_scored,
-            self.n_tokens + other.n_tokens,
-            self.n_unknown + other.n_unknown,
-            self.top_probability_sum + other.top_probability_sum,
-        )
-
-    @property
-    def unknown_token_share(self) -> float | None:
-        return self.n_unknown / self.n_tokens if self.n_tokens else None
-
-    @property
-    def mean_top_probability(self) -> float | None:
-        return self.top_probability_sum / self.n_scored if self.n_scored else None
-
-    @classmethod
-    def from_figures(
-        cls,
-        n_scored: int,
-        n_tokens: int,
-        unknown_token_share: float | None,
-        mean_top_probability: float | None,
-    ) -> DomainSignals:
-        """Back from the stored figures (a ``batches`` row) to sums that add up."""
-        return cls(
-            n_scored,
-            n_tokens,
-            round((unknown_token_share or 0.0) * n_tokens),
-            (mean_top_probability or 0.0) * n_scored,
-        )
 
 
 def measure(

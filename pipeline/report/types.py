@@ -1,4 +1,4 @@
-"""Plain records a report is made of, filled by db/report_queries.py and db/alerts.py."""
+"""Plain records a report is made of, filled by db/report_queries.py and flows/runtime/alerts.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.analytics.aggregate_math import Counts
-from pipeline.model.domain_shift import DomainSignals
+from pipeline.records import DomainSignals
 
 
 @dataclass(frozen=True, slots=True)

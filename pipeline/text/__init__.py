@@ -1,2 +1,1 @@
-"""Text processing: normalisation, the spaCy tokenizer rules, language id, brands,
-amplification."""
+"""Text processing: normalisation, the spaCy tokenizer rules, language id, brand matching."""

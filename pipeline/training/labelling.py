@@ -8,11 +8,11 @@ row, each text once: a retweet or a copy teaches nothing its original does not.
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from pipeline.records import Candidate
 from pipeline.training.corpus import dedup_key
 
 COLUMNS = (
@@ -26,30 +26,6 @@ COLUMNS = (
     "p_positive",
     "label",
 )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A stored post with the model's prediction."""
-
-    post_id: int
-    source: str
-    text: str
-    brands: tuple[str, ...]
-    label: str
-    p_negative: float
-    p_neutral: float
-    p_positive: float
-
-    @property
-    def confidence(self) -> float:
-        """The top probability: the lower, the less sure the model."""
-        return max(self.p_negative, self.p_neutral, self.p_positive)
-
-    @property
-    def entropy(self) -> float:
-        probs = (self.p_negative, self.p_neutral, self.p_positive)
-        return -sum(p * math.log(p) for p in probs if p > 0)
 
 
 def merge_mentions(candidates: Iterable[Candidate]) -> list[Candidate]:

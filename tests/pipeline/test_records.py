@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.text.amplification import MIN_WORDS_FOR_COPY, content_key
+from pipeline.records import MIN_WORDS_FOR_COPY, content_key
 
 ORIGINAL = "@united lost my bag again and nobody at the desk can tell me where it is"
 
