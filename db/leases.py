@@ -15,10 +15,7 @@ from sqlalchemy import Connection, delete, select, update
 
 from db.sql import dialect_insert
 from db.tables import source_leases
-
-
-class LeaseLostError(RuntimeError):
-    """The lease expired and another process took the source: this batch must not commit."""
+from pipeline.errors import LeaseLostError
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,7 @@ from sqlalchemy import Connection, Row, select, update
 
 from db.sql import dialect_insert
 from db.tables import model_versions
-
-
-class UnknownModelVersionError(LookupError):
-    """A model version was named that the registry does not hold."""
+from pipeline.errors import UnknownModelVersionError
 
 
 @dataclass(frozen=True, slots=True)

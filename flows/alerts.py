@@ -18,8 +18,8 @@ from prefect.events import emit_event
 from sqlalchemy import Engine
 
 from db import repository
-from flows.runtime.alerts import evaluate_alerts
 from db.engine import make_engine
+from flows.runtime.alerts import evaluate_alerts
 from flows.runtime.reporting import configured_brands
 from flows.runtime.settings import Settings
 from pipeline.analytics.alert_rules import AlertRules

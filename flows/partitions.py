@@ -51,13 +51,9 @@ from flows.runtime.leasing import LEASE_TTL
 from flows.runtime.process import get_runtime
 from flows.runtime.retry import TRANSIENT_RETRIES
 from flows.runtime.sources import ResolvedSource
-from pipeline.errors import SentimonError
+from pipeline.errors import PartitionsFailedError
 from pipeline.sources import SETTLE_SECONDS, FileSource
 from pipeline.sources.validate import Validator
-
-
-class PartitionsFailedError(SentimonError):
-    """Some partitions of a run failed; the others committed what they read."""
 
 
 @dataclass(frozen=True)

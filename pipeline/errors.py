@@ -1,4 +1,6 @@
-"""The error catalogue: each says what went wrong and what to do next."""
+"""The error catalogue: every error sentimon raises on purpose, each saying what went wrong and
+what to do next. The CLI turns any of them into one `error:` line and exit status 1
+(flows/cli/errors.py)."""
 
 
 class SentimonError(Exception):
@@ -27,3 +29,27 @@ class DevsetError(SentimonError):
 
 class LabellingError(SentimonError):
     """No stored post fits a labelling request (none stored, unknown source or brand, ...)."""
+
+
+class NoDatabaseError(SentimonError):
+    """The results database has not been created yet."""
+
+
+class SourceBusyError(SentimonError, RuntimeError):
+    """Another live process holds the source's lease."""
+
+
+class LeaseLostError(SentimonError, RuntimeError):
+    """The lease expired and another process took the source: this batch must not commit."""
+
+
+class PartitionsFailedError(SentimonError):
+    """Some partitions of a run failed; the others committed what they read."""
+
+
+class UnknownModelVersionError(SentimonError, LookupError):
+    """A model version was named that the registry does not hold."""
+
+
+class DatabaseFailedError(SentimonError):
+    """The results database failed during a run; the failed batch was rolled back."""

@@ -15,12 +15,9 @@ import psutil
 from sqlalchemy import Engine
 
 from db.leases import Lease, acquire_lease, lease_holder, release_lease, take_over_lease
+from pipeline.errors import SourceBusyError
 
 LEASE_TTL = timedelta(minutes=10)
-
-
-class SourceBusyError(RuntimeError):
-    """Another live process holds the source's lease."""
 
 
 @cache

@@ -18,14 +18,10 @@ from db.migrate import current_revision
 from db.report_queries import ALL_SOURCES, load_report_data
 from flows.runtime.settings import Settings
 from pipeline.analytics.aggregate_math import DEFAULT_MIN_VOLUME
-from pipeline.errors import ConfigError, SentimonError
+from pipeline.errors import ConfigError, NoDatabaseError
 from pipeline.model.domain_shift import shift_warning
 
 _UNITS = {"d": "days", "h": "hours"}
-
-
-class NoDatabaseError(SentimonError):
-    """The results database has not been created yet."""
 
 
 def parse_time(value: str | None, now: datetime | None = None) -> datetime | None:

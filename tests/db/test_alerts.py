@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from db import repository
-from flows.runtime.alerts import evaluate_alerts
 from db.tables import alerts
+from flows.runtime.alerts import evaluate_alerts
 from pipeline.analytics.alert_rules import AlertRules
 from pipeline.records import Batch
 

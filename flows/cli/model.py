@@ -1,0 +1,83 @@
+"""`sentimon evaluate` and `models list|activate`: judging and choosing model versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli.app import app, console, err_console, models_app
+from flows.cli.errors import handle_errors
+from flows.runtime.settings import Settings
+
+
+@app.command()
+@handle_errors("evaluation failed")
+def evaluate(
+    model: Annotated[
+        str | None,
+        typer.Option(help="A registered version or a model directory (default: the active)."),
+    ] = None,
+    uci: Annotated[
+        Path | None,
+        typer.Option(
+            help="The UCI sentences: a folder with amazon.json, imdb.json and yelp.json, or the "
+            "npm package sentiment@5.0.2 unpacked (default: $SENTIMON_DATA_DIR/uci if present)."
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """The model beside VADER and TextBlob on its test split (overall, by topic, by length)
+    and on the UCI sentences (Amazon, IMDb, Yelp) when they are found."""
+    from flows.evaluation import print_report, resolve_uci, uci_hint
+    from flows.runtime.process import resolve_model
+    from pipeline.training.evaluation import evaluate_version
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter("--format is table or json")
+    settings = Settings()
+    uci_dir = resolve_uci(uci, settings)
+    result = evaluate_version(resolve_model(model, settings), uci_dir)
+    hint = None if uci_dir else uci_hint(settings)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        if hint:
+            err_console.print(hint, soft_wrap=True, markup=False, highlight=False)
+    else:
+        print_report(result, console, hint)
+
+
+@models_app.command("list")
+@handle_errors()
+def models_list() -> None:
+    """The registered model versions; * marks the active one."""
+    from db import repository
+    from db.engine import make_engine
+    from flows.runtime.process import prepare_database
+
+    engine = make_engine(Settings().db_url)
+    prepare_database(engine)
+    with engine.connect() as conn:
+        for row in repository.list_model_versions(conn):
+            f1 = (row.metrics or {}).get("test", {}).get("macro_f1")
+            mark = "*" if row.active else " "
+            f1_text = f"{f1:.3f}" if isinstance(f1, float) else "-"
+            console.print(f"{mark} {row.version}  test macro-F1 {f1_text}  {row.path}")
+
+
+@models_app.command("activate")
+@handle_errors()
+def models_activate(version: str) -> None:
+    """Make VERSION the model that new batches are scored with."""
+    from db import repository
+    from db.engine import make_engine
+    from flows.runtime.process import prepare_database
+
+    engine = make_engine(Settings().db_url)
+    prepare_database(engine)
+    with engine.begin() as conn:
+        repository.activate_model_version(conn, version)
+    console.print(f"active model: {version}")

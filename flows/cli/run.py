@@ -1,0 +1,188 @@
+"""`sentimon init`, `run`, `backfill` and `score`: the data path."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli.app import MapOption, app, console, err_console, parse_map, parse_when, warn
+from flows.cli.errors import handle_errors
+from flows.runtime.settings import Settings
+
+
+@app.command()
+@handle_errors()
+def init() -> None:
+    """Create or upgrade the results database to the latest schema (idempotent)."""
+    from db.engine import make_engine, redact_url
+    from db.migrate import current_revision
+    from flows.runtime.process import prepare_database
+
+    settings = Settings()
+    engine = make_engine(settings.db_url)
+    model_dir = prepare_database(engine)
+    console.print(f"database {redact_url(settings.db_url)} at revision {current_revision(engine)}")
+    console.print(f"active model: {model_dir}")
+
+
+@app.command()
+@handle_errors()
+def run(
+    input_path: Annotated[
+        str | None,
+        typer.Option(
+            "--input",
+            help="A CSV/JSONL/Parquet file or landing folder, or a sqlite://, postgresql:// "
+            "or redis:// URL (see README).",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="A source of sentimon.toml, or the name of an --input."),
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
+    max_batches: Annotated[int | None, typer.Option(min=1)] = None,
+    column_map: MapOption = None,
+    task_runner: Annotated[
+        str,
+        typer.Option(
+            help="threads (default) or dask: a landing folder's files are scored in parallel "
+            "on Dask workers (README: Scaling out)."
+        ),
+    ] = "threads",
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="A Dask scheduler, tcp://HOST:8786 (default: a local cluster)."),
+    ] = None,
+    settle_seconds: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Leave a landing folder's files alone until unchanged this long (default 5; "
+            "0 reads them now).",
+        ),
+    ] = None,
+) -> None:
+    """Ingest and score what the source holds now, in micro-batches, then exit."""
+    from sqlalchemy.exc import DBAPIError
+
+    from flows.ingest import ingest_and_score
+    from flows.scaleout import make_task_runner
+    from pipeline.errors import DatabaseFailedError
+
+    if input_path is None and source is None:
+        raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
+    try:
+        runner = make_task_runner(task_runner, dask_address)
+        flow = (
+            ingest_and_score
+            if runner is None
+            else ingest_and_score.with_options(task_runner=runner)
+        )
+        result = flow(
+            input_path,
+            source,
+            batch_size,
+            max_batches,
+            column_map=parse_map(column_map),
+            show_progress=sys.stderr.isatty(),
+            partition_files=runner is not None,
+            settle_seconds=settle_seconds,
+        )
+    except DBAPIError as err:
+        # err.orig only: the full message repeats the statement and its parameters.
+        raise DatabaseFailedError(
+            f"the results database failed: {err.orig}. The failed batch was "
+            "rolled back; run again to resume after the last committed batch."
+        ) from err
+    if "skipped" in result:
+        err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
+    console.print_json(data=result)
+    if "warning" in result:
+        warn(result["warning"])
+
+
+@app.command()
+@handle_errors()
+def backfill(
+    since: Annotated[str | None, typer.Option(help="7d, 24h or a date (UTC), inclusive")] = None,
+    until: Annotated[str | None, typer.Option(help="a date (UTC), exclusive")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="A registered model version (default: the active one).")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1)] = 2000,
+) -> None:
+    """Re-score stored posts of a period with a model version and refresh its aggregates."""
+    from flows.backfill import backfill as backfill_flow
+
+    result = backfill_flow(parse_when(since), parse_when(until), model, chunk_size)
+    console.print_json(data=result)
+
+
+@app.command()
+@handle_errors()
+def score(
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to score.")] = None,
+    input_path: Annotated[
+        str | None,
+        typer.Option("--input", help="Plain text (a line each), .jsonl, or - for stdin."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="A registered version or a model directory (default: the active)."),
+    ] = None,
+) -> None:
+    """Print one JSON line per text: label, probabilities, score and model version.
+
+    The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
+    """
+    from flows.runtime.process import load_scoring_model, resolve_model, team_lexicon_path
+
+    items = list(texts or [])
+    if input_path:
+        items.extend(_read_texts(input_path))
+    if not items:
+        raise typer.BadParameter("give texts as arguments or --input FILE|-")
+    settings = Settings()
+    scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
+    for pred in scorer.score_texts(items):
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "label": pred.label,
+                    "p_negative": round(pred.p_negative, 6),
+                    "p_neutral": round(pred.p_neutral, 6),
+                    "p_positive": round(pred.p_positive, 6),
+                    "score": round(pred.score, 6),
+                    "model_version": pred.model_version,
+                }
+            )
+            + "\n"
+        )
+
+
+def _read_texts(input_path: str) -> list[str]:
+    if input_path == "-":
+        lines = sys.stdin.read().splitlines()
+        is_jsonl = False
+    else:
+        path = Path(input_path)
+        lines = path.read_text(encoding="utf-8").splitlines()
+        is_jsonl = path.suffix == ".jsonl"
+    if not is_jsonl:
+        return [line for line in lines if line.strip()]
+    texts = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            texts.append(str(json.loads(line)["text"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise typer.BadParameter(
+                f"{input_path} line {n}: needs a JSON object with text"
+            ) from err
+    return texts

@@ -1,0 +1,175 @@
+"""`sentimon train`: train a model version, or fine-tune one on a team's labels (--base)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli.app import MapOption, app, console, parse_map
+from flows.cli.errors import handle_errors
+from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
+
+
+@app.command()
+@handle_errors("training failed")
+def train(
+    data: Annotated[
+        Path | None, typer.Option(help="A labelled CSV (default: bundled corpus).")
+    ] = None,
+    column_map: MapOption = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            help="Label values -> classes: 'stars' (1-2 neg, 3 neu, 4-5 pos) or "
+            "1=negative,3=neutral,5=positive. Default: neg/neu/pos spellings, -1/0/1, stars.",
+        ),
+    ] = None,
+    config: Annotated[Path, typer.Option(help="Hyperparameters (TOML).")] = DEFAULT_TRAIN_CONFIG,
+    out: Annotated[Path | None, typer.Option(help="Where the version directory goes.")] = None,
+    activate: Annotated[
+        bool | None,
+        typer.Option(
+            help="Make it the active model (default: yes when training from scratch, "
+            "no with --base)."
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Train on a sample (smoke runs).")] = None,
+    generalisation: Annotated[
+        bool,
+        typer.Option(
+            help="Also train without the airline tweets and on them only, testing each on "
+            "the other side (about doubles the time); stored in metrics.json."
+        ),
+    ] = False,
+    base: Annotated[
+        str | None,
+        typer.Option(
+            help="Fine-tune this version (registered name or directory) on --data instead of "
+            "training from scratch: same vocabulary, tokenizer and lexicon."
+        ),
+    ] = None,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            help="With --base: share of the labels kept aside to measure the new version and "
+            "its base on the same texts."
+        ),
+    ] = 0.3,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Train an LSTM model version (the train-model flow), register it, activate it.
+
+    With --base, fine-tune an existing version on a team's labels instead (the adapt-model
+    flow); the new version is registered but not activated unless --activate.
+    """
+    from flows.training import train_flow
+    from pipeline.training.corpus import parse_label_map
+
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("--format is text or json")
+    if base is not None:
+        _adapt(
+            base,
+            data,
+            parse_map(column_map),
+            parse_label_map(labels),
+            out,
+            holdout,
+            bool(activate),
+            fmt,
+        )
+        return
+    summary = train_flow(
+        data=str(data) if data else None,
+        column_map=parse_map(column_map),
+        label_map=parse_label_map(labels),
+        config_path=str(config),
+        out_root=str(out) if out else None,
+        activate=activate is not False,
+        limit=limit,
+        generalisation=generalisation,
+        show_progress=True,
+    )
+    if fmt == "json":
+        sys.stdout.write(json.dumps({"version": summary["version"], "metrics": summary}) + "\n")
+        return
+    console.print(
+        f"model {summary['version']} in {summary['path']}: test accuracy "
+        f"{summary['test_accuracy']:.3f}, macro-F1 {summary['test_macro_f1']:.3f}"
+        + (" (active)" if summary["active"] else "")
+    )
+
+
+def _adapt(
+    base: str,
+    data: Path | None,
+    column_map: dict[str, str] | None,
+    label_map: dict[str, str] | None,
+    out: Path | None,
+    holdout: float,
+    activate: bool,
+    fmt: str,
+) -> None:
+    """`train --base`: fine-tune, register, print the holdout metrics beside the base's."""
+    from flows.runtime.process import resolve_model
+    from flows.training import adapt_flow
+    from pipeline.errors import CorpusError
+    from pipeline.training.corpus import load_corpus
+
+    if data is None:
+        raise CorpusError(
+            "--base needs --data: the labelled CSV to fine-tune on (e.g. the file "
+            "`sentimon label export` wrote, with its label column filled)"
+        )
+    if not data.is_file():
+        raise CorpusError(f"labelled file {data} does not exist: check the path")
+    settings = Settings()
+    base_dir = resolve_model(base, settings)
+    # Read once here, so that a wrong column or label is one line, not a failed flow run.
+    load_corpus(data, column_map, label_map=label_map, skip_unlabelled=True)
+    summary = adapt_flow(
+        base_dir=str(base_dir),
+        data=str(data),
+        column_map=column_map,
+        label_map=label_map,
+        out_root=str(out) if out else None,
+        holdout=holdout,
+        activate=activate,
+        show_progress=True,
+    )
+    if fmt == "json":
+        sys.stdout.write(
+            json.dumps({"version": summary["version"], "metrics": summary["metrics"]}) + "\n"
+        )
+        return
+    held = summary["metrics"]
+    rows = [("accuracy", "accuracy"), ("macro-F1", "macro_f1")]
+    if "sign_accuracy" in held["adapted"]:
+        rows += [("accuracy of the score's sign", "sign_accuracy"), ("ROC AUC", "auc")]
+    console.print(
+        f"on {held['adapted']['n']} held-out labels ({', '.join(held['adapted']['classes'])}):"
+    )
+    console.print(f"  {'':<30}{'base':>8}{'new':>8}")
+    for title, key in rows:
+        b, a = held["base"].get(key), held["adapted"].get(key)
+        if b is None or a is None:
+            continue
+        console.print(f"  {title:<30}{b:>8.3f}{a:>8.3f}")
+    console.print(
+        f"model {summary['version']} (from {summary['base_version']}) in {summary['path']}"
+        + (" (active)" if activate else ""),
+        soft_wrap=True,
+    )
+    if not activate:
+        console.print(
+            f"next: `sentimon models activate {summary['version']}`, then `sentimon backfill` "
+            "to re-score stored posts",
+            soft_wrap=True,
+        )
+    else:
+        console.print("next: `sentimon backfill` to re-score stored posts")
