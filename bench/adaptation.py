@@ -114,7 +114,7 @@ def held_out_base(data_dir: Path) -> Path:
     """A base trained without airline tweets (configs/lstm.toml), reused while unchanged."""
     from flows.runtime.settings import BUNDLED_BRANDS, DEFAULT_TRAIN_CONFIG
     from pipeline.model.artifacts import save_model
-    from pipeline.text.brands import load_brands
+    from pipeline.text.brand_file import load_brands
     from pipeline.text.tokenize import TextConfig, make_nlp, preprocess
     from pipeline.training.corpus import load_splits
     from pipeline.training.experiment import HELD_OUT_TOPIC, brand_rules

@@ -99,7 +99,8 @@ def run_pipeline(
     from pipeline.model.artifacts import load_scorer
     from pipeline.sources import FileSource
     from pipeline.sources.validate import Validator
-    from pipeline.text.brands import BrandMatcher, load_brands
+    from pipeline.text.brand_file import load_brands
+    from pipeline.text.brands import BrandMatcher
 
     engine = make_engine(url)
     model_dir = prepare_database(engine)

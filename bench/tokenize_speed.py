@@ -25,7 +25,8 @@ from pathlib import Path
 
 import spacy
 
-from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.brand_file import load_brands
+from pipeline.text.brands import BrandMatcher
 from pipeline.text.language import LanguageIdentifier
 from pipeline.text.normalize import normalize_text
 from pipeline.text.tokenize import (

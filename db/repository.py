@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from db.aggregates import add_to_aggregates, brand_report, refresh_aggregates
+from db.aggregates import add_to_aggregates, refresh_aggregates
 from db.buckets import floor_to_bucket
 from db.duplicates import link_duplicates
 from db.registry import (
@@ -37,7 +37,6 @@ __all__ = [
     "UnknownModelVersionError",
     "activate_model_version",
     "active_model_version",
-    "brand_report",
     "commit_batch",
     "get_cursor",
     "get_model_version",

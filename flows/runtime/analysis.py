@@ -26,7 +26,8 @@ from pipeline.model.domain_shift import DomainSignals
 from pipeline.model.predict import Scorer
 from pipeline.model.team_lexicon import apply_team_lexicon, load_team_lexicon
 from pipeline.records import ContentKey, Prediction, content_key
-from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.brand_file import load_brands
+from pipeline.text.brands import BrandMatcher
 from pipeline.text.language import ENGLISH, LanguageIdentifier
 from pipeline.text.tokenize import make_texts_and_docs, texts_tokens
 

@@ -23,7 +23,8 @@ from pipeline.model.artifacts import load_scorer, read_manifest
 from pipeline.model.predict import Scorer
 from pipeline.model.team_lexicon import TeamLexicon, apply_team_lexicon, load_team_lexicon
 from pipeline.model.trusted_model import check_registered, load_registered_scorer
-from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.brand_file import load_brands
+from pipeline.text.brands import BrandMatcher
 from pipeline.text.language import LanguageIdentifier
 
 

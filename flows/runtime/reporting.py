@@ -5,7 +5,6 @@ Kept free of prefect imports so that `sentimon report` starts quickly.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from flows.runtime.settings import Settings
 from pipeline.analytics.aggregate_math import DEFAULT_MIN_VOLUME
 from pipeline.errors import ConfigError, NoDatabaseError
 from pipeline.model.domain_shift import shift_warning
+from pipeline.text.brand_file import load_brands
 
 _UNITS = {"d": "days", "h": "hours"}
 
@@ -52,22 +52,9 @@ class BrandReport:
 def configured_brands(settings: Settings) -> dict[str, tuple[str, ...]]:
     """Brand name -> the phrases that mention it (name, aliases, handles, hashtags).
 
-    Read straight from the brands file with tomllib: pipeline.text.brands would load spaCy, which
-    costs a report seconds of start-up for four lists of strings.
+    Read with pipeline/text/brand_file.py, which loads no spaCy: a report starts quickly.
     """
-    path = settings.brands
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError(f"brands file {path} cannot be read: {err}; set SENTIMON_BRANDS") from err
-    phrases: dict[str, tuple[str, ...]] = {}
-    for entry in data.get("brands", []):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if isinstance(name, str) and name.strip():
-            keys = ("aliases", "handles", "hashtags")
-            extra = [str(v) for k in keys for v in entry.get(k, []) if isinstance(v, str)]
-            phrases[name.strip()] = (name.strip(), *extra)
-    return phrases
+    return {brand.name: brand.phrases() for brand in load_brands(settings.brands).brands}
 
 
 def make_report(

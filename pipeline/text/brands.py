@@ -1,4 +1,4 @@
-"""Brands file loading and brand matching with spaCy's PhraseMatcher on lower-cased tokens.
+"""Brand matching with spaCy's PhraseMatcher on lower-cased tokens.
 
 Matching whole tokens (not substrings) is what keeps "disunited" from counting as United; exclude
 phrases remove a brand's matches that they overlap ("united states" is not United Airlines).
@@ -11,84 +11,17 @@ hashtag are matched as a phrase of their own ("#UnitedAirlinesSucks" mentions Un
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
-from pipeline.errors import ConfigError
+from pipeline.text.brand_file import BrandCatalog
 from pipeline.text.normalize import normalize_text
 from pipeline.text.tokenize import split_hashtag
 
 _HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
-
-
-@dataclass(frozen=True)
-class Brand:
-    name: str
-    aliases: tuple[str, ...] = ()
-    handles: tuple[str, ...] = ()
-    hashtags: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-
-    def phrases(self) -> tuple[str, ...]:
-        return (self.name, *self.aliases, *self.handles, *self.hashtags)
-
-    def patterns(self) -> tuple[str, ...]:
-        """What the matcher looks for: the phrases, and multi-word ones hyphenated too."""
-        phrases = self.phrases()
-        hyphenated = ("-".join(p.split()) for p in phrases if len(p.split()) > 1)
-        return tuple(dict.fromkeys((*phrases, *hyphenated)))
-
-
-@dataclass(frozen=True)
-class BrandCatalog:
-    brands: tuple[Brand, ...] = field(default_factory=tuple)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(b.name for b in self.brands)
-
-    def canonical(self, hint: str) -> str:
-        """A source-supplied brand value -> the configured name it denotes, or itself."""
-        lowered = hint.strip().lower()
-        for brand in self.brands:
-            if lowered in (p.lower() for p in brand.phrases()):
-                return brand.name
-        return hint.strip()
-
-
-def load_brands(path: Path) -> BrandCatalog:
-    """Read a brands TOML file (``[[brands]]`` tables); raise ConfigError on any defect."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"brands file {path} not found: set SENTIMON_BRANDS") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"brands file {path} is not valid TOML: {err}") from err
-    entries = data.get("brands")
-    if not isinstance(entries, list):
-        raise ConfigError(f"brands file {path} needs [[brands]] tables")
-    brands = []
-    for i, entry in enumerate(entries):
-        name = entry.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"brands file {path}: brand #{i + 1} has no name")
-        lists = {}
-        for key in ("aliases", "handles", "hashtags", "exclude"):
-            value = entry.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"brands file {path}: {name}.{key} must be a list of strings")
-            lists[key] = tuple(v.strip() for v in value if v.strip())
-        brands.append(Brand(name=name.strip(), **lists))
-    names = [b.name for b in brands]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"brands file {path}: brand names must be unique")
-    return BrandCatalog(tuple(brands))
 
 
 class BrandMatcher:

@@ -24,7 +24,7 @@ from pipeline.model.lstm import LSTMClassifier
 from pipeline.model.predict import batch_logits, encode_all
 from pipeline.model.vocab import TokenRules, Vocabulary
 from pipeline.records import LABELS
-from pipeline.text.brands import BrandCatalog
+from pipeline.text.brand_file import BrandCatalog
 from pipeline.text.tokenize import EMAIL, NUM, URL, USER, TextConfig, make_nlp, preprocess
 from pipeline.training.corpus import load_splits
 from pipeline.training.evaluation import compare_tools, summarise_tools
@@ -67,19 +67,6 @@ def brand_rules(catalog: BrandCatalog, nlp: Language, text_config: TextConfig) -
     brands = phrases([p for brand in catalog.brands for p in brand.phrases()])
     keep = phrases([p for brand in catalog.brands for p in brand.exclude])
     return TokenRules(brands=brands, keep=keep)
-
-
-def evaluate(
-    model: LSTMClassifier,
-    vocab: Vocabulary,
-    token_lists: list[list[str]],
-    labels: list[int],
-    temperature: float = 1.0,
-    max_tokens: int | None = None,
-) -> dict:
-    """classification_metrics of a model on token lists, probabilities as the Scorer gives."""
-    probs = model_probs(model, vocab, token_lists, temperature, max_tokens)
-    return classification_metrics(labels, probs.argmax(axis=1).tolist(), probs, _score(probs))
 
 
 def run_training(

@@ -1,4 +1,4 @@
-"""brand_sentiment refreshes and brand_report, checked against sums done by hand."""
+"""brand_sentiment refreshes, checked against sums done by hand."""
 
 import threading
 from datetime import date
@@ -205,37 +205,6 @@ def test_sql_and_python_buckets_agree(two_sources):
 def test_unknown_bucket_is_refused(db):
     with db.begin() as conn, pytest.raises(ValueError, match="use one of day, hour"):
         repository.refresh_aggregates(conn, "v1", {"Apple"}, {date(2024, 1, 1)}, "week")
-
-
-def test_brand_report(two_sources, day):
-    with two_sources.connect() as conn:
-        report = repository.brand_report(conn, "v1")
-        since_day2 = repository.brand_report(conn, "v1", since=day(2, 0))
-        until_day2 = repository.brand_report(conn, "v1", until=day(2, 0))
-        other = repository.brand_report(conn, "v9")
-    assert report == [
-        {
-            "brand": "Apple",
-            "volume": 4,
-            "positive": 2,
-            "neutral": 1,
-            "negative": 1,
-            "mean_score": pytest.approx((0.6 - 0.7 - 0.1 + 0.9) / 4),
-            "net_sentiment": pytest.approx(0.25),
-        },
-        {
-            "brand": "Google",
-            "volume": 2,
-            "positive": 1,
-            "neutral": 0,
-            "negative": 1,
-            "mean_score": pytest.approx(0.05),
-            "net_sentiment": pytest.approx(0.0),
-        },
-    ]
-    assert [(r["brand"], r["volume"]) for r in since_day2] == [("Apple", 1)]
-    assert [(r["brand"], r["volume"]) for r in until_day2] == [("Apple", 3), ("Google", 2)]
-    assert other == []
 
 
 def test_concurrent_commits_to_the_same_bucket_wait_for_each_other(db, scored, day):

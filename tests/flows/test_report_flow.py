@@ -17,7 +17,7 @@ from db.engine import make_engine
 from flows.cli import app
 from flows.runtime.settings import BUNDLED_BRANDS, Settings
 from pipeline.records import Batch, Post, Prediction, ScoredPost
-from pipeline.text.brands import load_brands
+from pipeline.text.brand_file import load_brands
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.model.artifacts import load_scorer
-from pipeline.text.brands import load_brands
+from pipeline.text.brand_file import load_brands
 from pipeline.training.corpus import load_splits
 
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,8 @@ import pytest
 import spacy
 
 from pipeline.errors import ConfigError
-from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.brand_file import load_brands
+from pipeline.text.brands import BrandMatcher
 from pipeline.text.tokenize import TextConfig, make_docs, make_nlp
 
 BUNDLED = Path(__file__).resolve().parents[2] / "configs" / "brands.toml"

@@ -100,7 +100,7 @@ def test_held_out_runs_are_skipped_without_enough_texts(tmp_path, team_csv, tiny
 def test_a_saved_lexicon_model_scores_as_it_did_in_training(tmp_path, team_csv, tiny_config):
     import dataclasses
 
-    from pipeline.text.brands import Brand, BrandCatalog
+    from pipeline.text.brand_file import Brand, BrandCatalog
 
     config = dataclasses.replace(
         tiny_config, lexicon=True, lexicon_head=True, mask_brands=True, drop_exclamations=True

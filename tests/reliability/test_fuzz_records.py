@@ -24,7 +24,8 @@ from flows.runtime.settings import BUNDLED_BRANDS, Settings
 from pipeline.model.artifacts import load_scorer
 from pipeline.sources import FileSource
 from pipeline.sources.validate import Validator
-from pipeline.text.brands import BrandMatcher, load_brands
+from pipeline.text.brand_file import load_brands
+from pipeline.text.brands import BrandMatcher
 
 _counter = itertools.count()
 

@@ -1,0 +1,77 @@
+"""The brands file: which brands to watch and the phrases that mention each.
+
+Plain TOML and dataclasses, no spaCy: a report reads the brand names and phrases without the
+start-up cost of the matcher (pipeline/text/brands.py).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Brand:
+    name: str
+    aliases: tuple[str, ...] = ()
+    handles: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def phrases(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases, *self.handles, *self.hashtags)
+
+    def patterns(self) -> tuple[str, ...]:
+        """What the matcher looks for: the phrases, and multi-word ones hyphenated too."""
+        phrases = self.phrases()
+        hyphenated = ("-".join(p.split()) for p in phrases if len(p.split()) > 1)
+        return tuple(dict.fromkeys((*phrases, *hyphenated)))
+
+
+@dataclass(frozen=True)
+class BrandCatalog:
+    brands: tuple[Brand, ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.brands)
+
+    def canonical(self, hint: str) -> str:
+        """A source-supplied brand value -> the configured name it denotes, or itself."""
+        lowered = hint.strip().lower()
+        for brand in self.brands:
+            if lowered in (p.lower() for p in brand.phrases()):
+                return brand.name
+        return hint.strip()
+
+
+def load_brands(path: Path) -> BrandCatalog:
+    """Read a brands TOML file (``[[brands]]`` tables); raise ConfigError on any defect."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"brands file {path} not found: set SENTIMON_BRANDS") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"brands file {path} is not valid TOML: {err}") from err
+    entries = data.get("brands")
+    if not isinstance(entries, list):
+        raise ConfigError(f"brands file {path} needs [[brands]] tables")
+    brands = []
+    for i, entry in enumerate(entries):
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"brands file {path}: brand #{i + 1} has no name")
+        lists = {}
+        for key in ("aliases", "handles", "hashtags", "exclude"):
+            value = entry.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"brands file {path}: {name}.{key} must be a list of strings")
+            lists[key] = tuple(v.strip() for v in value if v.strip())
+        brands.append(Brand(name=name.strip(), **lists))
+    names = [b.name for b in brands]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"brands file {path}: brand names must be unique")
+    return BrandCatalog(tuple(brands))
