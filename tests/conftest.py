@@ -39,7 +39,7 @@ def prefect_api(tmp_path_factory):
     For what the in-process harness cannot do: schedules, `sentimon serve`, the UI, Dask
     workers in other processes. Its own PREFECT_HOME; ~5-15 s to start.
     """
-    from live_prefect import prefect_server
+    from support.live_prefect import prefect_server
 
     with prefect_server(tmp_path_factory.mktemp("prefect-server")) as url:
         yield url
@@ -48,8 +48,8 @@ def prefect_api(tmp_path_factory):
 @pytest.fixture(scope="session")
 def served_project(prefect_api, tmp_path_factory):
     """`sentimon serve` running against prefect_api in a project folder of its own
-    (tests/live_prefect.py: two file sources, reviews and tickets, and a SQLite database)."""
-    from live_prefect import served_project
+    (tests/support/live_prefect.py: two file sources, reviews and tickets, a SQLite database)."""
+    from support.live_prefect import served_project
 
     with served_project(prefect_api, tmp_path_factory.mktemp("served")) as project:
         yield project

@@ -16,7 +16,7 @@ multinomial correlation r = -sqrt(p+ p- / ((1 - p+)(1 - p-))):
 
 clipped to [-1, 1]. It is approximate: simulated coverage is 94-96% for volumes of 30 and up
 on mixed label shares, conservative when nearly all posts are neutral
-(tests/pipeline/test_report_math.py); smaller buckets carry the low-volume flag.
+(tests/pipeline/analytics/test_aggregate_math.py); smaller buckets carry the low-volume flag.
 """
 
 from __future__ import annotations

@@ -22,8 +22,9 @@ version 2 (the default)
   "❤" mean, and spaCy would otherwise make the modifier a token of its own.
 
 Plain ASCII without "&" or control characters is already what ftfy would return, so it skips
-ftfy (most tweets; ftfy is the slowest step of preprocessing). `tests/pipeline/test_normalize.py`
-checks that this shortcut returns exactly what the full path returns.
+ftfy (most tweets; ftfy is the slowest step of preprocessing).
+`tests/pipeline/text/test_normalize.py` checks that this shortcut returns exactly what the full
+path returns.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the playwright package."""
 from pathlib import Path
 
 import pytest
-from live_prefect import run_artifacts, trigger, wait_for_run
+from support.live_prefect import run_artifacts, trigger, wait_for_run
 
 pytestmark = pytest.mark.slow
 

@@ -5,13 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from db.leases import (
-    LeaseLostError,
     acquire_lease,
     lease_holder,
     release_lease,
     renew_lease,
     take_over_lease,
 )
+from pipeline.errors import LeaseLostError
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 TTL = timedelta(minutes=5)

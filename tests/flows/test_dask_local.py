@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scaleout_data import write_landing
+from support.scaleout_data import write_landing
 from typer.testing import CliRunner
 
 from flows.cli import app

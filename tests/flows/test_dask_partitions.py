@@ -6,8 +6,8 @@ import os
 import time
 
 import pytest
-from scaleout_data import assert_same_results, snapshot, write_landing
 from sqlalchemy import text
+from support.scaleout_data import assert_same_results, snapshot, write_landing
 
 from db import migrate
 from db.engine import make_engine

@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
-from live_prefect import api
-from scaleout_data import assert_same_results, snapshot, write_landing
 from sqlalchemy import text
+from support.live_prefect import api
+from support.scaleout_data import assert_same_results, snapshot, write_landing
 from typer.testing import CliRunner
 
 from db.engine import make_engine

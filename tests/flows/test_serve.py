@@ -6,8 +6,8 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from live_prefect import BIN, SERVED, api, deployments, run_artifacts, trigger, wait_for_run
 from sqlalchemy import create_engine, text
+from support.live_prefect import BIN, SERVED, api, deployments, run_artifacts, trigger, wait_for_run
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -65,8 +65,8 @@ def test_serve_without_a_server_says_what_to_do():
 
 
 def test_serve_with_a_server_that_does_not_answer():
-    from live_prefect import free_port
     from prefect.settings import PREFECT_API_URL, temporary_settings
+    from support.live_prefect import free_port
 
     with (
         temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{free_port()}/api"}),

@@ -17,7 +17,7 @@ from pipeline.text.tokenize import (
     split_hashtag,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

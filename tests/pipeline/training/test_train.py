@@ -7,7 +7,7 @@ import torch
 from pipeline.errors import ConfigError
 from pipeline.training.train import TrainConfig, class_weights, fit_temperature, train_model
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_committed_config_reads():

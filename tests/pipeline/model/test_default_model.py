@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.model.artifacts import load_scorer, read_manifest
 
-DEFAULT = Path(__file__).resolve().parents[2] / "models" / "default"
+DEFAULT = Path(__file__).resolve().parents[3] / "models" / "default"
 
 pytestmark = pytest.mark.slow
 

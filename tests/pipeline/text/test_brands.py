@@ -8,7 +8,7 @@ from pipeline.text.brand_file import load_brands
 from pipeline.text.brands import BrandMatcher
 from pipeline.text.tokenize import TextConfig, make_docs, make_nlp
 
-BUNDLED = Path(__file__).resolve().parents[2] / "configs" / "brands.toml"
+BUNDLED = Path(__file__).resolve().parents[3] / "configs" / "brands.toml"
 
 BRANDS = """
 [[brands]]

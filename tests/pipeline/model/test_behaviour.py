@@ -17,7 +17,7 @@ from pipeline.model.artifacts import load_scorer
 from pipeline.text.brand_file import load_brands
 from pipeline.training.corpus import load_splits
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DEFAULT = REPO / "models" / "default"
 
 pytestmark = pytest.mark.slow

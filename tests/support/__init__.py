@@ -1,0 +1,1 @@
+"""Helpers the tests share: a live Prefect server, scale-out data."""
