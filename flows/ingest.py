@@ -28,6 +28,7 @@ from flows.runtime.config import load_config
 from flows.runtime.leasing import SourceBusyError, give_back, take_source
 from flows.runtime.process import get_runtime
 from flows.runtime.retry import TRANSIENT_RETRIES
+from flows.runtime.settings import Settings
 from flows.runtime.sources import ResolvedSource, open_source, resolve_source
 from pipeline.model.domain_shift import (
     DomainSignals,
@@ -42,10 +43,13 @@ from pipeline.sources.validate import Validator
 
 
 def _resolve(
-    source: str | None, input_path: str | None, settle_seconds: float | None = None
+    settings: Settings,
+    source: str | None,
+    input_path: str | None,
+    settle_seconds: float | None = None,
 ) -> ResolvedSource:
-    rt = get_runtime()
-    resolved = resolve_source(load_config(rt.settings.config), source, input_path)
+    """The run's source, resolved once per run from the settings the runtime holds."""
+    resolved = resolve_source(load_config(settings.config), source, input_path)
     if settle_seconds is None:
         return resolved
     config = resolved.config.model_copy(update={"settle_seconds": settle_seconds})
@@ -70,9 +74,7 @@ def _reader(resolved: ResolvedSource) -> Source:
 def _close_readers(name: str) -> None:
     with _READERS_LOCK:
         for key in [k for k in _READERS if k[0] == name]:
-            close = getattr(_READERS.pop(key), "close", None)
-            if close is not None:
-                close()
+            _READERS.pop(key).close()
 
 
 @task(
@@ -81,17 +83,19 @@ def _close_readers(name: str) -> None:
     **TRANSIENT_RETRIES,
 )
 def score_next_batch(
-    source: str | None,
-    input_path: str | None,
+    resolved: ResolvedSource,
+    settings: Settings,
     batch_size: int,
     column_map: dict[str, str] | None,
     lease: Lease,
-    settle_seconds: float | None = None,
 ) -> dict[str, Any] | None:
-    """Read, score and commit the next batch. A retry re-reads from the committed cursor."""
-    resolved = _resolve(source, input_path, settle_seconds)
+    """Read, score and commit the next batch. A retry re-reads from the committed cursor.
+
+    ``resolved`` and ``settings`` are the flow's, built once for the run (small picklable
+    values, no connection): no batch reads the environment or sentimon.toml again.
+    """
     report = process_batch(
-        get_runtime(),
+        get_runtime(settings),
         _reader(resolved),
         Validator(resolved.name, column_map or resolved.config.column_map),
         batch_size,
@@ -123,7 +127,7 @@ def ingest_and_score(
     """
     logger = get_run_logger()
     rt = get_runtime()
-    resolved = _resolve(source, input_path, settle_seconds)
+    resolved = _resolve(rt.settings, source, input_path, settle_seconds)
     name = resolved.name
     size = batch_size or resolved.config.batch_size
     totals: dict[str, Any] = {
@@ -156,7 +160,7 @@ def ingest_and_score(
         elif partition_files:
             logger.warning("source %s is read as one sequence: its batches run one at a time", name)
         reports = (
-            _batches(source, input_path, size, column_map, lease, max_batches, settle_seconds)
+            _batches(resolved, rt.settings, size, column_map, lease, max_batches)
             if parts is None
             else partition_reports(
                 parts,
@@ -206,18 +210,17 @@ def ingest_and_score(
 
 
 def _batches(
-    source: str | None,
-    input_path: str | None,
+    resolved: ResolvedSource,
+    settings: Settings,
     size: int,
     column_map: dict[str, str] | None,
     lease: Lease,
     max_batches: int | None,
-    settle_seconds: float | None,
 ) -> Iterator[dict[str, Any]]:
     """A source read as one sequence: one task per batch, each after the last one's commit."""
     n = 0
     while max_batches is None or n < max_batches:
-        report = score_next_batch(source, input_path, size, column_map, lease, settle_seconds)
+        report = score_next_batch(resolved, settings, size, column_map, lease)
         if report is None:
             return
         n += 1

@@ -140,7 +140,7 @@ def _read_ahead(
     work while this process commits; the next process_batch takes it if the committed cursor
     is then still ``cursor``. Only for sources whose reads depend on the cursor alone (files,
     SQL): a Redis consumer group hands out entries by reading them."""
-    if not getattr(source, "readahead", False) or pool.broken:
+    if not source.readahead or pool.broken:
         return
     try:
         read = source.read_batch(cursor, batch_size)

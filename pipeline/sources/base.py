@@ -8,7 +8,7 @@ simply reads the same records again; a crash after it resumes after them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from pipeline.records import RawRecord
 
@@ -25,9 +25,13 @@ class SourceBatch:
 
 
 class Source(Protocol):
-    """What every reader offers: a name, batches after a cursor, and a post-commit hook."""
+    """What every reader offers: a name, batches after a cursor, a post-commit hook, close."""
 
     name: str
+    # Whether a read depends on the cursor alone (files, SQL), so that the next batch may be
+    # read before this one commits (flows/runtime/batch.py's read-ahead). A Redis consumer
+    # group hands out entries by reading them: no read-ahead there.
+    readahead: ClassVar[bool]
 
     def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
         """Up to ``limit`` records after ``cursor`` (None: from the beginning)."""
@@ -40,4 +44,8 @@ class Source(Protocol):
         a Redis stream XACKs the batch's entries. A crash between the commit and this call
         re-delivers the batch, which the idempotent writes absorb.
         """
+        ...
+
+    def close(self) -> None:
+        """Release what the reader holds (open files, connections); called once per run."""
         ...

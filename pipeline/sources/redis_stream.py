@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import redis
 
@@ -39,6 +39,8 @@ class RedisStreamSource:
     the position; ``cursor_to`` is the batch's highest entry id, for the audit trail.
     """
 
+    # The group hands out entries by reading them: no batch may be read ahead of its turn.
+    readahead: ClassVar[bool] = False
     url: str | redis.Redis  # redis://host:port/db gets a client of its own; or a live client
     stream: str
     group: str

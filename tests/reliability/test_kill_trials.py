@@ -200,6 +200,8 @@ def test_random_sigkills_sql_source(tmp_path):
 class _MappedSql:
     """The shop's column names, as `--map text=body,id=review_id` would give them."""
 
+    readahead = False
+
     def __init__(self, inner):
         self.inner, self.name = inner, inner.name
 
@@ -221,6 +223,9 @@ class _MappedSql:
 
     def acknowledge(self, batch):
         self.inner.acknowledge(batch)
+
+    def close(self):
+        """The trial closes the inner source itself."""
 
 
 def test_random_sigkills_redis_stream(tmp_path):
