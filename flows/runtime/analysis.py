@@ -1,5 +1,5 @@
-"""The CPU-bound middle of a micro-batch: normalise, tokenise, identify the language, match
-brands and score. Run in this process, or split between it and a worker process.
+"""The analysis pool: the CPU-bound middle of a micro-batch (pipeline/analysis.py) run in
+this process, or split between it and a worker process.
 
 Why a worker process: on the 2-core machine a batch's analysis is ~70% of its time and runs on
 one core (Python code holds the GIL; torch's LSTM is fastest on one thread, see
@@ -15,83 +15,24 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.analysis import Analysis, analyse
 from pipeline.model.artifacts import load_scorer
-from pipeline.model.domain_shift import DomainSignals
 from pipeline.model.predict import Scorer
 from pipeline.model.team_lexicon import apply_team_lexicon, load_team_lexicon
-from pipeline.records import ContentKey, Prediction, content_key
 from pipeline.text.brand_file import load_brands
 from pipeline.text.brands import BrandMatcher
-from pipeline.text.language import ENGLISH, LanguageIdentifier
-from pipeline.text.tokenize import make_texts_and_docs, texts_tokens
+from pipeline.text.language import LanguageIdentifier
 
 log = logging.getLogger(__name__)
 
-Lap = Callable[[str], None]
 # Below this many posts a batch is analysed here alone: shipping it costs more than it saves.
 MIN_SPLIT = 200
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Per post, in input order: normalised text, language, brands, prediction (None when
-    the post is not English: stored, not scored)."""
-
-    texts: list[str]
-    langs: list[str]
-    mentions: list[tuple[str, ...]]
-    predictions: list[Prediction | None]
-    keys: list[ContentKey]  # of the raw texts: what retweets and copies share (db.duplicates)
-    signals: DomainSignals = field(default_factory=DomainSignals)  # of its scored posts
-
-    def __add__(self, other: Analysis) -> Analysis:
-        return Analysis(
-            self.texts + other.texts,
-            self.langs + other.langs,
-            self.mentions + other.mentions,
-            self.predictions + other.predictions,
-            self.keys + other.keys,
-            self.signals + other.signals,
-        )
-
-
-def analyse(
-    scorer: Scorer,
-    language: LanguageIdentifier,
-    matcher: BrandMatcher,
-    texts: Sequence[str],
-    hints: Sequence[Sequence[str]],
-    lap: Lap | None = None,
-) -> Analysis:
-    """The analysis of raw post texts (with the brand hints their source gave)."""
-    lap = lap or (lambda stage: None)
-    config = scorer.text_config
-    normalized, docs = make_texts_and_docs(scorer.nlp, texts, config)
-    lap("tokenize")
-    langs = language.identify_all(normalized)
-    lap("language")
-    mentions = [
-        matcher.match(doc, hint, text)
-        for doc, hint, text in zip(docs, hints, normalized, strict=True)
-    ]
-    lap("brands")
-    # Only English posts are scored; the others are stored with their language, unscored.
-    english = [i for i, lang in enumerate(langs) if lang == ENGLISH]
-    tokens = texts_tokens(scorer.nlp, [normalized[i] for i in english], config)
-    predictions: list[Prediction | None] = [None] * len(normalized)
-    scored, signals = scorer.score_with_signals(tokens)
-    for i, prediction in zip(english, scored, strict=True):
-        predictions[i] = prediction
-    lap("score")
-    keys = [content_key(text) for text in texts]
-    lap("content_keys")
-    return Analysis(normalized, langs, mentions, predictions, keys, signals)
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 
 from db import repository
 from db.leases import Lease, renew_lease
-from flows.runtime.analysis import AnalysisPool, analyse
+from flows.runtime.analysis import AnalysisPool
 from flows.runtime.leasing import LEASE_TTL
 from flows.runtime.process import Runtime
 from flows.runtime.readahead import Ahead
+from pipeline.analysis import analyse
 from pipeline.model.domain_shift import DomainSignals
 from pipeline.records import Batch, Post, ScoredPost
 from pipeline.sources import Source

@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from db.tables import post_brands, posts, predictions
-from flows.runtime.analysis import MIN_SPLIT, AnalysisPool, analyse
+from flows.runtime.analysis import MIN_SPLIT, AnalysisPool
 from flows.runtime.batch import process_batch
 from flows.runtime.process import get_runtime
 from flows.runtime.settings import BUNDLED_BRANDS, BUNDLED_MODEL, Settings
+from pipeline.analysis import analyse
 from pipeline.sources import FileSource
 from pipeline.sources.validate import Validator
 

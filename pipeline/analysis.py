@@ -1,0 +1,73 @@
+"""The CPU-bound middle of a micro-batch: normalise, tokenise, identify the language, match
+brands, score, and key each text for duplicates. Pure logic over the loaded model, language
+identifier and brand matcher; flows/runtime/analysis.py runs it here or in worker processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pipeline.model.predict import Scorer
+from pipeline.records import ContentKey, DomainSignals, Prediction, content_key
+from pipeline.text.brands import BrandMatcher
+from pipeline.text.language import ENGLISH, LanguageIdentifier
+from pipeline.text.tokenize import make_texts_and_docs, texts_tokens
+
+Lap = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Per post, in input order: normalised text, language, brands, prediction (None when
+    the post is not English: stored, not scored)."""
+
+    texts: list[str]
+    langs: list[str]
+    mentions: list[tuple[str, ...]]
+    predictions: list[Prediction | None]
+    keys: list[ContentKey]  # of the raw texts: what retweets and copies share (db.duplicates)
+    signals: DomainSignals = field(default_factory=DomainSignals)  # of its scored posts
+
+    def __add__(self, other: Analysis) -> Analysis:
+        return Analysis(
+            self.texts + other.texts,
+            self.langs + other.langs,
+            self.mentions + other.mentions,
+            self.predictions + other.predictions,
+            self.keys + other.keys,
+            self.signals + other.signals,
+        )
+
+
+def analyse(
+    scorer: Scorer,
+    language: LanguageIdentifier,
+    matcher: BrandMatcher,
+    texts: Sequence[str],
+    hints: Sequence[Sequence[str]],
+    lap: Lap | None = None,
+) -> Analysis:
+    """The analysis of raw post texts (with the brand hints their source gave)."""
+    lap = lap or (lambda stage: None)
+    config = scorer.text_config
+    normalized, docs = make_texts_and_docs(scorer.nlp, texts, config)
+    lap("tokenize")
+    langs = language.identify_all(normalized)
+    lap("language")
+    mentions = [
+        matcher.match(doc, hint, text)
+        for doc, hint, text in zip(docs, hints, normalized, strict=True)
+    ]
+    lap("brands")
+    # Only English posts are scored; the others are stored with their language, unscored.
+    english = [i for i, lang in enumerate(langs) if lang == ENGLISH]
+    tokens = texts_tokens(scorer.nlp, [normalized[i] for i in english], config)
+    predictions: list[Prediction | None] = [None] * len(normalized)
+    scored, signals = scorer.score_with_signals(tokens)
+    for i, prediction in zip(english, scored, strict=True):
+        predictions[i] = prediction
+    lap("score")
+    keys = [content_key(text) for text in texts]
+    lap("content_keys")
+    return Analysis(normalized, langs, mentions, predictions, keys, signals)
