@@ -92,16 +92,25 @@ class DomainSignals:
 
 
 def measure(
-    id_lists: Sequence[Sequence[int]], top_probabilities: Sequence[float], unknown_id: int
+    id_lists: Sequence[Sequence[int]],
+    top_probabilities: Sequence[float],
+    unknown_id: int,
+    trained_rows: int | None = None,
 ) -> DomainSignals:
     """The signals of scored posts: their token ids (an empty post: an empty list) and the
-    top probability of each."""
+    top probability of each.
+
+    A token counts as unknown when it is ``unknown_id`` or, with ``trained_rows``, an id at or
+    past it: a row kept from pretrained vectors that training text never used. Such a word
+    means something to the model, but the model never learnt how it bears on sentiment.
+    """
+    limit = trained_rows if trained_rows is not None else float("inf")
     if len(id_lists) != len(top_probabilities):
         raise ValueError("one top probability per id list")
     return DomainSignals(
         n_scored=len(id_lists),
         n_tokens=sum(len(ids) for ids in id_lists),
-        n_unknown=sum(1 for ids in id_lists for i in ids if i == unknown_id),
+        n_unknown=sum(1 for ids in id_lists for i in ids if i == unknown_id or i >= limit),
         top_probability_sum=float(sum(top_probabilities)),
     )
 
