@@ -10,6 +10,8 @@ import psycopg
 import pytest
 import redis
 from prefect.states import Failed
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -79,7 +81,9 @@ def test_connection_killed_by_the_server_is_transient(pg_schema_url):
 
 
 def test_redis_down_is_transient():
-    client = redis.Redis(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=2)
+    client = redis.Redis(
+        host="127.0.0.1", port=_closed_port(), socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+    )
     with pytest.raises(redis.exceptions.ConnectionError) as info:
         client.ping()
     assert is_transient(info.value)
