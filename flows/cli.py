@@ -65,7 +65,7 @@ def init() -> None:
 
     settings = Settings()
     engine = make_engine(settings.db_url)
-    model_dir = prepare_database(engine)
+    model_dir = prepare_database(engine, settings.data_dir)
     console.print(f"database {redact_url(settings.db_url)} at revision {current_revision(engine)}")
     console.print(f"active model: {model_dir}")
 
@@ -521,8 +521,9 @@ def models_list() -> None:
     from db.engine import make_engine
     from flows.runtime import prepare_database
 
-    engine = make_engine(Settings().db_url)
-    prepare_database(engine)
+    settings = Settings()
+    engine = make_engine(settings.db_url)
+    prepare_database(engine, settings.data_dir)
     with engine.connect() as conn:
         for row in repository.list_model_versions(conn):
             f1 = (row.metrics or {}).get("test", {}).get("macro_f1")
@@ -538,8 +539,9 @@ def models_activate(version: str) -> None:
     from db.engine import make_engine
     from flows.runtime import prepare_database
 
-    engine = make_engine(Settings().db_url)
-    prepare_database(engine)
+    settings = Settings()
+    engine = make_engine(settings.db_url)
+    prepare_database(engine, settings.data_dir)
     try:
         with engine.begin() as conn:
             repository.activate_model_version(conn, version)

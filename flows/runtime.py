@@ -17,7 +17,7 @@ from db.engine import make_engine
 from flows.analysis import AnalysisPool
 from flows.config import load_config
 from flows.readahead import Readahead
-from flows.settings import BUNDLED_MODEL, Settings
+from flows.settings import BUNDLED_MODEL, Settings, model_dir_of, model_path_ref
 from pipeline.artifacts import load_scorer, read_manifest
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.errors import ArtifactError
@@ -45,22 +45,24 @@ class Runtime:
         return self.scorer.version
 
 
-def prepare_database(engine: Engine) -> str:
+def prepare_database(engine: Engine, data_dir: Path) -> str:
     """Upgrade the schema to head and make sure a model version is active.
 
     On a new database the committed default model is registered and activated, so that a
-    fresh install scores without training. Returns the active model's directory.
+    fresh install scores without training. Returns the active model's directory
+    (``data_dir`` resolves a path model_versions records relative to it).
     """
     migrate.upgrade(engine)
     with engine.begin() as conn:
         active = repository.active_model_version(conn)
         if active is not None:
-            return active.path
+            return str(model_dir_of(active.path, data_dir))
         info = read_manifest(BUNDLED_MODEL)
+        ref = model_path_ref(info.path, data_dir)
         repository.register_model_version(
-            conn, info.version, str(info.path), info.sha256, info.metrics, activate=True
+            conn, info.version, ref, info.sha256, info.metrics, activate=True
         )
-        return str(info.path)
+        return str(model_dir_of(ref, data_dir))
 
 
 def resolve_model_dir(settings: Settings) -> Path:
@@ -78,8 +80,9 @@ def resolve_model_dir(settings: Settings) -> Path:
         engine.dispose()
     if active is None:
         return BUNDLED_MODEL
-    check_registered(Path(active.path), active.version, active.sha256)
-    return Path(active.path)
+    model_dir = model_dir_of(active.path, settings.data_dir)
+    check_registered(model_dir, active.version, active.sha256)
+    return model_dir
 
 
 def team_lexicon_path(settings: Settings) -> Path | None:
@@ -127,8 +130,9 @@ def resolve_model(model: str | None, settings: Settings) -> Path:
                 with engine.connect() as conn:
                     for row in repository.list_model_versions(conn):
                         if row.version == model:
-                            check_registered(Path(row.path), row.version, row.sha256)
-                            return Path(row.path)
+                            model_dir = model_dir_of(row.path, settings.data_dir)
+                            check_registered(model_dir, row.version, row.sha256)
+                            return model_dir
         finally:
             engine.dispose()
     raise ArtifactError(
@@ -152,7 +156,9 @@ def get_scorer(rt: Runtime, version: str | None) -> Scorer:
     with _LOCK:
         if key not in _SCORERS:
             _SCORERS[key] = load_scoring_model(
-                Path(row.path), team_lexicon_path(rt.settings), (row.version, row.sha256)
+                model_dir_of(row.path, rt.settings.data_dir),
+                team_lexicon_path(rt.settings),
+                (row.version, row.sha256),
             )
         return _SCORERS[key]
 
@@ -169,7 +175,7 @@ def get_runtime(settings: Settings | None = None) -> Runtime:
 
 def _build_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.db_url)
-    model_dir = Path(prepare_database(engine))
+    model_dir = Path(prepare_database(engine, settings.data_dir))
     if not model_dir.exists():
         raise ArtifactError(
             f"the active model's directory {model_dir} is missing: restore it or activate "
