@@ -17,7 +17,7 @@ from db.engine import make_engine
 from flows.analysis import AnalysisPool
 from flows.config import load_config
 from flows.readahead import Readahead
-from flows.settings import BUNDLED_MODEL, Settings, model_dir_of, model_path_ref
+from flows.settings import BUNDLED_MODEL, BUNDLED_MODEL_REF, Settings, model_dir_of, model_path_ref
 from pipeline.artifacts import load_scorer, read_manifest
 from pipeline.brands import BrandMatcher, load_brands
 from pipeline.errors import ArtifactError
@@ -49,13 +49,15 @@ def prepare_database(engine: Engine, data_dir: Path) -> str:
     """Upgrade the schema to head and make sure a model version is active.
 
     On a new database the committed default model is registered and activated, so that a
-    fresh install scores without training. Returns the active model's directory
-    (``data_dir`` resolves a path model_versions records relative to it).
+    fresh install scores without training. When the active version is the bundled model and an
+    upgrade of sentimon brought another one, the new bundled version is registered and
+    activated: the old one's files are gone with the old install. Returns the active model's
+    directory (``data_dir`` resolves a path model_versions records relative to it).
     """
     migrate.upgrade(engine)
     with engine.begin() as conn:
         active = repository.active_model_version(conn)
-        if active is not None:
+        if active is not None and not _bundled_model_replaced(active.path, active.version):
             return str(model_dir_of(active.path, data_dir))
         info = read_manifest(BUNDLED_MODEL)
         ref = model_path_ref(info.path, data_dir)
@@ -63,6 +65,16 @@ def prepare_database(engine: Engine, data_dir: Path) -> str:
             conn, info.version, ref, info.sha256, info.metrics, activate=True
         )
         return str(model_dir_of(ref, data_dir))
+
+
+def _bundled_model_replaced(ref: str, version: str) -> bool:
+    """Whether ``ref`` names the bundled model directory, which now holds another version."""
+    if ref != BUNDLED_MODEL_REF:
+        return False
+    try:
+        return read_manifest(BUNDLED_MODEL).version != version
+    except ArtifactError:
+        return False  # a broken install: loading the active version will say what is wrong
 
 
 def resolve_model_dir(settings: Settings) -> Path:
@@ -78,8 +90,8 @@ def resolve_model_dir(settings: Settings) -> Path:
             active = repository.active_model_version(conn)
     finally:
         engine.dispose()
-    if active is None:
-        return BUNDLED_MODEL
+    if active is None or _bundled_model_replaced(active.path, active.version):
+        return BUNDLED_MODEL  # the next `sentimon run` or `init` registers and activates it
     model_dir = model_dir_of(active.path, settings.data_dir)
     check_registered(model_dir, active.version, active.sha256)
     return model_dir
