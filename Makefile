@@ -11,7 +11,7 @@ LEXICON_FILES := package/LICENSE.md package/languages/en/labels.json \
 	package/build/Emoji_Sentiment_Data_v1.0.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev demo uci lexicons test lint format unit clean
+.PHONY: help install dev demo uci lexicons test lint format unit wheel clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -58,10 +58,14 @@ format: dev ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-unit: dev ## Run the tests only
+unit: dev ## The fast tests (not marked slow; under 3 minutes)
+	$(BIN)/python -m pytest -m "not slow"
+
+test: lint ## Lint, then run the whole test suite (PostgreSQL too when SENTIMON_TEST_POSTGRES_URL is set)
 	$(BIN)/python -m pytest
 
-test: lint unit ## Lint, then run the whole test suite (PostgreSQL too when SENTIMON_TEST_POSTGRES_URL is set)
+wheel: dev ## Build the wheel, install it in a fresh virtualenv, run it from an empty folder
+	.ci/wheel-check
 
 clean: ## Remove .venv, caches and local data
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache sentimon-data

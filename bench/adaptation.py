@@ -112,7 +112,8 @@ def uci_case(base: BaseVersion, path: Path, n_train: int, config: AdaptConfig) -
 
 def held_out_base(data_dir: Path) -> Path:
     """A base trained without airline tweets (configs/lstm.toml), reused while unchanged."""
-    from flows.runtime.settings import BUNDLED_BRANDS, DEFAULT_TRAIN_CONFIG
+    from flows.runtime.settings import BUNDLED_BRANDS, DEFAULT_TRAIN_CONFIG, Settings
+    from flows.training import load_train_config
     from pipeline.model.artifacts import save_model
     from pipeline.text.brand_file import load_brands
     from pipeline.text.tokenize import TextConfig, make_nlp, preprocess
@@ -120,7 +121,8 @@ def held_out_base(data_dir: Path) -> Path:
     from pipeline.training.experiment import HELD_OUT_TOPIC, brand_rules
     from pipeline.training.train import TrainConfig, train_model
 
-    config = replace(TrainConfig.from_toml(DEFAULT_TRAIN_CONFIG), threads=1)
+    settings = Settings(data_dir=data_dir)
+    config = replace(load_train_config(DEFAULT_TRAIN_CONFIG, settings), threads=1)
     root = data_dir / "bench" / f"without-{HELD_OUT_TOPIC}"
     for done in sorted(root.glob("lstm-*")):
         saved = json.loads((done / "config.json").read_text(encoding="utf-8"))

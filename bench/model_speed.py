@@ -3,8 +3,9 @@
     .venv/bin/python bench/model_speed.py models/default OTHER_MODEL_DIR [--texts 20000]
 
 Each model tokenises the corpus's texts with its own tokenizer once (not timed), then scores
-them in batches of 1,000, as a pipeline batch does; the best of ``--repeats`` runs is kept, so
-that another process's burst on a shared machine does not count. Also prints each artifact's
+them in batches of 1,000, as a pipeline batch does; the models take turns and the best of
+``--repeats`` runs of each is kept, so that another process's burst on a shared machine does
+not count against one of them. Also prints each artifact's
 size on disk.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 import torch
 
 from pipeline.model.artifacts import load_scorer
+from pipeline.model.predict import Scorer
 from pipeline.training.corpus import load_corpus
 
 
@@ -24,16 +26,11 @@ def artifact_mb(model_dir: Path) -> float:
     return sum(p.stat().st_size for p in model_dir.rglob("*") if p.is_file()) / 1e6
 
 
-def docs_per_second(model_dir: Path, texts: list[str], repeats: int, batch: int) -> float:
-    scorer = load_scorer(model_dir)
-    tokens = scorer.tokenize(texts)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for start in range(0, len(tokens), batch):
-            scorer.predict_proba(tokens[start : start + batch])
-        best = min(best, time.perf_counter() - started)
-    return len(texts) / best
+def seconds(scorer: Scorer, tokens: list[list[str]], batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(tokens), batch):
+        scorer.predict_proba(tokens[start : start + batch])
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -46,8 +43,15 @@ def main() -> None:
     torch.set_num_threads(1)
     texts = load_corpus(None)["text"].tolist()[: args.texts]
     print(f"{len(texts):,} corpus texts, batches of {args.batch:,}, best of {args.repeats}")
-    for model_dir in args.models:
-        rate = docs_per_second(model_dir, texts, args.repeats, args.batch)
+    scorers = [load_scorer(model_dir) for model_dir in args.models]
+    tokens = [scorer.tokenize(texts) for scorer in scorers]
+    best = [float("inf")] * len(scorers)
+    # Models take turns, so a burst of another process's work hits all of them alike.
+    for _ in range(args.repeats):
+        for i, scorer in enumerate(scorers):
+            best[i] = min(best[i], seconds(scorer, tokens[i], args.batch))
+    for model_dir, took in zip(args.models, best, strict=True):
+        rate = len(texts) / took
         print(f"{model_dir}: {rate:,.0f} docs/s, artifact {artifact_mb(model_dir):.1f} MB")
 
 

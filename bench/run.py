@@ -103,9 +103,9 @@ def run_pipeline(
     from pipeline.text.brands import BrandMatcher
 
     engine = make_engine(url)
-    model_dir = prepare_database(engine)
-    scorer = load_scorer(model_dir)
     settings = Settings()  # SENTIMON_WORKERS comes from --workers
+    model_dir = prepare_database(engine, settings.data_dir)
+    scorer = load_scorer(model_dir)
     workers = settings.workers
     pool = AnalysisPool(model_dir, BUNDLED_BRANDS, workers) if workers > 1 else None
     matcher = BrandMatcher(scorer.nlp, load_brands(BUNDLED_BRANDS))

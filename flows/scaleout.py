@@ -8,6 +8,7 @@ cluster started for the run is given this process's API (README: Scaling out).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prefect.settings import get_current_settings
@@ -52,7 +53,9 @@ def local_cluster(**kwargs: Any) -> Any:
     from distributed import LocalCluster
 
     url = prefect_api_url()
-    return LocalCluster(env={"PREFECT_API_URL": url} if url else {}, **kwargs)
+    # A Dask worker is a process already: no analysis pool of its own unless asked for.
+    env = {"SENTIMON_WORKERS": os.environ.get("SENTIMON_WORKERS", "1")}
+    return LocalCluster(env={**env, "PREFECT_API_URL": url} if url else env, **kwargs)
 
 
 def prefect_api_url() -> str | None:

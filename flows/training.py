@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from db import repository
 from db.engine import make_engine
 from flows.runtime.process import prepare_database
-from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
+from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings, model_path_ref
 from pipeline.model.artifacts import read_manifest
 from pipeline.text.brand_file import load_brands
 from pipeline.training.adapt import AdaptConfig, run_adaptation
@@ -149,12 +149,14 @@ def train_version(
 def register_version(model_dir: str, activate: bool) -> dict[str, Any]:
     """Add the version to ``model_versions`` (with its metrics); activate it if asked."""
     info = read_manifest(Path(model_dir))
-    engine = make_engine(Settings().db_url)
+    settings = Settings()
+    engine = make_engine(settings.db_url)
     try:
-        prepare_database(engine)
+        prepare_database(engine, settings.data_dir)
+        ref = model_path_ref(info.path, settings.data_dir)
         with engine.begin() as conn:
             repository.register_model_version(
-                conn, info.version, str(info.path), info.sha256, info.metrics, activate=activate
+                conn, info.version, ref, info.sha256, info.metrics, activate=activate
             )
     finally:
         engine.dispose()

@@ -58,8 +58,9 @@ def models_list() -> None:
     from db.engine import make_engine
     from flows.runtime.process import prepare_database
 
-    engine = make_engine(Settings().db_url)
-    prepare_database(engine)
+    settings = Settings()
+    engine = make_engine(settings.db_url)
+    prepare_database(engine, settings.data_dir)
     with engine.connect() as conn:
         for row in repository.list_model_versions(conn):
             f1 = (row.metrics or {}).get("test", {}).get("macro_f1")
@@ -76,8 +77,9 @@ def models_activate(version: str) -> None:
     from db.engine import make_engine
     from flows.runtime.process import prepare_database
 
-    engine = make_engine(Settings().db_url)
-    prepare_database(engine)
+    settings = Settings()
+    engine = make_engine(settings.db_url)
+    prepare_database(engine, settings.data_dir)
     with engine.begin() as conn:
         repository.activate_model_version(conn, version)
     console.print(f"active model: {version}")

@@ -24,7 +24,7 @@ def init() -> None:
 
     settings = Settings()
     engine = make_engine(settings.db_url)
-    model_dir = prepare_database(engine)
+    model_dir = prepare_database(engine, settings.data_dir)
     console.print(f"database {redact_url(settings.db_url)} at revision {current_revision(engine)}")
     console.print(f"active model: {model_dir}")
 

@@ -17,7 +17,13 @@ from db.engine import make_engine
 from flows.runtime.analysis import AnalysisPool
 from flows.runtime.config import load_config
 from flows.runtime.readahead import Readahead
-from flows.runtime.settings import BUNDLED_MODEL, Settings
+from flows.runtime.settings import (
+    BUNDLED_MODEL,
+    BUNDLED_MODEL_REF,
+    Settings,
+    model_dir_of,
+    model_path_ref,
+)
 from pipeline.errors import ArtifactError
 from pipeline.model.artifacts import load_scorer, read_manifest
 from pipeline.model.predict import Scorer
@@ -46,22 +52,36 @@ class Runtime:
         return self.scorer.version
 
 
-def prepare_database(engine: Engine) -> str:
+def prepare_database(engine: Engine, data_dir: Path) -> str:
     """Upgrade the schema to head and make sure a model version is active.
 
     On a new database the committed default model is registered and activated, so that a
-    fresh install scores without training. Returns the active model's directory.
+    fresh install scores without training. When the active version is the bundled model and an
+    upgrade of sentimon brought another one, the new bundled version is registered and
+    activated: the old one's files are gone with the old install. Returns the active model's
+    directory (``data_dir`` resolves a path model_versions records relative to it).
     """
     migrate.upgrade(engine)
     with engine.begin() as conn:
         active = repository.active_model_version(conn)
-        if active is not None:
-            return active.path
+        if active is not None and not _bundled_model_replaced(active.path, active.version):
+            return str(model_dir_of(active.path, data_dir))
         info = read_manifest(BUNDLED_MODEL)
+        ref = model_path_ref(info.path, data_dir)
         repository.register_model_version(
-            conn, info.version, str(info.path), info.sha256, info.metrics, activate=True
+            conn, info.version, ref, info.sha256, info.metrics, activate=True
         )
-        return str(info.path)
+        return str(model_dir_of(ref, data_dir))
+
+
+def _bundled_model_replaced(ref: str, version: str) -> bool:
+    """Whether ``ref`` names the bundled model directory, which now holds another version."""
+    if ref != BUNDLED_MODEL_REF:
+        return False
+    try:
+        return read_manifest(BUNDLED_MODEL).version != version
+    except ArtifactError:
+        return False  # a broken install: loading the active version will say what is wrong
 
 
 def resolve_model_dir(settings: Settings) -> Path:
@@ -77,10 +97,11 @@ def resolve_model_dir(settings: Settings) -> Path:
             active = repository.active_model_version(conn)
     finally:
         engine.dispose()
-    if active is None:
-        return BUNDLED_MODEL
-    check_registered(Path(active.path), active.version, active.sha256)
-    return Path(active.path)
+    if active is None or _bundled_model_replaced(active.path, active.version):
+        return BUNDLED_MODEL  # the next `sentimon run` or `init` registers and activates it
+    model_dir = model_dir_of(active.path, settings.data_dir)
+    check_registered(model_dir, active.version, active.sha256)
+    return model_dir
 
 
 def team_lexicon_path(settings: Settings) -> Path | None:
@@ -128,8 +149,9 @@ def resolve_model(model: str | None, settings: Settings) -> Path:
                 with engine.connect() as conn:
                     for row in repository.list_model_versions(conn):
                         if row.version == model:
-                            check_registered(Path(row.path), row.version, row.sha256)
-                            return Path(row.path)
+                            model_dir = model_dir_of(row.path, settings.data_dir)
+                            check_registered(model_dir, row.version, row.sha256)
+                            return model_dir
         finally:
             engine.dispose()
     raise ArtifactError(
@@ -153,7 +175,9 @@ def get_scorer(rt: Runtime, version: str | None) -> Scorer:
     with _LOCK:
         if key not in _SCORERS:
             _SCORERS[key] = load_scoring_model(
-                Path(row.path), team_lexicon_path(rt.settings), (row.version, row.sha256)
+                model_dir_of(row.path, rt.settings.data_dir),
+                team_lexicon_path(rt.settings),
+                (row.version, row.sha256),
             )
         return _SCORERS[key]
 
@@ -170,7 +194,7 @@ def get_runtime(settings: Settings | None = None) -> Runtime:
 
 def _build_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.db_url)
-    model_dir = Path(prepare_database(engine))
+    model_dir = Path(prepare_database(engine, settings.data_dir))
     if not model_dir.exists():
         raise ArtifactError(
             f"the active model's directory {model_dir} is missing: restore it or activate "

@@ -11,7 +11,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 _NETWORK = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
-_PERMANENT = ("disk is full", "no space left", "readonly database", "read-only", "permission")
+_PERMANENT = (
+    "disk is full",
+    "no space left",
+    "readonly database",
+    "read-only",
+    "permission",
+    # SQLite reports schema and SQL mistakes as OperationalError too (PostgreSQL: ProgrammingError).
+    "no such table",
+    "no such column",
+    "syntax error",
+)
 
 
 def is_transient(exc: BaseException) -> bool:

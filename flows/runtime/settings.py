@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from importlib import resources
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -13,11 +15,55 @@ from pipeline.model.domain_shift import (
     ShiftThresholds,
 )
 
-# The repository root: the committed default model and example brands file live there.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_MODEL = PROJECT_ROOT / "models" / "default"
-BUNDLED_BRANDS = PROJECT_ROOT / "configs" / "brands.toml"
-DEFAULT_TRAIN_CONFIG = PROJECT_ROOT / "configs" / "lstm.toml"
+# The wheel ships the repository's models/default and configs/ files under this folder of the
+# pipeline package (pyproject.toml, force-include); the program never writes there.
+PACKAGE_DATA = "_bundled"
+
+
+def bundled(relative: str) -> Path:
+    """A file the wheel ships as package data, by its path in the repository.
+
+    In an installed wheel it lies in ``pipeline/_bundled``; an editable install of a checkout
+    has no copy, so the repository's own folder beside the package is used.
+    """
+    package = resources.files("pipeline")
+    shipped = package.joinpath(PACKAGE_DATA, *relative.split("/"))
+    if shipped.is_dir() or shipped.is_file():
+        return Path(str(shipped))  # pip installs wheels unzipped: a real directory
+    return Path(str(package)).parent / relative
+
+
+BUNDLED_MODEL = bundled("models/default")
+BUNDLED_BRANDS = bundled("configs/brands.toml")
+DEFAULT_TRAIN_CONFIG = bundled("configs/lstm.toml")
+
+# model_versions.path of the bundled model: it moves with the installation, so it is recorded
+# by name; a version under the data directory is recorded relative to it (a moved data folder
+# keeps working), any other directory as it was given.
+BUNDLED_MODEL_REF = "bundled:models/default"
+
+
+def model_path_ref(model_dir: Path, data_dir: Path) -> str:
+    """What model_versions.path records for ``model_dir``."""
+    model_dir = Path(model_dir).resolve()
+    if model_dir == BUNDLED_MODEL.resolve():
+        return BUNDLED_MODEL_REF
+    if model_dir.is_relative_to(data_dir.resolve()):
+        return model_dir.relative_to(data_dir.resolve()).as_posix()
+    return str(model_dir)
+
+
+def model_dir_of(ref: str, data_dir: Path) -> Path:
+    """The directory a model_versions.path names (the inverse of ``model_path_ref``)."""
+    if ref.startswith("bundled:"):
+        return bundled(ref.removeprefix("bundled:"))
+    path = Path(ref)
+    return path if path.is_absolute() else data_dir / path
+
+
+def default_workers() -> int:
+    """One analysis process per core, at most 4 (README "Performance": 1.6x on 2 cores)."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 class Settings(BaseSettings):
@@ -34,8 +80,8 @@ class Settings(BaseSettings):
     config: Path = Path("sentimon.toml")
     # Processes that analyse a batch: N > 1 cuts each batch in N parts, N - 1 of them analysed
     # in worker processes (README "Performance"); 1 keeps everything in this process (and is
-    # right on Dask workers, which are processes already).
-    workers: int = Field(default=1, ge=1, le=64)
+    # right on Dask workers, which are processes already). Default: the cores, at most 4.
+    workers: int = Field(default_factory=default_workers, ge=1, le=64)
     # When a source's text counts as unlike the training data (pipeline/model/domain_shift.py says
     # how the defaults were measured; bench/ood_thresholds.py measures them for any model).
     max_unknown_token_share: float = Field(default=MAX_UNKNOWN_TOKEN_SHARE, gt=0, le=1)

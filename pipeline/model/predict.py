@@ -121,7 +121,7 @@ class Scorer:
             [] if post_ids == [UNK_ID] and not self.vocab.rules.apply(tokens) else post_ids
             for post_ids, tokens in zip(ids, token_lists, strict=True)
         ]
-        signals = measure(counted, probs.max(axis=1).tolist(), UNK_ID)
+        signals = measure(counted, probs.max(axis=1).tolist(), UNK_ID, self.vocab.corpus_size)
         return self._predictions(probs), signals
 
     def _predictions(self, probs: np.ndarray) -> list[Prediction]:

@@ -145,8 +145,8 @@ class Vocabulary:
         self.index: dict[str, int] = {t: i for i, t in enumerate(self.tokens)}
         self.lexicon = lexicon
         self.rules = rules or TokenRules()
-        # Leading rows that came from the training corpus (the rest: pretrained extras).
-        # Training uses it; a loaded vocabulary does not know it and counts every row.
+        # Leading rows that came from the training corpus (the rest: pretrained extras, which
+        # training never saw in text); saved in vocab.json when there are extras.
         self.corpus_size = len(self.tokens)
 
     @classmethod
@@ -239,16 +239,20 @@ class Vocabulary:
             data["lexicon"] = self.lexicon.to_dict()
         if self.rules != TokenRules():
             data["rules"] = self.rules.to_dict()
+        if self.corpus_size < len(self.tokens):  # rows beyond it came from pretrained vectors
+            data["corpus_size"] = self.corpus_size
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Vocabulary:
         lexicon, rules = data.get("lexicon"), data.get("rules")
-        return cls(
+        vocab = cls(
             list(data["tokens"]),
             Lexicon.from_dict(lexicon) if lexicon else None,
             TokenRules.from_dict(rules) if rules else None,
         )
+        vocab.corpus_size = int(data.get("corpus_size", len(vocab.tokens)))
+        return vocab
 
 
 def pad_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -62,7 +62,7 @@ def _fails_in_one_line(result, text):
 
 def _store_posts(data_dir):
     engine = make_engine(f"sqlite:///{data_dir / 'sentimon.db'}")
-    prepare_database(engine)  # registers and activates the bundled model
+    prepare_database(engine, data_dir)  # registers and activates the bundled model
     with engine.begin() as conn:
         version = repository.active_model_version(conn).version
         items = []

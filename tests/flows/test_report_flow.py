@@ -205,10 +205,10 @@ def test_brand_report_flow_publishes_artifacts_and_emits_one_alert_event(prefect
     assert events[0].payload["brand"] == "Apple" and events[0].payload["top_terms"]
 
 
-def test_readme_automation_example_is_a_valid_automation():
+def test_the_documented_automation_example_is_a_valid_automation():
     from prefect.events.schemas.automations import AutomationCore
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "reports.md").read_text()
     block = next(
         b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:] if "sentimon-alerts" in b
     )

@@ -70,7 +70,7 @@ jsonl_line = st.one_of(
 def runtime(tmp_path_factory):
     path = tmp_path_factory.mktemp("fuzz") / "sentimon.db"
     engine = make_engine(f"sqlite:///{path}")
-    scorer = load_scorer(prepare_database(engine))
+    scorer = load_scorer(prepare_database(engine, Settings().data_dir))
     matcher = BrandMatcher(scorer.nlp, load_brands(BUNDLED_BRANDS))
     return Runtime(settings=Settings(), engine=engine, scorer=scorer, matcher=matcher)
 

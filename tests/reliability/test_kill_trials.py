@@ -78,7 +78,7 @@ def _work(url, make_source, scorer, matcher):
 
 def _trials(url, make_source, seed):
     engine = make_engine(url)
-    scorer = load_scorer(prepare_database(engine))
+    scorer = load_scorer(prepare_database(engine, Settings().data_dir))
     matcher = BrandMatcher(scorer.nlp, load_brands(BUNDLED_BRANDS))
     # No scoring in the parent: a thread pool started before fork() would hang the children.
     ctx = multiprocessing.get_context("fork")

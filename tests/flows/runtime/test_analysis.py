@@ -85,6 +85,7 @@ def test_a_dead_worker_falls_back_to_this_process(parts, pool, caplog):
     assert_same(result, analyse(*parts, texts, hints))
 
 
+@pytest.mark.slow  # ~6 s: starts a worker pool twice
 def test_workers_2_writes_what_one_process_writes(tmp_path, monkeypatch):
     folder = tmp_path / "landing"
     folder.mkdir()
@@ -154,6 +155,7 @@ def test_a_read_ahead_batch_is_used_only_after_the_cursor_it_was_read_after():
     assert box.take("s", "c1", 100) is not None
 
 
+@pytest.mark.slow  # ~6 s: a worker pool and read-ahead
 def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, monkeypatch):
     from db.tables import source_cursors
 

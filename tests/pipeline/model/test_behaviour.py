@@ -6,7 +6,9 @@ What a brand team relies on, stated as tests:
   brand name, alias, handle and hashtag of the file it was trained with as one <brand> token,
   so the tolerance is float noise (1e-6). Brands that are not in the file (e.g. "Delta") are
   ordinary words to the model; that they shift scores is measured, not promised (README);
-- adding exclamation marks never flips the label (the model does not read "!").
+- adding exclamation marks never flips the label (the model does not read "!");
+- an emoji-only post whose emoji are clearly polar is not neutral, and repeating an emoji adds
+  emphasis once, not once per copy.
 """
 
 from pathlib import Path
@@ -38,6 +40,16 @@ NEGATION_PAIRS = [
     ("the staff were friendly", "the staff weren't friendly"),
     ("the camera is amazing", "the camera isn't amazing"),
 ]
+
+# Emoji-only posts whose emoji are clearly polar, with the label a person gives them.
+EMOJI = {
+    "👍👍👍": "positive",
+    "😍😍": "positive",
+    "❤️❤️❤️": "positive",
+    "👎👎👎": "negative",
+    "😡😡": "negative",
+    "😭😭😭": "negative",
+}
 
 BRAND_TEMPLATES = [
     "I just flew with {b} and it was fine",
@@ -100,3 +112,15 @@ def test_exclamation_marks_never_flip_the_label(scorer):
         labels = [p.label for p in scorer.score_texts([t + suffix for t in texts])]
         flipped = [(t, a, b) for t, a, b in zip(texts, base, labels, strict=True) if a != b]
         assert not flipped, f"{suffix!r} flipped {len(flipped)} labels, e.g. {flipped[:3]}"
+
+
+def test_clearly_polar_emoji_alone_are_not_neutral(scorer):
+    labels = {text: p.label for text, p in zip(EMOJI, scorer.score_texts(list(EMOJI)), strict=True)}
+    wrong = {text: label for text, label in labels.items() if label != EMOJI[text]}
+    assert not wrong, f"emoji-only posts read wrongly: {wrong}"
+
+
+def test_a_repeated_emoji_counts_once_more_not_once_per_copy(scorer):
+    once, twice, many = scorer.score_texts(["👎", "👎👎", "👎" * 12])
+    assert twice.score < once.score  # the repeat adds emphasis
+    assert many.score == pytest.approx(twice.score, abs=1e-9)  # and only once

@@ -130,3 +130,10 @@ def test_scorer_signals_of_nothing(tiny_scorer):
 def test_scorer_counts_only_the_tokens_within_max_tokens(tiny_scorer):
     _, signals = tiny_scorer.score_with_signals([["zzqx"] * 100])
     assert signals.n_tokens == signals.n_unknown == tiny_scorer.max_tokens
+
+
+def test_rows_from_pretrained_vectors_count_as_unknown_to_training():
+    # ids 0-3 from the corpus, 4 and 5 kept from pretrained vectors, 1 is <unk>
+    signals = measure([[2, 3, 4], [5, 1]], [0.9, 0.5], unknown_id=1, trained_rows=4)
+    assert signals.n_unknown == 3 and signals.n_tokens == 5
+    assert measure([[2, 3, 4], [5, 1]], [0.9, 0.5], unknown_id=1).n_unknown == 1

@@ -45,6 +45,7 @@ def test_config_dict_round_trip():
     assert ModelConfig.from_dict(config.to_dict()) == config
 
 
+@pytest.mark.slow  # ~6 s of training steps
 def test_overfits_one_tiny_batch():
     torch.manual_seed(1)
     model = LSTMClassifier(ModelConfig(vocab_size=40, embed_dim=16, hidden_size=16, dropout=0.0))

@@ -103,3 +103,11 @@ def test_extra_tokens_follow_the_corpus_part_without_repeats():
     vocab = Vocabulary.build([["b", "a", "a"]], min_freq=1, extra=["a", "z", "y", "x"], max_extra=2)
     assert vocab.tokens == [PAD, UNK, "a", "b", "z", "y"]
     assert vocab.corpus_size == 4
+
+
+def test_the_corpus_part_survives_json_and_a_vocabulary_without_extras_counts_every_row():
+    vocab = Vocabulary.build([["b", "a", "a"]], min_freq=1, extra=["z", "y"], max_extra=2)
+    loaded = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
+    assert loaded.corpus_size == 4 and len(loaded) == 6
+    plain = Vocabulary.from_dict(Vocabulary.build([["a"]], min_freq=1).to_dict())
+    assert plain.corpus_size == len(plain)

@@ -48,6 +48,7 @@ def test_too_little_data_is_a_clear_error(tmp_path, team_csv, tiny_config):
         )
 
 
+@pytest.mark.slow  # ~14 s: trains the baselines and held-out topic runs
 def test_metrics_hold_the_baselines_slices_and_held_out_topic_runs(
     tmp_path, tiny_examples, tiny_config
 ):
