@@ -16,7 +16,7 @@
    adapted vs VADER (its standard +-0.05 thresholds).
 
 The recipe is `pipeline.training.adapt.AdaptConfig`'s defaults; --lr/--epochs/--layers override it
-(for tuning: on ONE source, see README "Adapting the model to your domain").
+(for tuning: on ONE source, see docs/model-card.md, "Adapting the model to your domain").
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ in one run:
   batch) on a smaller input, against the plain loop's batch time.
 With --profile, pyinstrument samples the SQLite pipeline child and writes an HTML call tree
 (and the text one to stderr): where the time goes.
-Not part of the test suite: run it by hand (README "Performance").
+Not part of the test suite: run it by hand (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def insert_new(
 
     On PostgreSQL the rows are COPYed into a temporary table and inserted from there in one
     statement: an executemany with RETURNING cost ~150 us a row there, most of a batch's commit
-    (README "Performance"). SQLite runs in process, where executemany is already cheap.
+    (docs/performance.md). SQLite runs in process, where executemany is already cheap.
     """
     if not rows:
         return []

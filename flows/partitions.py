@@ -1,6 +1,6 @@
 """A landing folder read per file, so that its files can be scored on several Dask workers at once.
 
-Design (README "Scaling out"):
+Design (docs/operations.md, "Scaling out"):
 
 - A files source ``NAME`` that is a folder is read either as one sequence (the default: one
   cursor ``NAME`` = file + offset, files strictly in name order) or per file: each file ``F`` is

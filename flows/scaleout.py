@@ -3,7 +3,7 @@
 With Dask, each worker process builds its runtime (engine, spaCy pipeline, model) once, on its
 first task, and keeps it (flows/runtime/process.py); tasks carry only file paths and small objects.
 Workers report their task runs to the Prefect API named by their own PREFECT_API_URL; a local
-cluster started for the run is given this process's API (README: Scaling out).
+cluster started for the run is given this process's API (docs/operations.md, "Scaling out").
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ def pytest_configure(config):
     for name in list(os.environ):
         if name.startswith("SENTIMON_") and not name.startswith("SENTIMON_TEST_"):
             del os.environ[name]
-    # One process per run unless a test asks for an analysis pool (test_analysis_pool.py):
+    # One process per run unless a test asks for an analysis pool (runtime/test_analysis.py):
     # the default, one per core, would start worker processes in every test that runs a batch.
-    # The default itself: tests/flows/test_settings.py, tests/test_wheel.py and `make demo` in CI.
+    # The default itself: tests/flows/runtime/test_settings.py, .ci/wheel-check and `make demo`.
     os.environ["SENTIMON_WORKERS"] = "1"
 
 

@@ -51,7 +51,7 @@ def run(
         str,
         typer.Option(
             help="threads (default) or dask: a landing folder's files are scored in parallel "
-            "on Dask workers (README: Scaling out)."
+            "on Dask workers (docs/operations.md, Scaling out)."
         ),
     ] = "threads",
     dask_address: Annotated[

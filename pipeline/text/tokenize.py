@@ -318,7 +318,7 @@ def make_docs(
 
     ``nlp.pipe`` batches the work. ``n_process`` > 1 starts worker processes; for this
     tokenizer-only pipeline that is slower than one process (sending the Docs back costs more
-    than making them, see README "Text preprocessing"), so nothing here uses it by default.
+    than making them, see docs/preprocessing.md), so nothing here uses it by default.
     """
     version = config.normalization if config is not None else LATEST
     return _pipe(nlp, (normalize_text(t, version) for t in texts), batch_size, n_process)

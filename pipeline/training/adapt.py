@@ -56,9 +56,10 @@ _MIN_LABELS = 20  # fewer labelled texts cannot be split three ways and mean any
 class AdaptConfig:
     """The fine-tuning recipe; saved in the new version's metrics.json under ``adaptation``.
 
-    Chosen on the Amazon part of the UCI sentences only (README "Adapting the model to your
-    domain"): everything but the embeddings moves; 5e-4 and 2e-3 gained 1 point there, 5e-3 3,
-    1e-2 3-5 points but unsteadily; moving the embeddings too, or the head alone, gained less.
+    Chosen on the Amazon part of the UCI sentences only (docs/model-card.md, "Adapting the
+    model to your domain"), with the previous default model: everything but the embeddings
+    moves; 5e-4 and 2e-3 gained 1 point there, 5e-3 3, 1e-2 3-5 points but unsteadily; moving
+    the embeddings too, or the head alone, gained less.
     """
 
     lr: float = 5e-3

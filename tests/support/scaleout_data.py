@@ -29,7 +29,7 @@ def write_landing(folder: Path, n_files: int = 3, rows: int = 11) -> int:
     """JSONL files with posts, a reject and an in-file repeat each; returns the line count.
 
     Texts are unique across files: which copy of a repeated text counts as the original
-    (posts.duplicate_of) depends on the order files are read in (README: Scaling out).
+    (posts.duplicate_of) depends on the order files are read in (docs/operations.md, "Scaling out").
     """
     folder.mkdir(parents=True, exist_ok=True)
     lines = 0

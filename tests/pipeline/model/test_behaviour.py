@@ -5,7 +5,8 @@ What a brand team relies on, stated as tests:
 - swapping one brand of the brands file for another changes nothing: the model reads every
   brand name, alias, handle and hashtag of the file it was trained with as one <brand> token,
   so the tolerance is float noise (1e-6). Brands that are not in the file (e.g. "Delta") are
-  ordinary words to the model; that they shift scores is measured, not promised (README);
+  ordinary words to the model; that they shift scores is measured, not promised
+  (docs/model-card.md);
 - adding exclamation marks never flips the label (the model does not read "!");
 - an emoji-only post whose emoji are clearly polar is not neutral, and repeating an emoji adds
   emphasis once, not once per copy.
