@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -29,20 +28,18 @@ import numpy as np
 import spacy
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
-from torch import nn
 
 from pipeline.errors import ConfigError, CorpusError
 from pipeline.model.artifacts import CONFIG, TOKENIZER, load_scorer, save_model
 from pipeline.model.lstm import LSTMClassifier
 from pipeline.model.predict import Scorer, batch_logits, encode_all
-from pipeline.model.vocab import pad_batch, pad_features
 from pipeline.records import LABELS
 from pipeline.training.corpus import dedupe, load_corpus
+from pipeline.training.steps import BestEpoch, EpochInputs, train_epoch
 from pipeline.training.train import (
     EpochReport,
     TrainConfig,
     TrainResult,
-    _bucketed_batches,
     class_weights,
     fit_temperature,
 )
@@ -222,63 +219,44 @@ def fine_tune(
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
 
     train_ids, train_features = encode_all(scorer.vocab, train_tokens, scorer.max_tokens)
-    columns = torch.tensor(present, dtype=torch.long)  # [K] the classes trained on
-    targets = torch.tensor([present.index(y) for y in train_labels], dtype=torch.long)  # [N]
-    per_sample = class_weights(train_labels)[torch.as_tensor(train_labels)]  # [N]
-    lengths = [len(ids) for ids in train_ids]
+    inputs = EpochInputs(
+        train_ids,
+        train_features,
+        targets=torch.tensor([present.index(y) for y in train_labels], dtype=torch.long),
+        weights=class_weights(train_labels)[torch.as_tensor(train_labels)],
+        columns=torch.tensor(present, dtype=torch.long),  # the classes trained on
+    )
 
     history: list[EpochReport] = []
-    best_key, best_epoch = (-math.inf, -math.inf), 0
-    best_state = copy.deepcopy(model.state_dict())
+    best = BestEpoch(model)
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
-        model.train()
         model.config = training_config
-        total, seen = 0.0, 0
-        for batch in _bucketed_batches(lengths, config.batch_size, shuffler):
-            ids, lens = pad_batch([train_ids[i] for i in batch])  # [B, T], [B]
-            features = (
-                pad_features([train_features[i] for i in batch])  # [B, T, F]
-                if train_features is not None
-                else None
-            )
-            logits = model(ids, lens, features)[:, columns]  # [B, K]
-            w = per_sample[batch]  # [B]
-            losses = nn.functional.cross_entropy(logits, targets[batch], reduction="none")
-            loss = (losses * w).sum() / w.sum().clamp(min=1e-8)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-            optimizer.step()
-            total += loss.item() * len(batch)
-            seen += len(batch)
+        train_loss = train_epoch(
+            model, inputs, optimizer, shuffler, config.batch_size, config.grad_clip
+        )
         model.config = final_config
         probs = predict_probs(model, scorer, val_tokens, scorer.temperature)
         score = selection_score(val_labels, probs)
         y = np.asarray(val_labels)
         val_loss = _present_loss(probs, y, present)
-        # A few dozen validation texts often tie on the score: the lower loss breaks the tie.
-        is_best = (score, -val_loss) > best_key
-        if is_best:
-            best_key, best_epoch = (score, -val_loss), epoch
-            best_state = copy.deepcopy(model.state_dict())
         report = EpochReport(
             epoch=epoch,
-            train_loss=total / max(seen, 1),
+            train_loss=train_loss,
             val_loss=val_loss,
             val_accuracy=float(np.mean(probs.argmax(axis=1) == y)),
             val_macro_f1=score,
             seconds=time.perf_counter() - started,
-            best=is_best,
+            # A few dozen validation texts often tie on the score: the lower loss breaks ties.
+            best=best.update((score, -val_loss), epoch, model),
         )
         history.append(report)
         if on_epoch is not None:
             on_epoch(report)
-        if epoch - best_epoch >= config.patience:
+        if best.patience_ran_out(epoch, config.patience):
             break
 
-    model.load_state_dict(best_state)
+    model.load_state_dict(best.state)
     for p in model.parameters():
         p.requires_grad_(True)
     model.eval()
@@ -287,7 +265,7 @@ def fine_tune(
         val_ids, val_features = encode_all(scorer.vocab, val_tokens, scorer.max_tokens)
         logits = batch_logits(model, val_ids, val_features)  # [M, C]
         temperature = fit_temperature(logits, torch.as_tensor(list(val_labels)))
-    return TrainResult(scorer.vocab, model, final_config, best_epoch, temperature, history)
+    return TrainResult(scorer.vocab, model, final_config, best.epoch, temperature, history)
 
 
 def _present_loss(probs: np.ndarray, labels: np.ndarray, present: Sequence[int]) -> float:

@@ -1,4 +1,6 @@
-"""The training loop: vocabulary, class-weighted loss, early stopping, temperature calibration.
+"""Training from scratch: vocabulary, class-weighted loss, early stopping, calibration.
+
+The epoch itself and the optimiser are in pipeline.training.steps, shared with fine-tuning.
 
 Same data + same config (seed, threads) -> bitwise identical weights: every random draw comes
 from a seeded generator (model init and dropout from ``torch.manual_seed``, batch order from a
@@ -7,12 +9,11 @@ from a seeded generator (model init and dropout from ``torch.manual_seed``, batc
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 import time
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,10 @@ from pipeline.model.lexicon import NUM_FEATURES, Lexicon, load_lexicon
 from pipeline.model.lstm import POOLINGS, PRIOR_MODES, LSTMClassifier, ModelConfig
 from pipeline.model.predict import batch_logits, encode_all
 from pipeline.model.vectors import WordVectors, load_vectors
-from pipeline.model.vocab import PAD_ID, TokenRules, Vocabulary, pad_batch, pad_features
+from pipeline.model.vocab import TokenRules, Vocabulary
 from pipeline.records import LABELS
+from pipeline.training.steps import BestEpoch, EpochInputs, adamw, init_embeddings, train_epoch
 
-_POOL_BATCHES = 50  # batches per length-sorted pool: similar lengths, yet a shuffled order
 FREEZE_MODES = ("none", "pretrained", "extra")
 # Pretrained rows a model may add beyond the corpus: plain lower-case words only (numbers
 # become <num> and punctuation is in the corpus already, so those rows would never be read).
@@ -234,117 +235,62 @@ def train_model(
         lexicon = load_lexicon(
             config.lexicons, Path(config.lexicon_dir) if config.lexicon_dir else None
         )
-    rules = rules or TokenRules()
-    if config.mask_brands and not rules.brands:
-        raise ConfigError("mask_brands = true needs brand phrases: pass the brands file")
-    if not config.mask_brands:
-        rules = TokenRules(drop=rules.drop)
-    if config.drop_exclamations:
-        rules = replace(rules, drop=rules.drop | {"!"})
-    if config.max_token_run:
-        rules = replace(rules, max_run=config.max_token_run)
     vectors = load_vectors(config.vectors) if config.vectors else None
-    vocab = Vocabulary.build(
-        train_tokens,
-        config.min_freq,
-        config.max_vocab,
-        lexicon if config.lexicon else None,
-        rules,
-        extra=(w for w in vectors.words if _EXTRA_WORD.fullmatch(w)) if vectors else (),
-        max_extra=config.extra_vectors if vectors else 0,
-    )
+    vocab = _build_vocabulary(train_tokens, config, lexicon, _token_rules(rules, config), vectors)
     train_ids, train_features = encode_all(vocab, train_tokens, config.max_tokens)
     val_ids, val_features = encode_all(vocab, val_tokens, config.max_tokens)
     labels = torch.as_tensor(train_labels, dtype=torch.long)  # [N]
     weights = torch.as_tensor(train_weights, dtype=torch.float32)  # [N]
     if config.confidence == "ignore":
         weights = torch.ones_like(weights)
-    val_y = torch.as_tensor(val_labels, dtype=torch.long)  # [M]
-    per_class = class_weights(train_labels)  # [C]
-
-    model_config = ModelConfig(
-        vocab_size=len(vocab),
-        embed_dim=vectors.dim if vectors else config.embed_dim,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        lexicon_features=NUM_FEATURES if config.lexicon else 0,
-        lexicon_head=config.lexicon_head,
-        word_dropout=config.word_dropout,
-        text_dropout=config.text_dropout,
-        pooling=config.pooling,
+    inputs = EpochInputs(
+        train_ids, train_features, labels, class_weights(train_labels)[labels] * weights
     )
+    val_y = torch.as_tensor(val_labels, dtype=torch.long)  # [M]
+
+    model_config = _model_config(len(vocab), config, vectors)
     model = LSTMClassifier(model_config)
     frozen = (
         init_embeddings(model, vocab, vectors, config.freeze_embeddings)
         if vectors is not None
         else None
     )
-    optimizer = _optimizer(model, config, frozen)
-    lengths = [len(ids) for ids in train_ids]
+    optimizer = adamw(model, config.lr, config.weight_decay, frozen)
     scheduler = _scheduler(
-        optimizer, config, steps_per_epoch=math.ceil(len(lengths) / config.batch_size)
+        optimizer, config, steps_per_epoch=math.ceil(len(train_ids) / config.batch_size)
     )
 
     history: list[EpochReport] = []
-    best_f1, best_epoch, best_state = -math.inf, 0, copy.deepcopy(model.state_dict())
+    best = BestEpoch(model)
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
-        model.train()
-        total, seen = 0.0, 0.0
-        for batch in _bucketed_batches(lengths, config.batch_size, shuffler):
-            ids, lens = pad_batch([train_ids[i] for i in batch])  # [B, T], [B]
-            features = (
-                pad_features([train_features[i] for i in batch])  # [B, T, F]
-                if train_features is not None
-                else None
-            )
-            y = labels[batch]  # [B]
-            w = per_class[y] * weights[batch]  # [B]
-            losses = nn.functional.cross_entropy(
-                model(ids, lens, features),
-                y,
-                reduction="none",
-                label_smoothing=config.label_smoothing,
-            )  # [B]
-            # Normalised by the batch's weight so that the learning rate means the same for
-            # batches of confident and unsure annotations alike.
-            loss = (losses * w).sum() / w.sum().clamp(min=1e-8)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            total += loss.item() * len(batch)
-            seen += len(batch)
-
-        model.eval()
-        logits = batch_logits(model, val_ids, val_features)  # [M, C]
-        predicted = logits.argmax(dim=-1).numpy()
-        macro_f1 = float(
-            f1_score(val_y.numpy(), predicted, average="macro", labels=list(range(len(LABELS))))
+        train_loss = train_epoch(
+            model,
+            inputs,
+            optimizer,
+            shuffler,
+            config.batch_size,
+            config.grad_clip,
+            config.label_smoothing,
+            scheduler,
         )
-        is_best = macro_f1 > best_f1
-        if is_best:
-            best_f1, best_epoch = macro_f1, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        val_loss, val_accuracy, macro_f1 = _validate(model, val_ids, val_features, val_y)
         report = EpochReport(
             epoch=epoch,
-            train_loss=total / max(seen, 1),
-            val_loss=float(nn.functional.cross_entropy(logits, val_y)),
-            val_accuracy=float(np.mean(predicted == val_y.numpy())),
+            train_loss=train_loss,
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
             val_macro_f1=macro_f1,
             seconds=time.perf_counter() - started,
-            best=is_best,
+            best=best.update((macro_f1,), epoch, model),
         )
         history.append(report)
         if on_epoch is not None:
             on_epoch(report)
-        if epoch - best_epoch >= config.patience:
+        if best.patience_ran_out(epoch, config.patience):
             break
 
-    model.load_state_dict(best_state)
+    model.load_state_dict(best.state)
     model.eval()
     if config.lexicon_prior:
         # Added only now: trained with it, the network learnt to cancel the lexicon on the
@@ -358,56 +304,72 @@ def train_model(
         if config.calibrate
         else 1.0
     )
-    return TrainResult(vocab, model, model_config, best_epoch, temperature, history)
+    return TrainResult(vocab, model, model_config, best.epoch, temperature, history)
 
 
-def init_embeddings(
+def _validate(
     model: LSTMClassifier,
-    vocab: Vocabulary,
-    vectors: WordVectors,
-    freeze: str,
-) -> torch.Tensor | None:
-    """Copy each token's pretrained vector into its embedding row; returns the frozen rows.
-
-    Rows without a vector keep a random start on the vectors' own scale (PAD stays zero). The
-    returned BoolTensor[V] marks rows training must not change (``freeze``), or is None.
-    """
-    found = vectors.index()
-    rows = [(i, found[t]) for i, t in enumerate(vocab.tokens) if t in found and i != PAD_ID]
-    has_vector = torch.zeros(len(vocab), dtype=torch.bool)  # [V]
-    weight = model.embedding.weight  # [V, E]
-    with torch.no_grad():
-        picked = torch.from_numpy(np.asarray(vectors.matrix[[r for _, r in rows]]))  # [K, E]
-        weight.normal_(0.0, float(picked.std()))
-        weight[PAD_ID].zero_()
-        ids = torch.tensor([i for i, _ in rows], dtype=torch.long)
-        weight[ids] = picked.to(weight.dtype)
-        has_vector[ids] = True
-    if freeze == "none":
-        return None
-    if freeze == "pretrained":
-        return has_vector
-    beyond = torch.zeros(len(vocab), dtype=torch.bool)
-    beyond[vocab.corpus_size :] = True
-    return beyond
+    val_ids: list[list[int]],
+    val_features: list[list[tuple[float, ...]]] | None,
+    val_y: torch.Tensor,
+) -> tuple[float, float, float]:
+    """Validation loss, accuracy and macro-F1 of the model as it stands (left in eval mode)."""
+    model.eval()
+    logits = batch_logits(model, val_ids, val_features)  # [M, C]
+    predicted = logits.argmax(dim=-1).numpy()
+    macro_f1 = float(
+        f1_score(val_y.numpy(), predicted, average="macro", labels=list(range(len(LABELS))))
+    )
+    accuracy = float(np.mean(predicted == val_y.numpy()))
+    return float(nn.functional.cross_entropy(logits, val_y)), accuracy, macro_f1
 
 
-def _optimizer(
-    model: LSTMClassifier, config: TrainConfig, frozen: torch.Tensor | None
-) -> torch.optim.Optimizer:
-    """AdamW; with frozen embedding rows, their gradient is zeroed and the embedding matrix is
-    left out of weight decay (decoupled decay would otherwise shrink the frozen rows)."""
-    if frozen is None:
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    keep = (~frozen).to(torch.float32)[:, None]  # [V, 1]
-    model.embedding.weight.register_hook(lambda grad: grad * keep)
-    others = [p for name, p in model.named_parameters() if name != "embedding.weight"]
-    return torch.optim.AdamW(
-        [
-            {"params": [model.embedding.weight], "weight_decay": 0.0},
-            {"params": others, "weight_decay": config.weight_decay},
-        ],
-        lr=config.lr,
+def _token_rules(rules: TokenRules | None, config: TrainConfig) -> TokenRules:
+    """The rules the model's tokens go through: brand phrases (with ``mask_brands``), "!"
+    dropped (with ``drop_exclamations``), runs of a repeated symbol capped."""
+    rules = rules or TokenRules()
+    if config.mask_brands and not rules.brands:
+        raise ConfigError("mask_brands = true needs brand phrases: pass the brands file")
+    if not config.mask_brands:
+        rules = TokenRules(drop=rules.drop)
+    if config.drop_exclamations:
+        rules = replace(rules, drop=rules.drop | {"!"})
+    if config.max_token_run:
+        rules = replace(rules, max_run=config.max_token_run)
+    return rules
+
+
+def _build_vocabulary(
+    train_tokens: Sequence[Sequence[str]],
+    config: TrainConfig,
+    lexicon: Lexicon | None,
+    rules: TokenRules,
+    vectors: WordVectors | None,
+) -> Vocabulary:
+    """The corpus's frequent tokens, then the vectors' frequent words the corpus lacks."""
+    return Vocabulary.build(
+        train_tokens,
+        config.min_freq,
+        config.max_vocab,
+        lexicon if config.lexicon else None,
+        rules,
+        extra=(w for w in vectors.words if _EXTRA_WORD.fullmatch(w)) if vectors else (),
+        max_extra=config.extra_vectors if vectors else 0,
+    )
+
+
+def _model_config(vocab_size: int, config: TrainConfig, vectors: WordVectors | None) -> ModelConfig:
+    return ModelConfig(
+        vocab_size=vocab_size,
+        embed_dim=vectors.dim if vectors else config.embed_dim,
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        dropout=config.dropout,
+        lexicon_features=NUM_FEATURES if config.lexicon else 0,
+        lexicon_head=config.lexicon_head,
+        word_dropout=config.word_dropout,
+        text_dropout=config.text_dropout,
+        pooling=config.pooling,
     )
 
 
@@ -421,17 +383,3 @@ def _scheduler(
         total = max(config.epochs * steps_per_epoch, 1)
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total))
     raise AssertionError(config.schedule)  # TrainConfig.__post_init__ allows no other
-
-
-def _bucketed_batches(
-    lengths: Sequence[int], batch_size: int, generator: torch.Generator
-) -> Iterator[list[int]]:
-    """Shuffled batches of indices whose lengths are close, so little time goes into padding."""
-    order = torch.randperm(len(lengths), generator=generator).tolist()
-    pool = batch_size * _POOL_BATCHES
-    batches: list[list[int]] = []
-    for start in range(0, len(order), pool):
-        chunk = sorted(order[start : start + pool], key=lambda i: lengths[i])
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    for b in torch.randperm(len(batches), generator=generator).tolist():
-        yield batches[b]
