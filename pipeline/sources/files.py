@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import time
 import zlib
 from collections.abc import Generator, Iterator
@@ -28,6 +29,7 @@ from pipeline.sources.lines import (
 
 FILE_SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz", ".parquet")
 SETTLE_SECONDS = 5.0  # a file modified more recently than this may still be being written
+_log = logging.getLogger(__name__)
 _APPENDABLE = (".csv", ".jsonl")  # read up to their last complete record while being written
 # A position past the end of any file: where a file whose compressed data broke is left.
 PAST_END = 1 << 62
@@ -55,16 +57,21 @@ class _Live:
 class FileSource:
     """A CSV/JSONL(.gz)/Parquet file, or a landing folder of them read in name order.
 
-    The cursor is ``{"file": NAME, "offset": BYTES}`` (``"row": N`` for Parquet): files named
-    before NAME are done, NAME is resumed there, files after it are new. Byte offsets (not line
-    numbers) make a resume a seek, not a re-read. Memory is bounded by the batch size: every
-    format is streamed.
+    The cursor is ``{"file": NAME, "offset": BYTES, "ctime": NS}`` (``"row": N`` for Parquet):
+    files named before NAME are done, NAME is resumed there, files after it are new, and NS is
+    the newest ctime of the files read (see below; cursors stored before it have none). Byte
+    offsets (not line numbers) make a resume a seek, not a re-read. Memory is bounded by the
+    batch size: every format is streamed.
 
     Files still being written wait: names ending ``.tmp``/``.part`` (or starting with a dot) are
     not listed, and reading stops at the first file modified less than ``settle_seconds`` ago,
-    so that the name-order cursor never moves past it. Producers should therefore write under a
-    temporary name and rename, and name files so that new ones sort after those already landed:
-    a file that lands with a name before the cursor's is never read. A single CSV or JSONL file
+    so that the name-order cursor never moves past it. Producers should still write under a
+    temporary name and rename, and name files so that new ones sort after those already landed.
+    A file that lands (or is rewritten) with a name before the cursor's anyway is not lost: the
+    cursor also keeps the newest inode-change time (ctime, which a rename or write sets and no
+    copy tool can backdate) of the files it has read, and a file before the cursor changed
+    later than that sends the cursor back to it; the files after it are read again, which the
+    results database's upserts absorb (a warning names the file). A single CSV or JSONL file
     (``--input FILE``) modified within ``settle_seconds`` gives its complete records and keeps
     its last one, which may be half written, for a later read; a .gz or Parquet one waits.
 
@@ -82,6 +89,8 @@ class FileSource:
     settle_seconds: float = SETTLE_SECONDS
     # Landing-folder entries not read (symlinks leaving the folder, FIFOs, ...): name -> why.
     refused: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # Files that landed behind the cursor and sent it back (see above).
+    late: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     _live: _Live | None = field(default=None, init=False, repr=False, compare=False)
 
     def files(self) -> list[Path]:
@@ -100,7 +109,7 @@ class FileSource:
         raise SourceError(f"input {self.path} does not exist: give a file or a folder")
 
     def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
-        start_file, start_pos = _parse_cursor(cursor)
+        start_file, start_pos, newest = _parse_cursor(cursor)
         single = not self.path.is_dir()
         files = self.files()
         if single and start_file is not None and start_file != files[0].name:
@@ -109,17 +118,23 @@ class FileSource:
                 f"source {self.name!r} has a cursor in {start_file!r}, not in "
                 f"{files[0].name!r}: give this input a --source name of its own"
             )
+        if not single and start_file is not None and newest is not None:
+            late = self._landed_behind(files, start_file, newest)
+            if late is not None:
+                start_file, start_pos = late, 0
         records: list[RawRecord] = []
         position: tuple[Path, int] | None = None
         for file in files:
             key = file.name
             if start_file is not None and key < start_file:
                 continue
+            changed = _ctime(file)
             settled = self._settled(file)
-            if settled is None:
+            if settled is None or changed is None:
                 continue  # gone since the listing (moved away, archived): nothing to read
             if not settled and not (single and _suffix(file) in _APPENDABLE):
                 break  # later files wait too: the cursor must not jump over this one
+            newest = max(newest or 0, changed)
             # A file still being written gives its complete records; its last one waits.
             rows = self._rows(file, start_pos if key == start_file else 0, complete=settled)
             try:
@@ -128,13 +143,31 @@ class FileSource:
                     position = (file, end)
                     if len(records) >= limit:
                         self._live = _Live(key, end, rows)
-                        return SourceBatch(records, _format_cursor(file, end))
+                        return SourceBatch(records, _format_cursor(file, end, newest))
             except FileNotFoundError:
                 continue  # removed between the listing and the opening
             except NotAFileError as err:
                 self.refused[key] = err.reason  # swapped for a FIFO or a folder since listed
                 continue
-        return SourceBatch(records, _format_cursor(*position) if position else None)
+        return SourceBatch(records, _format_cursor(*position, newest) if position else None)
+
+    def _landed_behind(self, files: list[Path], start_file: str, newest: int) -> str | None:
+        """The first file named before the cursor's that changed after every file the cursor
+        has read: it landed (or was rewritten) after the cursor passed its name."""
+        for file in files:
+            if file.name >= start_file:
+                return None
+            changed = _ctime(file)
+            if changed is not None and changed > newest:
+                self.late.add(file.name)
+                _log.warning(
+                    "source %s: %r landed after files named later were read: reading again "
+                    "from it (records already stored are kept once)",
+                    self.name,
+                    file.name,
+                )
+                return file.name
+        return None
 
     def acknowledge(self, batch: SourceBatch) -> None:
         """Nothing to do: the file position is stored with the batch in the results database."""
@@ -182,21 +215,35 @@ def _candidates(folder: Path) -> Iterator[Path]:
             yield entry
 
 
-def _parse_cursor(cursor: str | None) -> tuple[str | None, int]:
+def _parse_cursor(cursor: str | None) -> tuple[str | None, int, int | None]:
+    """(file, position, newest ctime in ns or None) of a stored cursor."""
     if not cursor:
-        return None, 0
+        return None, 0, None
     try:
         data = json.loads(cursor)
-        return str(data["file"]), int(data["row"] if "row" in data else data["offset"])
-    except (ValueError, KeyError, TypeError) as err:
+        position = int(data["row"] if "row" in data else data["offset"])
+        newest = data.get("ctime")
+        return str(data["file"]), position, int(newest) if newest is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise SourceError(
             f"stored cursor {cursor!r} is not a file cursor: was the source renamed?"
         ) from err
 
 
-def _format_cursor(file: Path, position: int) -> str:
+def _format_cursor(file: Path, position: int, newest: int | None = None) -> str:
     unit = "row" if _suffix(file) == ".parquet" else "offset"
-    return json.dumps({"file": file.name, unit: position})
+    data: dict[str, object] = {"file": file.name, unit: position}
+    if newest is not None:
+        data["ctime"] = newest
+    return json.dumps(data)
+
+
+def _ctime(file: Path) -> int | None:
+    """The file's inode-change time in ns (set by creation, rename or write), None if gone."""
+    try:
+        return file.stat().st_ctime_ns
+    except FileNotFoundError:
+        return None
 
 
 @contextmanager

@@ -142,7 +142,8 @@ def test_a_poison_folder_is_read_in_one_run(db_url, tmp_path, prefect_server):
     assert joined.count("record over the size limit") == 2  # the JSONL line, the CSV record
     assert not any("root:" in raw for _, raw in refused.values())  # /etc/passwd never read
     name = source_name_for(str(tmp_path / "landing"))
-    assert json.loads(cursors[name]) == {"file": "d.jsonl", "offset": size}
+    stored = json.loads(cursors[name])
+    assert (stored["file"], stored["offset"]) == ("d.jsonl", size)
     # Nothing is left to block the next run.
     code, output = _run("--input", str(tmp_path / "landing"), "--settle-seconds", "0")
     assert code == 0 and _summary(output)["read"] == 0
@@ -183,6 +184,29 @@ def test_same_named_inputs_never_share_a_cursor(tmp_path, monkeypatch, prefect_s
     ids, _, cursors = _stored(f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}")
     assert len(ids) == 3 + 5 + 2 and {"j1", "c1"} <= ids
     assert len(cursors) == 4
+
+
+def test_a_file_landing_behind_the_cursor_is_read_and_nothing_twice(
+    db_url, tmp_path, prefect_server
+):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for name in ("b.jsonl", "c.jsonl"):
+        (landing / name).write_text(_line(id=f"{name}-1", text=f"@united from {name}"))
+    assert _run("--input", str(landing), "--settle-seconds", "0")[0] == 0
+    # A producer's late delivery whose name sorts before the files already read.
+    (landing / "a.jsonl").write_text(_line(id="a-1", text="@united late but here"))
+    code, output = _run("--input", str(landing), "--settle-seconds", "0")
+    assert code == 0, output
+    summary = _summary(output)
+    ids, refused, cursors = _stored(db_url)
+    assert ids == {"a-1", "b.jsonl-1", "c.jsonl-1"}
+    assert (summary["read"], summary["new_posts"]) == (3, 1)  # b and c again, stored once
+    assert refused == {}
+    assert json.loads(cursors[source_name_for(str(landing))])["file"] == "c.jsonl"
+    # Once read, it sends the cursor back no more.
+    code, output = _run("--input", str(landing), "--settle-seconds", "0")
+    assert code == 0 and _summary(output)["read"] == 0, output
 
 
 def test_a_file_being_written_is_never_read_half(tmp_path, monkeypatch, prefect_server):

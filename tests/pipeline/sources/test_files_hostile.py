@@ -4,6 +4,7 @@ after an over-long CSV record, Markdown that cannot be broken out of (issue 18).
 import csv
 import gzip
 import io
+import json
 import tracemalloc
 
 from pipeline.report.markdown import md_code, md_text
@@ -25,7 +26,9 @@ def test_a_huge_line_with_no_newline_keeps_memory_flat(tmp_path):
     tracemalloc.stop()
     (record,) = batch.records
     assert record.error == f"record over the size limit ({size:,} bytes > {MAX_RECORD_BYTES:,})"
-    assert batch.cursor_to == f'{{"file": "{path.name}", "offset": {size}}}'
+    assert batch.cursor_to is not None
+    cursor = json.loads(batch.cursor_to)
+    assert (cursor["file"], cursor["offset"]) == (path.name, size)
     assert peak < 4 * MAX_RECORD_BYTES  # a 64 MiB line, a few MiB held at most
 
 
@@ -76,3 +79,20 @@ def test_markdown_code_spans_cannot_be_closed():
     assert md_code("`edge`") == "`` `edge` ``" and md_code("plain") == "`plain`"
     assert "\n" not in md_code("a\n# heading\n<script>")
     assert md_text("[x](javascript:1) <b>") == r"\[x\]\(javascript:1\) \<b\>"
+
+
+def test_a_file_landing_behind_the_cursor_sends_it_back_once(tmp_path):
+    for name in ("b.jsonl", "c.jsonl"):
+        (tmp_path / name).write_text(json.dumps({"id": name, "text": "x"}) + "\n")
+    source = FileSource(tmp_path, "t", settle_seconds=0)
+    first = source.read_batch(None, 10)
+    assert [r.fields["id"] for r in first.records] == ["b.jsonl", "c.jsonl"]
+    assert source.read_batch(first.cursor_to, 10).records == []
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "a.jsonl", "text": "late"}) + "\n")
+    again = source.read_batch(first.cursor_to, 10)
+    assert [r.fields["id"] for r in again.records] == ["a.jsonl", "b.jsonl", "c.jsonl"]
+    assert source.late == {"a.jsonl"}
+    assert source.read_batch(again.cursor_to, 10).records == []
+    # A cursor stored before cursors kept a ctime sends nobody back.
+    old = json.dumps({"file": "c.jsonl", "offset": (tmp_path / "c.jsonl").stat().st_size})
+    assert source.read_batch(old, 10).records == []
