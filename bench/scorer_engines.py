@@ -24,6 +24,9 @@ Engines:
   length axes; ``logaddexp``, which ONNX lacks, written as torch computes it), run by ONNX
   Runtime with one intra-op thread, on exact-length buckets.
 
+Not included: ``torch.compile(NoPackForward, dynamic=True)`` took 40 s to compile on 2 busy
+cores (in every process that scores) and scored no faster than ``exact nopack`` (2026-11-30).
+
 For each: docs/s, the largest |p - p_today| over all texts and classes, and the number of texts
 whose argmax label differs from today's. An engine is adoptable only at max |dp| <= 1e-5 and no
 label changed.
