@@ -47,10 +47,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline.artifacts import load_scorer
-from pipeline.corpus import load_corpus
-from pipeline.model import LSTMClassifier, lexicon_compound, polarity_prior
-from pipeline.predict import Scorer, batch_logits, encode_all
+from pipeline.model.artifacts import load_scorer
+from pipeline.training.corpus import load_corpus
+from pipeline.model.lstm import LSTMClassifier, lexicon_compound, polarity_prior
+from pipeline.model.predict import Scorer, batch_logits, encode_all
 
 TOLERANCE = 1e-5
 ENCODE_ONLY = "encode only"
