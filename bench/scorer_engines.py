@@ -48,9 +48,9 @@ import torch
 from torch import nn
 
 from pipeline.model.artifacts import load_scorer
-from pipeline.training.corpus import load_corpus
 from pipeline.model.lstm import LSTMClassifier, lexicon_compound, polarity_prior
 from pipeline.model.predict import Scorer, batch_logits, encode_all
+from pipeline.training.corpus import load_corpus
 
 TOLERANCE = 1e-5
 ENCODE_ONLY = "encode only"
