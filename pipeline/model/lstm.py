@@ -116,10 +116,15 @@ class LSTMClassifier(nn.Module):
                 )
             features = features[:, : ids.size(1)]  # [B, T, F]
             embedded = torch.cat([embedded, features], dim=-1)  # [B, T, E+F]
-        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        # total_length keeps T even when the longest sequence is shorter than the padding.
-        states, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.size(1))  # [B,T,2H]
+        if not self.training and bool((lengths == ids.size(1)).all()):
+            # Nothing is padded (batch_logits with exact_lengths): packing would only cost time.
+            # The same numbers up to float rounding (~1e-7), and training always packs.
+            states, _ = self.lstm(embedded)  # [B, T, 2H]
+        else:
+            packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            # total_length keeps T even when the longest sequence is shorter than the padding.
+            states, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.size(1))
 
         steps = torch.arange(ids.size(1), device=ids.device)  # [T]
         mask = (steps[None, :] < lengths.to(ids.device)[:, None]).unsqueeze(-1)  # [B, T, 1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 import numpy as np
@@ -25,18 +26,20 @@ def batch_logits(
     id_lists: Sequence[Sequence[int]],
     feature_lists: Sequence[FeatureRows] | None = None,
     batch_size: int = 256,
+    exact_lengths: bool = False,
 ) -> torch.Tensor:
     """Logits FloatTensor[N, C] in input order; the caller puts the model in eval mode.
 
     ``feature_lists`` (lexicon features, one row per id) are needed by a model with
     lexicon features. Batches are cut from the length-sorted list so that short texts are not
-    padded to the longest one of the whole input.
+    padded to the longest one of the whole input; with ``exact_lengths`` every batch holds
+    texts of one length only, so nothing is padded and the LSTM runs without packing (1.5-2x
+    the docs/s of padded batches, probabilities within 1e-6: bench/scorer_engines.py).
+    Training keeps padded batches, so that its weights do not depend on this.
     """
-    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
     logits = torch.empty(len(id_lists), model.config.num_classes)  # [N, C]
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
+        for chunk in _chunks(id_lists, batch_size, exact_lengths):
             ids, lengths = pad_batch([id_lists[i] for i in chunk])  # [B, T], [B]
             features = (
                 pad_features([feature_lists[i] for i in chunk])  # [B, T, F]
@@ -45,6 +48,21 @@ def batch_logits(
             )
             logits[chunk] = model(ids, lengths, features)
     return logits
+
+
+def _chunks(
+    id_lists: Sequence[Sequence[int]], batch_size: int, exact_lengths: bool
+) -> Iterator[list[int]]:
+    """Indices of each batch: length-sorted runs of ``batch_size``, or runs of one length."""
+    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+    if not exact_lengths:
+        for start in range(0, len(order), batch_size):
+            yield order[start : start + batch_size]
+        return
+    for _, same in groupby(order, key=lambda i: len(id_lists[i])):
+        members = list(same)
+        for start in range(0, len(members), batch_size):
+            yield members[start : start + batch_size]
 
 
 def encode_all(
@@ -98,7 +116,9 @@ class Scorer:
     ) -> np.ndarray:
         self.model.eval()
         with _torch_threads(self.threads):
-            logits = batch_logits(self.model, ids, features, self.batch_size).double()  # [N, C]
+            logits = batch_logits(  # [N, C]
+                self.model, ids, features, self.batch_size, exact_lengths=True
+            ).double()
         # float64 so that each row sums to 1 to ~1e-15, as the database's checks expect.
         return torch.softmax(logits / self.temperature, dim=-1).numpy()
 

@@ -72,3 +72,23 @@ def test_truncation_matches_training(tiny_scorer):
     long = ["love"] + ["flight"] * 40
     cut = dataclasses.replace(tiny_scorer, max_tokens=1)
     np.testing.assert_allclose(cut.predict_proba([long]), tiny_scorer.predict_proba([["love"]]))
+
+
+def test_exact_length_batches_agree_with_padded_ones(tiny_scorer, pipeline_nlp):
+    import torch
+
+    from pipeline.model.predict import batch_logits, encode_all
+
+    texts = ["", "love", "i hate this flight", "the new phone is great honestly", "ok " * 40]
+    texts = texts * 7  # several texts of each length, batches cut inside a length too
+    tokens = preprocess(pipeline_nlp, texts, TextConfig())
+    ids, features = encode_all(tiny_scorer.vocab, tokens, tiny_scorer.max_tokens)
+    tiny_scorer.model.eval()
+    padded = batch_logits(tiny_scorer.model, ids, features, batch_size=4)
+    exact = batch_logits(tiny_scorer.model, ids, features, batch_size=4, exact_lengths=True)
+    torch.testing.assert_close(exact, padded, rtol=0, atol=1e-5)
+    assert torch.equal(exact.argmax(dim=-1), padded.argmax(dim=-1))
+    # The Scorer takes the exact-length path.
+    probs = tiny_scorer.predict_proba(tokens)
+    expected = torch.softmax(padded.double() / tiny_scorer.temperature, dim=-1).numpy()
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
