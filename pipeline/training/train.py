@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import f1_score
 from torch import nn
 
 from pipeline.errors import ConfigError
@@ -314,6 +313,9 @@ def _validate(
     val_y: torch.Tensor,
 ) -> tuple[float, float, float]:
     """Validation loss, accuracy and macro-F1 of the model as it stands (left in eval mode)."""
+    # Imported here: scoring loads TrainConfig from this module, and sklearn costs ~0.7 s.
+    from sklearn.metrics import f1_score
+
     model.eval()
     logits = batch_logits(model, val_ids, val_features)  # [M, C]
     predicted = logits.argmax(dim=-1).numpy()
