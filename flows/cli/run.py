@@ -29,7 +29,15 @@ def init() -> None:
     console.print(f"active model: {model_dir}")
 
 
-@app.command()
+CREATED_AT_FORMS = (
+    "created_at accepts: ISO 8601 (2026-11-25T12:00:00Z, 2026-11-25, 20261125), RFC 2822 "
+    "(Wed, 25 Nov 2026 12:00:00 +0000) or epoch seconds (1795545240, 1795545240.5: 9 digits or "
+    "more, as a number or a string). Naive times are UTC; a missing one means now; a bare small "
+    "number (3, 12) is not a time and the record is rejected."
+)
+
+
+@app.command(epilog=CREATED_AT_FORMS)
 @handle_errors()
 def run(
     input_path: Annotated[

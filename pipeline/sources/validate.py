@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,10 @@ FIELDS = ("id", "text", "created_at", "author", "url", "brand")
 # (ids and brands are indexed), and 4 UTF-8 bytes a character keeps these well under it.
 MAX_FIELD_CHARS = {"id": 512, "author": 512, "url": 4096, "brand": 256}
 MAX_BRAND_HINTS = 32
+# A string of digits is read as epoch seconds only from 100000000 (1973-03-03) on: a bare
+# small number ("3", "12") is a day or a count, never a time; 8 digits stay ISO basic dates.
+_EPOCH_RE = re.compile(r"[+-]?(\d+)(\.\d+)?")
+MIN_EPOCH_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,20 @@ def _parse_time(value: Any) -> datetime | None:
             raise ValueError(f"epoch {value} out of range") from err
     if not isinstance(value, str):
         raise ValueError(f"a {type(value).__name__} is not a time")
+    value = value.strip()
+    if number := _EPOCH_RE.fullmatch(value):
+        if len(number.group(1)) == 8 and not number.group(2) and value.isdigit():
+            pass  # YYYYMMDD: an ISO 8601 basic date, read below
+        elif len(number.group(1)) < MIN_EPOCH_DIGITS:
+            raise ValueError(
+                f"{value[:40]!r} is a bare number, not a time "
+                f"(epoch seconds have {MIN_EPOCH_DIGITS} digits or more)"
+            )
+        else:
+            try:
+                return datetime.fromtimestamp(float(value), UTC)
+            except (OverflowError, OSError, ValueError) as err:
+                raise ValueError(f"epoch {value[:40]} out of range") from err
     try:
         # ISO 8601 is what most exports write: the C parser is ~30x faster than dateutil's.
         parsed = datetime.fromisoformat(value)

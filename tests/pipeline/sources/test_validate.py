@@ -65,3 +65,23 @@ def test_split_keeps_order_and_loses_nothing():
     posts, rejects = Validator("s").split(records, NOW)
     assert len(posts) + len(rejects) == 6
     assert [p.external_id for p in posts] == ["1", "3", "5"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1795545240", datetime.fromtimestamp(1795545240, UTC)),
+        (" 1795545240.5 ", datetime.fromtimestamp(1795545240.5, UTC)),
+        (1795545240, datetime.fromtimestamp(1795545240, UTC)),
+        ("20261125", datetime(2026, 11, 25, tzinfo=UTC)),
+    ],
+)
+def test_epoch_seconds_as_strings_are_utc(value, expected):
+    post = check({"id": 1, "text": "x", "created_at": value})
+    assert post.created_at == expected
+
+
+@pytest.mark.parametrize("value", ["3", "12", "-5", "1234.5", "99999999999999999999"])
+def test_a_bare_small_or_huge_number_is_not_a_time(value):
+    reject = check({"id": 1, "text": "x", "created_at": value})
+    assert reject.reason.startswith("unparsable created_at")
