@@ -33,6 +33,12 @@ ALL_SOURCES = "*"
 RECENT_BATCHES = 20
 
 
+def brands_seen(conn: Connection) -> list[str]:
+    """Every brand that has aggregates, sorted: what a report can show without a brands file."""
+    query = select(brand_sentiment.c.brand).distinct().order_by(brand_sentiment.c.brand)
+    return [row[0] for row in conn.execute(query)]
+
+
 def report_window(
     since: datetime | None, until: datetime | None, bucket: Bucket
 ) -> tuple[datetime | None, datetime | None]:

@@ -1,6 +1,6 @@
 """The error catalogue: every error sentimon raises on purpose, each saying what went wrong and
-what to do next. The CLI turns any of them into one `error:` line and exit status 1
-(flows/cli/errors.py)."""
+what to do next. The CLI turns any of them into one `error:` line and exit status 1, 2 for a
+UsageError (flows/cli/errors.py)."""
 
 
 class SentimonError(Exception):
@@ -53,3 +53,11 @@ class UnknownModelVersionError(SentimonError, LookupError):
 
 class DatabaseFailedError(SentimonError):
     """The results database failed during a run; the failed batch was rolled back."""
+
+
+class UsageError(SentimonError):
+    """A command was given an option value that cannot be right: the CLI exits 2."""
+
+
+class UnknownBrandError(UsageError, LookupError):
+    """A brand was named that neither the brands file nor the database knows."""

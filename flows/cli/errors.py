@@ -1,7 +1,8 @@
 """The one place where errors become CLI messages.
 
 Any error of the catalogue (pipeline/errors.py) that a command raises becomes one red `error:`
-line on stderr, its text never read as rich markup, and exit status 1; anything else is a bug
+line on stderr, its text never read as rich markup, and exit status 1 (2 for a UsageError, as
+click's own usage errors); anything else is a bug
 and keeps its traceback."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from flows.cli.app import err_console
-from pipeline.errors import SentimonError, UnknownModelVersionError
+from pipeline.errors import SentimonError, UnknownModelVersionError, UsageError
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -33,7 +34,8 @@ def error_line(err: SentimonError, doing: str | None = None) -> str:
 
 
 def handle_errors(doing: str | None = None) -> Callable[[Command], Command]:
-    """Decorate a command so that a SentimonError ends it with one error line and exit 1.
+    """Decorate a command so that a SentimonError ends it with one error line and exit 1 (2 for
+    a UsageError).
 
     ``doing`` (e.g. "training failed") goes before the error's own message.
     """
@@ -45,8 +47,14 @@ def handle_errors(doing: str | None = None) -> Callable[[Command], Command]:
                 return command(*args, **kwargs)
             except SentimonError as err:
                 err_console.print(error_line(err, doing), soft_wrap=True)
-                raise typer.Exit(1) from err
+                raise typer.Exit(2 if isinstance(err, UsageError) else 1) from err
 
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def usage_error(message: str) -> UsageError:
+    """A usage mistake found by a command itself: one `error:` line and exit 2, not click's
+    boxed usage text (raise what this returns inside a @handle_errors command)."""
+    return UsageError(message)

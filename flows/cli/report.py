@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from flows.cli.app import app, console, err_console, parse_when, warn
-from flows.cli.errors import handle_errors
+from flows.cli.errors import handle_errors, usage_error
 from flows.runtime.settings import Settings
 
 
@@ -38,9 +38,12 @@ def report(
         raise typer.BadParameter("--format is table, json, csv or md")
     if bucket not in ("hour", "day"):
         raise typer.BadParameter("--bucket is hour or day")
-    built = make_report(
-        Settings(), parse_when(since), parse_when(until), bucket, source, brand, min_volume
-    )
+    start, end = parse_when(since), parse_when(until)
+    if start is not None and end is not None and end <= start:
+        raise usage_error(
+            f"--until {until} is not after --since {since}: the period [since, until) is empty"
+        )
+    built = make_report(Settings(), start, end, bucket, source, brand, min_volume)
     if fmt == "json":
         sys.stdout.write(report_json(built.rows) + "\n")
     elif fmt == "csv":

@@ -5,7 +5,8 @@ Kept free of prefect imports so that `sentimon report` starts quickly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +15,10 @@ from db import repository
 from db.engine import make_engine, redact_url
 from db.language_stats import unscored_by_language
 from db.migrate import current_revision
-from db.report_queries import ALL_SOURCES, load_report_data
+from db.report_queries import ALL_SOURCES, brands_seen, load_report_data
 from flows.runtime.settings import Settings
 from pipeline.analytics.aggregate_math import DEFAULT_MIN_VOLUME
-from pipeline.errors import ConfigError, NoDatabaseError
+from pipeline.errors import ConfigError, NoDatabaseError, UnknownBrandError
 from pipeline.model.domain_shift import shift_warning
 from pipeline.text.brand_file import load_brands
 
@@ -57,6 +58,39 @@ def configured_brands(settings: Settings) -> dict[str, tuple[str, ...]]:
     return {brand.name: brand.phrases() for brand in load_brands(settings.brands).brands}
 
 
+def resolve_brands(asked: Sequence[str], known: Mapping[str, Sequence[str]]) -> list[str]:
+    """The brand names ``asked`` for, as ``known`` spells them (brand -> its phrases).
+
+    A name, alias or handle matches whatever its case; anything else is an UnknownBrandError
+    that lists the brands there are and the closest ones (difflib).
+    """
+    by_key: dict[str, str] = {}
+    for name, phrases in known.items():
+        for phrase in phrases:
+            by_key.setdefault(phrase.strip().casefold(), name)
+    for name in known:  # a brand's own name wins over another's alias
+        by_key[name.strip().casefold()] = name
+    resolved: list[str] = []
+    for wanted in asked:
+        hit = by_key.get(wanted.strip().casefold())
+        if hit is None:
+            raise UnknownBrandError(_unknown_brand(wanted, known, by_key))
+        if hit not in resolved:
+            resolved.append(hit)
+    return resolved
+
+
+def _unknown_brand(wanted: str, known: Mapping[str, Sequence[str]], by_key: dict[str, str]) -> str:
+    names = sorted(known, key=str.casefold)
+    if not names:
+        return f"unknown brand {wanted!r}: no brand is known yet (no brands file, no data)"
+    close = difflib.get_close_matches(wanted.strip().casefold(), list(by_key), n=6, cutoff=0.6)
+    suggestions = list(dict.fromkeys(by_key[key] for key in close))[:3]
+    hint = f"did you mean {' or '.join(repr(s) for s in suggestions)}? " if suggestions else ""
+    shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
+    return f"unknown brand {wanted!r}: {hint}the brands are {shown}"
+
+
 def make_report(
     settings: Settings,
     since: datetime | None = None,
@@ -80,6 +114,12 @@ def make_report(
                 "run `sentimon init` or `sentimon demo` first"
             )
         with engine.connect() as conn:
+            if brands:
+                try:
+                    known = configured_brands(settings)
+                except ConfigError:  # no brands file: the brands seen
+                    known = {name: (name,) for name in brands_seen(conn)}
+                brands = resolve_brands(brands, known)
             active = repository.active_model_version(conn)
             if active is None:
                 return BrandReport([], "Brand sentiment (no active model)", bucket, None)

@@ -64,3 +64,77 @@ def test_run_help_lists_the_created_at_forms():
     assert "created_at accepts" in flat
     for form in ("ISO 8601", "RFC 2822", "1795545240.5", "bare small number"):
         assert form in flat
+
+
+BRANDS = """
+[[brands]]
+name = "Sonora"
+aliases = ["sonora audio"]
+
+[[brands]]
+name = "Aurelle"
+
+[[brands]]
+name = "Basswerk"
+"""
+
+
+@pytest.fixture
+def headphones(data_dir, tmp_path, monkeypatch):
+    (tmp_path / "brands.toml").write_text(BRANDS)
+    monkeypatch.setenv("SENTIMON_BRANDS", str(tmp_path / "brands.toml"))
+    return tmp_path
+
+
+def _one_error_line(result, *fragments):
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:"), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
+    prefect_server, headphones, data_dir
+):
+    (headphones / "reviews.jsonl").write_text(
+        '{"id": "a", "text": "Sonora headphones sound great", "created_at": "2026-11-02"}\n'
+        '{"id": "b", "text": "my Aurelle pair broke, awful", "created_at": "2026-11-02"}\n'
+        '{"id": "c", "text": "sonora audio is the best I own", "created_at": "2026-11-03"}\n'
+    )
+    ingested = runner.invoke(app, ["run", "--input", "reviews.jsonl"])
+    assert ingested.exit_code == 0, ingested.output
+    exact = runner.invoke(app, ["report", "--format", "csv", "--brand", "Sonora"])
+    lower = runner.invoke(app, ["report", "--format", "csv", "--brand", "sonora"])
+    alias = runner.invoke(app, ["report", "--format", "csv", "--brand", "SONORA AUDIO"])
+    assert exact.exit_code == lower.exit_code == alias.exit_code == 0, lower.output
+    assert exact.stdout == lower.stdout == alias.stdout
+    rows = lower.stdout.splitlines()
+    assert len(rows) == 2 and rows[1].startswith("Sonora,2,")
+
+    typo = runner.invoke(app, ["report", "--brand", "Sonra"])
+    assert typo.exit_code == 2
+    _one_error_line(typo, "unknown brand 'Sonra'", "did you mean 'Sonora'", "Aurelle, Basswerk")
+
+
+def test_an_unknown_brand_is_a_one_line_usage_error_before_any_data(headphones):
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["report", "--brand", "Nobody"])
+    assert result.exit_code == 2
+    line = _one_error_line(result, "unknown brand 'Nobody'", "Aurelle, Basswerk, Sonora")
+    assert "did you mean" not in line
+    known = runner.invoke(app, ["report", "--brand", "basswerk", "--format", "json"])
+    assert known.exit_code == 0, known.output
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("2026-11-10", "2026-11-01"), ("2026-11-10", "2026-11-10"), ("7d", "2020-01-01")],
+)
+def test_until_not_after_since_is_a_one_line_usage_error(headphones, since, until):
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["report", "--since", since, "--until", until])
+    assert result.exit_code == 2
+    _one_error_line(result, f"--until {until} is not after --since {since}")
