@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from pipeline.errors import UsageError
 
 app = typer.Typer(help="sentimon: sentiment monitoring for brand reputation.", no_args_is_help=True)
 models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
@@ -21,19 +24,47 @@ err_console = Console(stderr=True)
 MapOption = Annotated[
     str | None,
     typer.Option(
-        "--map", help="Column names of a foreign layout: text=review,created_at=date,id=uid"
+        "--map",
+        help="Column names of a foreign layout, ours=theirs: text=review,created_at=date,id=uid",
     ),
 ]
 
 
-def parse_map(value: str | None) -> dict[str, str] | None:
-    """``"text=review,id=uid"`` -> ``{"text": "review", "id": "uid"}``."""
+# Our fields that an ingest --map may name (pipeline/sources/validate.py FIELDS; kept here so
+# that the CLI checks a map without importing the pipeline).
+INGEST_FIELDS = ("text", "id", "created_at", "author", "url", "brand")
+
+
+def parse_map(value: str | None, fields: Sequence[str] | None = None) -> dict[str, str] | None:
+    """``"text=review,id=uid"`` -> ``{"text": "review", "id": "uid"}``.
+
+    With ``fields``, each left side must be one of them (ours=theirs): a reversed pair, an
+    unknown field or a field mapped twice is a UsageError (one line, exit 2) naming them.
+    """
     if not value:
         return None
     pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
     if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
-        raise typer.BadParameter("use ours=theirs pairs separated by commas, e.g. text=review")
-    return {ours.strip(): theirs.strip() for ours, theirs in pairs}
+        raise UsageError(
+            f"--map {value!r}: use ours=theirs pairs separated by commas, e.g. text=review"
+        )
+    mapping: dict[str, str] = {}
+    allowed = ", ".join(fields or ())
+    for ours, theirs in ((o.strip(), t.strip()) for o, t in pairs):
+        if fields is not None and ours not in fields:
+            if theirs in fields:
+                raise UsageError(
+                    f"--map {ours}={theirs}: the left side is our field, the right side the "
+                    f"input's column; did you mean {theirs}={ours}? (our fields: {allowed})"
+                )
+            raise UsageError(
+                f"--map {ours}={theirs}: {ours!r} is not one of our fields; write ours=theirs, "
+                f"e.g. text={theirs} (our fields: {allowed})"
+            )
+        if ours in mapping:
+            raise UsageError(f"--map names {ours} twice ({mapping[ours]} and {theirs})")
+        mapping[ours] = theirs
+    return mapping
 
 
 def warn(message: str) -> None:

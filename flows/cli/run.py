@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.app import MapOption, app, console, err_console, parse_map, parse_when, warn
+from flows.cli.app import (
+    INGEST_FIELDS,
+    MapOption,
+    app,
+    console,
+    err_console,
+    parse_map,
+    parse_when,
+    warn,
+)
 from flows.cli.errors import handle_errors
 from flows.runtime.settings import Settings
 
@@ -76,6 +85,8 @@ def run(
     ] = None,
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
+    # Checked before Prefect and the model start: a mistake answers at once.
+    mapping = parse_map(column_map, INGEST_FIELDS)
     from sqlalchemy.exc import DBAPIError
 
     from flows.ingest import ingest_and_score
@@ -96,7 +107,7 @@ def run(
             source,
             batch_size,
             max_batches,
-            column_map=parse_map(column_map),
+            column_map=mapping,
             show_progress=sys.stderr.isatty(),
             partition_files=runner is not None,
             settle_seconds=settle_seconds,

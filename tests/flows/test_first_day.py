@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 
 runner = CliRunner()
+FIELD_LIST = "our fields: text, id, created_at, author, url, brand"
 
 
 @pytest.fixture
@@ -138,3 +139,32 @@ def test_until_not_after_since_is_a_one_line_usage_error(headphones, since, unti
     result = runner.invoke(app, ["report", "--since", since, "--until", until])
     assert result.exit_code == 2
     _one_error_line(result, f"--until {until} is not after --since {since}")
+
+
+@pytest.mark.parametrize(
+    ("mapping", "fragments"),
+    [
+        (
+            "review_body=text",
+            ["--map review_body=text", "did you mean text=review_body?", FIELD_LIST],
+        ),
+        ("text=review_body,stars=rating", ["'stars' is not one of our fields", FIELD_LIST]),
+        ("text=review_body,text=title", ["--map names text twice"]),
+        ("text", ["use ours=theirs pairs"]),
+    ],
+)
+def test_a_wrong_map_is_a_one_line_usage_error_before_anything_starts(
+    data_dir, tmp_path, mapping, fragments
+):
+    (tmp_path / "reviews.csv").write_text("uid,review_body,rating\nr1,great,5\n")
+    result = runner.invoke(app, ["run", "--input", "reviews.csv", "--map", mapping])
+    assert result.exit_code == 2
+    _one_error_line(result, *fragments)
+    assert not data_dir.exists()  # no database, no cursor: nothing was read
+
+
+def test_the_cli_knows_the_fields_validation_maps():
+    from flows.cli.app import INGEST_FIELDS
+    from pipeline.sources.validate import FIELDS
+
+    assert sorted(INGEST_FIELDS) == sorted(FIELDS)
