@@ -59,7 +59,7 @@ def parse_map(value: str | None, fields: Sequence[str] | None = None) -> dict[st
                 )
             raise UsageError(
                 f"--map {ours}={theirs}: {ours!r} is not one of our fields; write ours=theirs, "
-                f"e.g. text={theirs} (our fields: {allowed})"
+                f"ours being one of our fields: {allowed}"
             )
         if ours in mapping:
             raise UsageError(f"--map names {ours} twice ({mapping[ours]} and {theirs})")
