@@ -24,7 +24,7 @@ from db.tables import batches, posts, predictions, rejects
 pytestmark = pytest.mark.slow
 
 SENTIMON = str(Path(sys.executable).with_name("sentimon"))
-N_PER_FILE = 150
+N_PER_FILE = 300
 BATCH = 15
 
 
@@ -93,7 +93,9 @@ def _kill_runs(cmd, env, engine, trials: int, rng: random.Random) -> int:
         while _committed_batches(engine) < target and proc.poll() is None:
             assert time.monotonic() < deadline, "run made no progress"
             time.sleep(0.05)
-        time.sleep(rng.uniform(0, 0.4))  # land anywhere inside the next batch
+        # Land anywhere inside the next batch: a batch of 15 posts takes tens of ms, so a longer
+        # pause would often let the run finish before the kill.
+        time.sleep(rng.uniform(0, 0.1))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
