@@ -87,6 +87,8 @@ def run(
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
     mapping = parse_map(column_map, INGEST_FIELDS)
+    if input_path is not None and "://" not in input_path:
+        _check_csv_columns(Path(input_path), mapping or {})
     from sqlalchemy.exc import DBAPIError
 
     from flows.ingest import ingest_and_score
@@ -181,6 +183,25 @@ def score(
                 }
             )
             + "\n"
+        )
+
+
+def _check_csv_columns(path: Path, mapping: dict[str, str]) -> None:
+    """Refuse a CSV input whose header lacks the text column or a mapped one: every row would
+    be rejected and the cursor moved past them."""
+    from pipeline.errors import UsageError
+    from pipeline.sources.files import csv_header
+
+    found = csv_header(path)
+    if found is None:
+        return
+    name, header = found
+    wanted = {"text": "text", **mapping}
+    missing = [f"{ours}={theirs}" for ours, theirs in wanted.items() if theirs not in header]
+    if missing:
+        raise UsageError(
+            f"{name} has no column for {', '.join(missing)}: its columns are "
+            f"{', '.join(header)}; map ours=theirs with --map, e.g. text={header[0]}"
         )
 
 

@@ -195,6 +195,24 @@ class FileSource:
         return _guard_compressed(_read_file(file, position, complete), file, position, complete)
 
 
+def csv_header(path: Path) -> tuple[str, list[str]] | None:
+    """(file name, header) of a CSV file, or of a landing folder's first CSV by name; None
+    when there is none to read (no CSV, unreadable, not a UTF-8 header)."""
+    try:
+        files = FileSource(path, path.name, settle_seconds=0).files()
+    except SourceError:
+        return None
+    first = next((f for f in files if _suffix(f) in (".csv", ".csv.gz")), None)
+    if first is None:
+        return None
+    try:
+        with _open(first) as fh:
+            header = _header(fh.readline(MAX_RECORD_BYTES + 1))
+    except (OSError, NotAFileError, *_COMPRESSED_ERRORS):
+        return None
+    return (first.name, header) if header else None
+
+
 def refused_entries(folder: Path) -> dict[str, str]:
     """Entries of a landing folder that will not be read, each with the reason."""
     refused = {}

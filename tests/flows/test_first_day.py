@@ -163,6 +163,24 @@ def test_a_wrong_map_is_a_one_line_usage_error_before_anything_starts(
     assert not data_dir.exists()  # no database, no cursor: nothing was read
 
 
+@pytest.mark.parametrize(
+    ("mapping", "fragments"),
+    [
+        (["--map", "text=reviw"], ["reviews.csv has no column for text=reviw", "uid, review"]),
+        (["--map", "text=review,created_at=when"], ["created_at=when"]),
+        ([], ["no column for text=text", "uid, review, rating"]),
+    ],
+)
+def test_a_mapped_column_the_csv_lacks_is_a_usage_error_before_anything_is_read(
+    data_dir, tmp_path, mapping, fragments
+):
+    (tmp_path / "reviews.csv").write_text("uid,review,rating\nr1,great,5\n")
+    result = runner.invoke(app, ["run", "--input", "reviews.csv", *mapping])
+    assert result.exit_code == 2
+    _one_error_line(result, *fragments)
+    assert not data_dir.exists()  # no database, no cursor: the corrected run reads it all
+
+
 def test_the_cli_knows_the_fields_validation_maps():
     from flows.cli.app import INGEST_FIELDS
     from pipeline.sources.validate import FIELDS
