@@ -8,9 +8,9 @@ crash anywhere leaves the database at the last committed batch; the next run res
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Iterator
-from dataclasses import asdict
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
@@ -23,21 +23,15 @@ from db.leases import Lease
 from flows.alerts import evaluate_alerts_task
 from flows.partitions import partition_reports, plan_partitions
 from flows.progress import BatchProgress
-from flows.runtime.batch import process_batch
+from flows.runtime.batch import BatchLoop, BatchReport, RunTotals
 from flows.runtime.config import load_config
 from flows.runtime.leasing import SourceBusyError, give_back, take_source
-from flows.runtime.process import get_runtime
+from flows.runtime.process import Runtime, get_runtime
 from flows.runtime.retry import TRANSIENT_RETRIES
 from flows.runtime.settings import Settings
 from flows.runtime.sources import ResolvedSource, open_source, resolve_source
-from pipeline.model.domain_shift import (
-    DomainSignals,
-    shift_warning,
-    signal_figures,
-    signals_markdown,
-)
+from pipeline.model.domain_shift import shift_warning, signals_markdown
 from pipeline.report.markdown import md_code, md_text
-from pipeline.sources import Source
 from pipeline.sources.files import refused_entries
 from pipeline.sources.validate import Validator
 
@@ -56,53 +50,21 @@ def _resolve(
     return dataclasses.replace(resolved, config=config)
 
 
-# One reader per source and process for the whole run: a new reader would have to find its
-# place again, which for .gz and Parquet means decoding the file from the start (measured:
-# 1M rows of JSONL.gz 10.6 s with one reader, 52.7 s with one per batch of 5,000).
-_READERS: dict[tuple[str, str], Source] = {}
-_READERS_LOCK = threading.Lock()
-
-
-def _reader(resolved: ResolvedSource) -> Source:
-    key = (resolved.name, repr(resolved))
-    with _READERS_LOCK:
-        if key not in _READERS:
-            _READERS[key] = open_source(resolved)
-        return _READERS[key]
-
-
-def _close_readers(name: str) -> None:
-    with _READERS_LOCK:
-        for key in [k for k in _READERS if k[0] == name]:
-            _READERS.pop(key).close()
-
-
 @task(
     name="score-next-batch",
     cache_policy=NO_CACHE,
     **TRANSIENT_RETRIES,
 )
-def score_next_batch(
-    resolved: ResolvedSource,
-    settings: Settings,
-    batch_size: int,
-    column_map: dict[str, str] | None,
-    lease: Lease,
-) -> dict[str, Any] | None:
-    """Read, score and commit the next batch. A retry re-reads from the committed cursor.
+def score_next_batch(loop: BatchLoop) -> BatchReport | None:
+    """Read, score and commit the next batch of the run's loop. A retry re-reads from the
+    committed cursor.
 
-    ``resolved`` and ``settings`` are the flow's, built once for the run (small picklable
-    values, no connection): no batch reads the environment or sentimon.toml again.
+    ``loop`` is the run's (its runtime, reader, validator and lease, built once by the flow).
+    The flow calls this task and never submits it, so it runs in the flow's process and
+    thread whatever the task runner; with NO_CACHE Prefect neither hashes the loop nor
+    persists the frozen report, which it hands back as it is.
     """
-    report = process_batch(
-        get_runtime(settings),
-        _reader(resolved),
-        Validator(resolved.name, column_map or resolved.config.column_map),
-        batch_size,
-        flow_run_id=str(flow_run.id) if flow_run.id else None,
-        lease=lease,
-    )
-    return asdict(report) if report else None
+    return loop.next_batch()
 
 
 @flow(name="ingest-and-score")
@@ -125,132 +87,133 @@ def ingest_and_score(
     ``settle_seconds`` overrides how long a landing folder's newest file must be left alone
     before it is read (0: read now). After the batches, the alert rules run once.
     """
-    logger = get_run_logger()
     rt = get_runtime()
     resolved = _resolve(rt.settings, source, input_path, settle_seconds)
-    name = resolved.name
-    size = batch_size or resolved.config.batch_size
-    totals: dict[str, Any] = {
-        "source": name,
-        "batches": 0,
-        "read": 0,
-        "posts": 0,
-        "new_posts": 0,
-        "rejects": 0,
-        "seconds": 0.0,
-    }
+    totals = RunTotals(resolved.name)
     try:
-        lease = take_source(rt.engine, name)
+        lease = take_source(rt.engine, resolved.name)
     except SourceBusyError as err:
-        logger.warning("%s", err)
-        return {**totals, "skipped": str(err)}
+        get_run_logger().warning("%s", err)
+        totals.skipped = str(err)
+        return totals.as_dict()
     # Called from a sync flow, Prefect's sync/async wrapper returns the id, not a coroutine.
-    progress_id = cast(UUID, create_progress_artifact(progress=0.0, description=f"source {name}"))
-    signals = DomainSignals()
-    # Symlinks out of a landing folder, FIFOs, folders...: never read, said once per run.
-    refused = _refused(resolved)
-    for entry, why in sorted(refused.items()):
-        logger.warning("source %s: %r not read: it is %s", name, entry, why)
-    if refused:
-        totals["refused_entries"] = len(refused)
+    progress = cast(
+        UUID, create_progress_artifact(progress=0.0, description=f"source {resolved.name}")
+    )
+    refused = _warn_refused(resolved, totals)
+    run = _Run(rt, resolved, lease, batch_size or resolved.config.batch_size, max_batches)
     try:
-        parts = plan_partitions(rt.engine, resolved, partition_files)
-        if parts is not None:
-            totals["files"] = len(parts)
-        elif partition_files:
-            logger.warning("source %s is read as one sequence: its batches run one at a time", name)
-        reports = (
-            _batches(resolved, rt.settings, size, column_map, lease, max_batches)
-            if parts is None
-            else partition_reports(
-                parts,
-                size,
-                column_map or resolved.config.column_map,
-                lease,
-                max_batches,
-                progress_id,
-            )
-        )
-        with BatchProgress(name, max_batches, enabled=show_progress) as bar:
-            for report in reports:
-                _add(totals, report)
-                signals += DomainSignals(**(report.get("signals") or {}))
-                bar.advance(report)
-                if progress_id is not None and parts is None:
-                    bar.publish(progress_id)
-                logger.info(
-                    "source %s batch %d: %d read, %d posts (%d new), %d rejects, cursor %s",
-                    name,
-                    totals["batches"],
-                    report["n_read"],
-                    report["n_posts"],
-                    report["n_new_posts"],
-                    report["n_rejects"],
-                    report["cursor_to"],
-                )
+        _score(run, totals, column_map, partition_files, show_progress, progress)
     finally:
-        _close_readers(name)
         give_back(rt.engine, lease)
-    if progress_id is not None:
-        BatchProgress.finish(progress_id)
-    totals["alerts"] = evaluate_alerts_task() if totals["new_posts"] else 0
-    if rt.scorer.team_lexicon is not None:
-        totals["team_lexicon"] = rt.scorer.team_lexicon
+    if progress is not None:
+        BatchProgress.finish(progress)
+    _finish(rt, totals, refused)
+    return totals.as_dict()
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every batch of the run shares, resolved once by the flow."""
+
+    rt: Runtime
+    resolved: ResolvedSource
+    lease: Lease
+    batch_size: int
+    max_batches: int | None
+
+
+def _score(
+    run: _Run,
+    totals: RunTotals,
+    column_map: dict[str, str] | None,
+    partition_files: bool,
+    show_progress: bool,
+    progress: UUID | None,
+) -> None:
+    """Run the batches, per file or as one sequence, and add each report to ``totals``."""
+    logger = get_run_logger()
+    name = run.resolved.name
+    column_map = column_map or run.resolved.config.column_map
+    parts = plan_partitions(run.rt.engine, run.resolved, partition_files)
+    if parts is not None:
+        totals.files = len(parts)
+    elif partition_files:
+        logger.warning("source %s is read as one sequence: its batches run one at a time", name)
+    with ExitStack() as stack:
+        if parts is None:
+            reports = _sequence(run, column_map, stack)
+        else:
+            reports = partition_reports(
+                parts, run.batch_size, column_map, run.lease, run.max_batches, progress
+            )
+        bar = stack.enter_context(BatchProgress(name, run.max_batches, enabled=show_progress))
+        for report in reports:
+            totals.add(report)
+            bar.advance(report)
+            if progress is not None and parts is None:
+                bar.publish(progress)
+            logger.info(
+                "source %s batch %d: %d read, %d posts (%d new), %d rejects, cursor %s",
+                *(name, totals.batches, report.n_read, report.n_posts),
+                *(report.n_new_posts, report.n_rejects, report.cursor_to),
+            )
+
+
+def _sequence(
+    run: _Run, column_map: dict[str, str] | None, stack: ExitStack
+) -> Iterator[BatchReport]:
+    """A source read as one sequence: one task per batch, each after the last one's commit,
+    all with the run's one reader (closed when ``stack`` closes)."""
+    reader = stack.enter_context(closing(open_source(run.resolved)))
+    run_id = str(flow_run.id) if flow_run.id else None
+    validator = Validator(run.resolved.name, column_map)
+    loop = BatchLoop(run.rt, reader, validator, run.batch_size, run.lease, run_id)
+    return loop.batches(run.max_batches, step=lambda: score_next_batch(loop))
+
+
+def _finish(rt: Runtime, totals: RunTotals, refused: dict[str, str]) -> None:
+    """After the batches: the alert rules, the out-of-domain check, the summary artifact."""
+    totals.alerts = evaluate_alerts_task() if totals.new_posts else 0
+    totals.team_lexicon = rt.scorer.team_lexicon
     # Out-of-domain signals (pipeline/model/domain_shift.py): a warning when the text is unfamiliar.
     thresholds = rt.settings.shift_thresholds
-    totals |= signal_figures(signals)
-    if warning := shift_warning(name, signals, thresholds, rt.model_version):
-        totals["warning"] = warning
-        logger.warning("%s", warning)
+    signals = totals.signals
+    totals.warning = shift_warning(totals.source, signals, thresholds, rt.model_version) or None
+    if totals.warning:
+        get_run_logger().warning("%s", totals.warning)
     summary = _summary(totals, rt.model_version, refused) + signals_markdown(
-        signals, thresholds, warning
+        signals, thresholds, totals.warning
     )
     create_markdown_artifact(key="ingest-summary", markdown=summary)
-    return totals
 
 
-def _batches(
-    resolved: ResolvedSource,
-    settings: Settings,
-    size: int,
-    column_map: dict[str, str] | None,
-    lease: Lease,
-    max_batches: int | None,
-) -> Iterator[dict[str, Any]]:
-    """A source read as one sequence: one task per batch, each after the last one's commit."""
-    n = 0
-    while max_batches is None or n < max_batches:
-        report = score_next_batch(resolved, settings, size, column_map, lease)
-        if report is None:
-            return
-        n += 1
-        yield report
+def _warn_refused(resolved: ResolvedSource, totals: RunTotals) -> dict[str, str]:
+    """Symlinks out of a landing folder, FIFOs, folders...: never read, said once per run."""
+    refused = _refused(resolved)
+    for entry, why in sorted(refused.items()):
+        get_run_logger().warning("source %s: %r not read: it is %s", resolved.name, entry, why)
+    if refused:
+        totals.refused_entries = len(refused)
+    return refused
 
 
-def _add(totals: dict[str, Any], report: dict[str, Any]) -> None:
-    totals["batches"] += 1
-    totals["read"] += report["n_read"]
-    totals["posts"] += report["n_posts"]
-    totals["new_posts"] += report["n_new_posts"]
-    totals["rejects"] += report["n_rejects"]
-    totals["seconds"] += sum(report["timings"].values())
-
-
-def _summary(totals: dict[str, Any], model_version: str, refused: dict[str, str]) -> str:
+def _summary(totals: RunTotals, model_version: str, refused: dict[str, str]) -> str:
     """The run's Markdown artifact. Names come from the input (file names, ids): every one is
     escaped, so none can close its code span and inject HTML or links."""
-    rate = totals["read"] / totals["seconds"] if totals["seconds"] else 0.0
+    rate = totals.read / totals.seconds if totals.seconds else 0.0
+    team = totals.team_lexicon
     text = (
-        f"### Source {md_code(totals['source'])}\n\n"
+        f"### Source {md_code(totals.source)}\n\n"
         "| batches | read | posts | new posts | rejects | posts/s |\n"
         "|---|---|---|---|---|---|\n"
-        f"| {totals['batches']} | {totals['read']} | {totals['posts']} | {totals['new_posts']} "
-        f"| {totals['rejects']} | {rate:,.0f} |\n\n"
+        f"| {totals.batches} | {totals.read} | {totals.posts} | {totals.new_posts} "
+        f"| {totals.rejects} | {rate:,.0f} |\n\n"
         f"Model version: {md_code(model_version)}"
         + (
             f"; team lexicon {md_code(str(team['path']))} (sha256 {team['sha256'][:12]}, "
             f"{team['terms']} terms)"
-            if (team := totals.get("team_lexicon"))
+            if team
             else ""
         )
     )

@@ -27,10 +27,10 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from prefect import get_run_logger, task
@@ -46,7 +46,7 @@ from sqlalchemy import Engine
 from db import repository
 from db.leases import Lease, renew_lease
 from db.partitions import partition_cursors, partition_key, set_cursor
-from flows.runtime.batch import process_batch
+from flows.runtime.batch import BatchLoop, BatchReport
 from flows.runtime.leasing import LEASE_TTL
 from flows.runtime.process import get_runtime
 from flows.runtime.retry import TRANSIENT_RETRIES
@@ -121,7 +121,7 @@ def score_partition(
     column_map: dict[str, str] | None,
     lease: Lease,
     max_batches: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[BatchReport]:
     """Read, score and commit the micro-batches of one file; returns their reports."""
     # No module globals here: Dask pickles this function's body by value, and a lock in it
     # would not pickle. read_partition is pickled by reference.
@@ -134,7 +134,7 @@ def read_partition(
     column_map: dict[str, str] | None,
     lease: Lease | None,
     max_batches: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[BatchReport]:
     """The task's work as a plain function (each process builds its runtime once)."""
     with _PROCESS_LOCK:
         return _read_partition(part, batch_size, column_map, lease, max_batches)
@@ -146,32 +146,27 @@ def _read_partition(
     column_map: dict[str, str] | None,
     lease: Lease | None,
     max_batches: int | None,
-) -> list[dict[str, Any]]:
+) -> list[BatchReport]:
     rt = get_runtime()
     path = Path(part.path)
-    reader = FileSource(path, part.key, settle_seconds=0)
-    validator = Validator(part.source, column_map)
     run_id = str(flow_run.id) if flow_run.id else None
-    reports: list[dict[str, Any]] = []
-    try:
-        while max_batches is None or len(reports) < max_batches:
-            try:
-                report = process_batch(rt, reader, validator, batch_size, run_id, lease)
-            except Exception:
-                _logger().error(
-                    "source %s, file %s: batch %d failed; batches before it are committed and "
-                    "a rerun resumes after them",
-                    part.source,
-                    path.name,
-                    len(reports) + 1,
-                )
-                raise
-            if report is None:
-                _mark_fully_read(rt.engine, part, path.stat().st_size, lease)
-                break
-            reports.append(asdict(report))
-    finally:
-        reader.close()
+    reports: list[BatchReport] = []
+    with closing(FileSource(path, part.key, settle_seconds=0)) as reader:
+        loop = BatchLoop(rt, reader, Validator(part.source, column_map), batch_size, lease, run_id)
+        try:
+            for report in loop.batches(max_batches):
+                reports.append(report)
+        except Exception:
+            _logger().error(
+                "source %s, file %s: batch %d failed; batches before it are committed and "
+                "a rerun resumes after them",
+                part.source,
+                path.name,
+                len(reports) + 1,
+            )
+            raise
+        if loop.exhausted:
+            _mark_fully_read(rt.engine, part, path.stat().st_size, lease, loop.cursor)
     return reports
 
 
@@ -182,11 +177,14 @@ def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
         return logging.getLogger(__name__)
 
 
-def _mark_fully_read(engine: Engine, part: Partition, size: int, lease: Lease | None) -> None:
+def _mark_fully_read(
+    engine: Engine, part: Partition, size: int, lease: Lease | None, position: str | None
+) -> None:
+    """Store the file's size in its cursor ``position`` (the one its last batch found nothing
+    after, read by that batch): later runs skip the file until its size changes."""
     with engine.begin() as conn:
         if lease is not None:
             renew_lease(conn, lease, datetime.now(UTC), LEASE_TTL)
-        position = repository.get_cursor(conn, part.key)
         data = json.loads(position) if position else {"file": Path(part.path).name, "offset": 0}
         set_cursor(conn, part.key, json.dumps({**data, "size": size}))
 
@@ -198,7 +196,7 @@ def partition_reports(
     lease: Lease,
     max_batches: int | None,
     progress_id: UUID | None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[BatchReport]:
     """Score ``parts`` with the flow's task runner; yield each batch report as its file finishes.
 
     Dask and other parallel runners get one task per file, all submitted at once. The default

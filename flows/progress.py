@@ -7,12 +7,15 @@ batches and posts, and the artifact moves to 100% when the source has nothing ne
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from prefect.artifacts import update_progress_artifact
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from flows.runtime.batch import BatchReport
 
 
 class BatchProgress:
@@ -47,9 +50,9 @@ class BatchProgress:
         if self._bar is not None:
             self._bar.stop()
 
-    def advance(self, report: dict[str, Any]) -> None:
+    def advance(self, report: BatchReport) -> None:
         self.batches += 1
-        self.posts += report["n_read"]
+        self.posts += report.n_read
         if self._bar is not None:
             self._bar.update(self._task, advance=1, posts=self.posts)
 

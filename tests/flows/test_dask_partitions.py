@@ -115,8 +115,8 @@ def test_reading_per_file_gives_the_results_of_a_sequential_read(tmp_path, monke
     parts = plan_partitions(prt.engine, resolved, requested=True)
     # Reversed: the order in which files are read must not matter.
     reports = [r for part in reversed(parts) for r in read_partition(part, 5, None, None)]
-    assert sum(r["n_read"] for r in reports) == n_lines
-    assert {r["source"] for r in reports} == {p.key for p in parts}
+    assert sum(r.n_read for r in reports) == n_lines
+    assert {r.source for r in reports} == {p.key for p in parts}
 
     ours, theirs = snapshot(prt.engine), snapshot(rt.engine)
     assert ours["n_read"] == theirs["n_read"] == n_lines  # every record read exactly once
