@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from db.alerts import is_stored, negative_texts, store_alert
-from db.buckets import BUCKET_LENGTH, check_bucket, floor_to_bucket
+from db.buckets import BUCKET_LENGTH, Bucket, check_bucket, floor_to_bucket
 from db.report_queries import bucket_series, latest_event_time, top_posts
 from pipeline.analytics.alert_rules import SPIKE_BASELINE_DAYS, AlertRules, drop_alert, spike_alert
 from pipeline.analytics.terms import top_terms
@@ -46,6 +46,20 @@ def evaluate_alerts(
     as_of = as_of or latest_event_time(conn, model_version)
     if as_of is None:
         return []
+    candidates = _candidates(conn, model_version, bucket, as_of, rules, brands)
+    new = [a for a in candidates if not is_stored(conn, a)]
+    return _store(conn, model_version, new, rules.top_n, brand_phrases or {})
+
+
+def _candidates(
+    conn: Connection,
+    model_version: str,
+    bucket: Bucket,
+    as_of: datetime,
+    rules: AlertRules,
+    brands: Sequence[str] | None,
+) -> list[AlertRecord]:
+    """The drop and spike alerts the rules find for each brand at ``as_of``, stored or not."""
     length = BUCKET_LENGTH[bucket]
     last_start = floor_to_bucket(as_of, bucket)
     series = bucket_series(
@@ -74,8 +88,17 @@ def evaluate_alerts(
         drop = drop_alert(brand, series, last_start, end, bucket, rules, model_version)
         spike = spike_alert(brand, hourly, day_start, hour_end, day, rules, model_version)
         candidates.extend(a for a in (drop, spike) if a is not None)
-    new = [a for a in candidates if not is_stored(conn, a)]
-    phrases = brand_phrases or {}
+    return candidates
+
+
+def _store(
+    conn: Connection,
+    model_version: str,
+    new: list[AlertRecord],
+    top_n: int,
+    phrases: Mapping[str, Sequence[str]],
+) -> list[AlertRecord]:
+    """Store each new alert with the posts and terms behind it; the ones this call stored."""
     now = datetime.now(UTC)
     inserted = []
     for alert in new:
@@ -83,7 +106,7 @@ def evaluate_alerts(
         window = (datetime.fromisoformat(start), datetime.fromisoformat(stop))
         details = {
             **alert.details,
-            **_behind(conn, model_version, alert.brand, window, rules.top_n, phrases),
+            **_behind(conn, model_version, alert.brand, window, top_n, phrases),
         }
         stored = store_alert(conn, alert, details, now)
         if stored is not None:  # None: a concurrent evaluation stored it first
