@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -89,22 +89,44 @@ def run(
     mapping = parse_map(column_map, INGEST_FIELDS)
     if input_path is not None and "://" not in input_path:
         _check_csv_columns(Path(input_path), mapping or {})
+    if input_path is None and source is None:
+        raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
+    result = _ingest(
+        input_path,
+        source,
+        batch_size,
+        max_batches,
+        mapping,
+        settle_seconds,
+        (task_runner, dask_address),
+    )
+    _print_run(result)
+
+
+def _ingest(
+    input_path: str | None,
+    source: str | None,
+    batch_size: int | None,
+    max_batches: int | None,
+    mapping: dict[str, str] | None,
+    settle_seconds: float | None,
+    runner_options: tuple[str, str | None],
+) -> dict[str, Any]:
+    """Run the ingest flow with the chosen task runner; a database failure is one message."""
     from sqlalchemy.exc import DBAPIError
 
     from flows.ingest import ingest_and_score
     from flows.scaleout import make_task_runner
     from pipeline.errors import DatabaseFailedError
 
-    if input_path is None and source is None:
-        raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
     try:
-        runner = make_task_runner(task_runner, dask_address)
+        runner = make_task_runner(*runner_options)
         flow = (
             ingest_and_score
             if runner is None
             else ingest_and_score.with_options(task_runner=runner)
         )
-        result = flow(
+        return flow(
             input_path,
             source,
             batch_size,
@@ -120,6 +142,10 @@ def run(
             f"the results database failed: {err.orig}. The failed batch was "
             "rolled back; run again to resume after the last committed batch."
         ) from err
+
+
+def _print_run(result: dict[str, Any]) -> None:
+    """The run's summary as JSON on stdout; a skipped run and a warning on stderr."""
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
