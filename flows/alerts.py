@@ -74,13 +74,13 @@ def evaluate_and_emit(
 
 
 @task(name="evaluate-alerts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[1, 5])
-def evaluate_alerts_task(as_of: datetime | None = None) -> int:
+def evaluate_alerts_task(as_of: datetime | None = None, settings: Settings | None = None) -> int:
     """Evaluate alerts on the configured database; returns the number of new alerts.
 
-    Takes no live objects (Prefect tasks get ids and times, never engines): the settings come
-    from the environment, as everywhere in flows/.
+    Takes no live objects (Prefect tasks get ids and times, never engines): ``settings`` are
+    the calling flow's (small and picklable), else read from the environment.
     """
-    settings = Settings()
+    settings = settings or Settings()
     engine = make_engine(settings.db_url)
     try:
         return len(evaluate_and_emit(engine, settings, as_of=as_of))

@@ -174,7 +174,7 @@ def _sequence(
 
 def _finish(rt: Runtime, totals: RunTotals, refused: dict[str, str]) -> None:
     """After the batches: the alert rules, the out-of-domain check, the summary artifact."""
-    totals.alerts = evaluate_alerts_task() if totals.new_posts else 0
+    totals.alerts = evaluate_alerts_task(settings=rt.settings) if totals.new_posts else 0
     totals.team_lexicon = rt.scorer.team_lexicon
     # Out-of-domain signals (pipeline/model/domain_shift.py): a warning when the text is unfamiliar.
     thresholds = rt.settings.shift_thresholds

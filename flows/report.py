@@ -24,11 +24,16 @@ TABLE_KEY = "brand-aggregates"
 
 @task(name="build-brand-report", cache_policy=NO_CACHE)
 def build_report_task(
-    since: str | None, until: str | None, bucket: str, source: str | None, brands: list[str] | None
+    settings: Settings,
+    since: str | None,
+    until: str | None,
+    bucket: str,
+    source: str | None,
+    brands: list[str] | None,
 ) -> dict[str, Any]:
     """The report's rows and title, from the configured database."""
     built = make_report(
-        Settings(), parse_time(since), parse_time(until), bucket, source, brands or None
+        settings, parse_time(since), parse_time(until), bucket, source, brands or None
     )
     return {"rows": built.rows, "title": built.title, "warnings": built.warnings}
 
@@ -43,8 +48,9 @@ def brand_report_flow(
     evaluate: bool = True,
 ) -> dict[str, Any]:
     """Evaluate alerts (unless ``evaluate`` is False) and publish the brand report."""
-    new_alerts = evaluate_alerts_task() if evaluate else 0
-    report = build_report_task(since, until, bucket, source, brands)
+    settings = Settings()  # once per run, for both tasks
+    new_alerts = evaluate_alerts_task(settings=settings) if evaluate else 0
+    report = build_report_task(settings, since, until, bucket, source, brands)
     rows, title = report["rows"], report["title"]
     create_markdown_artifact(
         markdown=report_markdown(rows, title, report["warnings"]), key=REPORT_KEY, description=title
