@@ -5,6 +5,7 @@ identifier and brand matcher; flows/runtime/analysis.py runs it here or in worke
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +16,19 @@ from pipeline.text.language import ENGLISH, LanguageIdentifier
 from pipeline.text.tokenize import make_texts_and_docs, texts_tokens
 
 Lap = Callable[[str], None]
+
+
+class Laps:
+    """A Lap that keeps the seconds of each stage of one batch, each since the previous lap."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round(now - self._clock, 4)
+        self._clock = now
 
 
 @dataclass(frozen=True)

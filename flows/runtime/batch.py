@@ -10,7 +10,6 @@ batch) and one file of a landing folder (flows/partitions.py, one task per file)
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from flows.runtime.analysis import AnalysisPool
 from flows.runtime.leasing import LEASE_TTL
 from flows.runtime.process import Runtime
 from flows.runtime.readahead import Ahead
-from pipeline.analysis import Analysis, analyse
+from pipeline.analysis import Analysis, Laps, analyse
 from pipeline.model.domain_shift import DomainSignals, signal_figures
 from pipeline.records import Batch, Post, Reject, ScoredPost
 from pipeline.sources import Source, SourceBatch
@@ -247,19 +246,6 @@ def process_batch(
     """Process the next batch of ``source``; None when nothing new is there (one step of a
     BatchLoop, for callers that step a reader themselves)."""
     return BatchLoop(rt, source, validator, batch_size, lease, flow_run_id).next_batch()
-
-
-class Laps:
-    """Seconds per stage of one batch, each since the previous lap."""
-
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-        self._clock = time.perf_counter()
-
-    def __call__(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.timings[stage] = round(now - self._clock, 4)
-        self._clock = now
 
 
 def _inputs(posts: list[Post]) -> tuple[list[str], list[tuple[str, ...]]]:
