@@ -20,10 +20,22 @@ def data_dir(tmp_path, monkeypatch):
     return tmp_path / "data"
 
 
-def test_ingest_flow_processes_a_folder_in_batches(prefect_server, data_dir, tmp_path):
+def test_ingest_flow_processes_a_folder_in_batches(prefect_server, data_dir, tmp_path, monkeypatch):
     from prefect import get_client
 
     from flows.ingest import ingest_and_score
+    from flows.runtime.sources import open_source
+
+    # One reader serves the whole run (a new one per batch would decode a .gz from the start).
+    opened, closed = [], []
+
+    def recording_open(resolved):
+        reader = open_source(resolved)
+        opened.append(reader)
+        monkeypatch.setattr(reader, "close", lambda: closed.append(reader))
+        return reader
+
+    monkeypatch.setattr("flows.ingest.open_source", recording_open)
 
     folder = tmp_path / "in"
     folder.mkdir()
@@ -42,6 +54,7 @@ def test_ingest_flow_processes_a_folder_in_batches(prefect_server, data_dir, tmp
         "new_posts": 25,
         "rejects": 1,
     }
+    assert len(opened) == 1 and closed == opened
 
     rt = get_runtime(Settings())
     with rt.engine.connect() as conn:

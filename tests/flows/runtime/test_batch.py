@@ -5,8 +5,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from db import repository
 from db.tables import post_brands, posts, predictions, rejects
-from flows.runtime.batch import process_batch
+from flows.runtime.batch import BatchLoop, process_batch
 from flows.runtime.process import get_runtime
 from flows.runtime.settings import Settings
 from pipeline.sources import FileSource
@@ -89,3 +90,16 @@ def test_brands_from_text_and_from_the_brand_field(runtime, landing):
         ("4", "Google"),
         ("5", "JetBlue"),
     ]
+
+
+def test_the_loop_stops_at_max_batches_or_when_nothing_is_new(runtime, landing):
+    reader = FileSource(landing, "test", settle_seconds=0)
+    loop = BatchLoop(runtime, reader, Validator("test"), 3)
+    assert [r.n_read for r in loop.batches(max_batches=2)] == [3, 3]
+    assert not loop.exhausted
+    rest = list(loop.batches())
+    assert [r.n_read for r in rest] == [3, 1] and loop.exhausted
+    # The cursor the last batch read, once: the one the database holds.
+    with runtime.engine.connect() as conn:
+        assert loop.cursor == repository.get_cursor(conn, "test") == rest[-1].cursor_to
+    reader.close()
