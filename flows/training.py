@@ -58,13 +58,15 @@ def train_with_progress(
     label_map: dict[str, str] | None = None,
     generalisation: bool = False,
     brands_path: Path | None = None,
+    settings: Settings | None = None,
 ) -> Path:
     """Train a model version into ``out_root`` with a progress bar; returns its directory.
 
     ``brands_path``: the brands file whose names the model reads as one <brand> token (with
-    ``mask_brands``); default: SENTIMON_BRANDS or the bundled one.
+    ``mask_brands``); default: SENTIMON_BRANDS or the bundled one. ``settings``: the run's
+    (default: read from the environment).
     """
-    settings = Settings()
+    settings = settings or Settings()
     config = load_train_config(config_path, settings)
     brands = load_brands(brands_path or settings.brands)
     with Progress(
@@ -101,6 +103,7 @@ def train_with_progress(
 
 @task(name="train-model-version", cache_policy=NO_CACHE)
 def train_version(
+    settings: Settings,
     out_root: str,
     config_path: str,
     data: str | None,
@@ -122,6 +125,7 @@ def train_version(
                 Console(stderr=True),
                 label_map,
                 generalisation,
+                settings=settings,
             )
         )
     logger = get_run_logger()
@@ -132,7 +136,7 @@ def train_version(
     return str(
         run_training(
             Path(out_root),
-            load_train_config(Path(config_path)),
+            load_train_config(Path(config_path), settings),
             data_path=Path(data) if data else None,
             column_map=column_map,
             on_epoch=log_epoch,
@@ -140,16 +144,15 @@ def train_version(
             label_map=label_map,
             generalisation=generalisation,
             on_stage=lambda stage: logger.info("%s", stage),
-            brands=load_brands(Settings().brands),
+            brands=load_brands(settings.brands),
         )
     )
 
 
 @task(name="register-model-version", cache_policy=NO_CACHE)
-def register_version(model_dir: str, activate: bool) -> dict[str, Any]:
+def register_version(settings: Settings, model_dir: str, activate: bool) -> dict[str, Any]:
     """Add the version to ``model_versions`` (with its metrics); activate it if asked."""
     info = read_manifest(Path(model_dir))
-    settings = Settings()
     engine = make_engine(settings.db_url)
     try:
         prepare_database(engine, settings.data_dir)
@@ -184,8 +187,10 @@ def train_flow(
 ) -> dict[str, Any]:
     """Train a model version on a labelled CSV (default: the bundled corpus), register it and
     (by default) activate it. ``show_progress`` draws a progress bar (the CLI sets it)."""
+    settings = Settings()  # once per run; the tasks get it (small and picklable)
     model_dir = train_version(
-        out_root or str(Settings().models_dir),
+        settings,
+        out_root or str(settings.models_dir),
         config_path,
         data,
         column_map,
@@ -194,7 +199,7 @@ def train_flow(
         generalisation,
         show_progress,
     )
-    summary = register_version(model_dir, activate)
+    summary = register_version(settings, model_dir, activate)
     create_markdown_artifact(
         key="trained-model",
         markdown=(
@@ -251,16 +256,17 @@ def adapt_flow(
     """Fine-tune a version (directory) on a team's labelled CSV, register the new version and
     (if asked) activate it. Returns the version, its path and the holdout metrics of the base
     and the new version on the same texts."""
+    settings = Settings()  # once per run; the tasks get it (small and picklable)
     model_dir = adapt_version(
         base_dir,
         data,
         column_map,
         label_map,
-        out_root or str(Settings().models_dir),
+        out_root or str(settings.models_dir),
         holdout,
         show_progress,
     )
-    summary = register_version(model_dir, activate)
+    summary = register_version(settings, model_dir, activate)
     metrics = read_manifest(Path(model_dir)).metrics
     held = metrics["holdout"]
     base, new = held["base"], held["adapted"]
