@@ -11,6 +11,7 @@ import typer
 
 from flows.cli.app import INGEST_FIELDS, MapOption, console, err_console, parse_map, rejects_app
 from flows.cli.errors import handle_errors, usage_error
+from flows.cli.sources import print_table
 from flows.runtime.settings import Settings
 
 RAW_SHOWN = 60  # characters of the raw input in the table (json gives it whole)
@@ -71,9 +72,9 @@ def rejects_list(
             table.add_column(name, overflow="fold")
         for r in rows:
             raw = r.raw if len(r.raw) <= RAW_SHOWN else r.raw[: RAW_SHOWN - 1] + "…"
-            table.add_row(str(r.id), r.source, r.locator, r.reason, raw, style=None)
+            table.add_row(str(r.id), r.source, r.locator, r.reason, raw)
         if rows:
-            console.print(table, markup=False, highlight=False, soft_wrap=True)
+            print_table(table)
     shown = f"{len(rows)} of {total}" if total > len(rows) else str(total)
     err_console.print(f"{shown} reject(s)", highlight=False)
 

@@ -41,7 +41,11 @@ def sources_list(fmt: FormatOption = "table") -> None:
 
     table = Table(box=None, pad_edge=False)
     for name in ("source", "cursor", "last batch (UTC)", "batches", "read", "posts", "rejects"):
-        table.add_column(name, justify="right" if name in ("batches", "read", "posts") else "left")
+        table.add_column(
+            name,
+            justify="right" if name in ("batches", "read", "posts", "rejects") else "left",
+            overflow="fold",
+        )
     for s, row in zip(states, rows, strict=True):
         last = f"{s.last_batch_at:%Y-%m-%d %H:%M:%S}" if s.last_batch_at else "-"
         cursor = _cursor_text(s.position, s.partitions)
@@ -50,7 +54,16 @@ def sources_list(fmt: FormatOption = "table") -> None:
         table.add_row(
             s.name, cursor, last, str(s.batches), str(s.n_read), str(s.n_posts), str(s.rejects)
         )
-    console.print(table, soft_wrap=True)
+    print_table(table)
+
+
+def print_table(table: Any) -> None:
+    """A rich table on stdout: fitted to a terminal, whole lines into a pipe or a file (where
+    a cut cell would be lost to grep and scripts)."""
+    from rich.console import Console
+
+    out = console if console.is_terminal else Console(width=1_000, highlight=False)
+    out.print(table, markup=False, highlight=False, soft_wrap=True)
 
 
 def _as_dict(state: Any, now: datetime) -> dict[str, Any]:

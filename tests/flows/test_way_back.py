@@ -157,7 +157,7 @@ def test_a_wrong_map_then_replay_ends_as_a_correct_first_run(
     db, source, output = _mistake_then_replay(monkeypatch, project, input_name, wrong_map)
     flat = " ".join(output.split())
     assert f"{len(REVIEWS)} reject(s) replayed: {len(REVIEWS) - 1} stored" in flat
-    assert "1 still rejected" in flat and "still rejected: empty text (1)" in flat
+    assert "1 still rejected" in flat and "still rejected: missing text (1)" in flat
     assert _snapshot(db) == expected
 
     # Idempotent: a second replay validates the one left and stores nothing.
@@ -249,7 +249,7 @@ def test_sources_reset_reads_again_and_refuses_while_an_ingest_runs(
     busy = runner.invoke(app, ["sources", "reset", source, "--to-start", "--yes"])
     assert busy.exit_code == 1
     _one_error_line(busy, "being read by a running ingest", "elsewhere:42:1", "nothing was reset")
-    replay = runner.invoke(app, ["rejects", "replay", "--source", source])
+    replay = runner.invoke(app, ["rejects", "replay", "--source", source, "--map", RIGHT_MAP])
     assert replay.exit_code == 1
     _one_error_line(replay, "being read by a running ingest")
     assert _snapshot(db)["cursors"] == cursor
