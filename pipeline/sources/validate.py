@@ -114,8 +114,10 @@ class Validator:
         return Reject(self.source, record.locator, reason, record.raw, external_id, fields)
 
 
-def replayable_fields(fields: Mapping[str, Any], keep: int) -> dict[str, Any]:
-    """``fields`` as JSON can store them, each text value cut at ``keep`` characters.
+def replayable_fields(fields: Mapping[str, Any], keep: int) -> dict[str, Any] | None:
+    """``fields`` as JSON can store them, each text value cut at ``keep`` characters; None when
+    they cannot be stored (nested too deeply to write back, say): such a reject is kept, but
+    cannot be replayed.
 
     ``keep`` one over the text limit keeps every validation outcome: a value longer than that is
     over the limit of whatever field a mapping makes it (text, id, author, url, brand) and
@@ -124,9 +126,12 @@ def replayable_fields(fields: Mapping[str, Any], keep: int) -> dict[str, Any]:
     """
     kept = {str(k): v[:keep] if isinstance(v, str) else v for k, v in fields.items()}
     try:
-        json.dumps(kept)
-    except (TypeError, ValueError):
-        kept = json.loads(json.dumps(kept, default=str))
+        try:
+            json.dumps(kept)
+        except (TypeError, ValueError):
+            kept = json.loads(json.dumps(kept, default=str))
+    except Exception:  # whatever a record holds, it must not stop its own rejection
+        return None
     return kept
 
 
