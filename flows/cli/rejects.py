@@ -128,15 +128,17 @@ def rejects_replay(
         f"({report.new_posts} new post(s)), {report.still_rejected} still rejected; "
         f"{len(report.alerts)} new alert(s)",
         highlight=False,
+        soft_wrap=True,
     )
     if report.reasons:
         reasons = ", ".join(f"{why} ({n})" for why, n in report.reasons.most_common())
-        console.print(f"still rejected: {reasons}", highlight=False)
+        console.print(f"still rejected: {reasons}", highlight=False, soft_wrap=True)
     if report.not_replayable:
         console.print(
             f"{report.not_replayable} reject(s) could not be parsed when read and cannot be "
             f"replayed: `sentimon sources reset {source}` reads their input again",
             highlight=False,
+            soft_wrap=True,
         )
     if report.alerts and os.environ.get("PREFECT_API_URL"):
         from flows.alerts import emit_alert_events
