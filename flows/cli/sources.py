@@ -149,9 +149,8 @@ def sources_reset(
 
 def _confirmed(question: str) -> bool:
     """The user's answer; no answer (stdin closed, not a terminal) is no."""
-    import click
-
     try:
         return typer.confirm(question, err=True)
-    except click.Abort:
+    except typer.Abort:
+        err_console.print()  # end the prompt's line
         return False
