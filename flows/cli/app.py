@@ -18,6 +18,15 @@ label_app = typer.Typer(
     help="Posts for a person to label, to adapt the model.", no_args_is_help=True
 )
 app.add_typer(label_app, name="label")
+sources_app = typer.Typer(
+    help="Each source's cursor, batches and rejects; move a cursor back.", no_args_is_help=True
+)
+app.add_typer(sources_app, name="sources")
+rejects_app = typer.Typer(
+    help="Records refused by validation: list them, replay them with another --map.",
+    no_args_is_help=True,
+)
+app.add_typer(rejects_app, name="rejects")
 console = Console()
 err_console = Console(stderr=True)
 
