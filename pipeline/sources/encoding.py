@@ -34,7 +34,7 @@ def check_encoding(name: str) -> str:
         ) from None
     try:
         ascii_safe = all(codecs.encode(c, codec.name) == c.encode() for c in '\n\r,"{}')
-    except (UnicodeError, LookupError):  # a bytes-to-bytes codec (base64, zlib, ...)
+    except (UnicodeError, LookupError, TypeError):  # bytes-to-bytes codecs (base64, zlib)
         ascii_safe = False
     if not ascii_safe:
         raise UsageError(
