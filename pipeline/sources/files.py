@@ -198,8 +198,8 @@ class FileSource:
             raise SourceError(
                 f"{file.name} {how}; reading on from {unit} {stored.position:,} of source "
                 f"{self.name!r} would start mid-record. Read it again from its start with "
-                f"--reread-changed (records already stored are kept once), or start the source "
-                f"over: sentimon sources reset {self.name} --to-start"
+                f"--reread-changed (posts already stored keep their stored version), or start the "
+                f"source over: sentimon sources reset {self.name} --to-start"
             )
         self._notice(f"{file.name} {how}: read again from its start")
         return True
@@ -275,7 +275,7 @@ class FileSource:
 
 def csv_header(path: Path, encoding: str | None = None) -> tuple[str, list[str]] | None:
     """(file name, header) of a CSV file, or of a landing folder's first CSV by name; None
-    when there is none to read (no CSV, unreadable, a header not in ``encoding``)."""
+    when there is none to read (no CSV, unreadable, binary, a header not in ``encoding``)."""
     try:
         files = FileSource(path, path.name, settle_seconds=0).files()
     except SourceError:
@@ -285,7 +285,10 @@ def csv_header(path: Path, encoding: str | None = None) -> tuple[str, list[str]]
         return None
     try:
         with _open(first) as fh:
-            header = _header(fh.readline(MAX_RECORD_BYTES + 1), Decoding(encoding))
+            line = fh.readline(MAX_RECORD_BYTES + 1)
+            if binary_reason(line + fh.read(BINARY_SAMPLE_BYTES)) is not None:
+                return None  # no header at all: the read refuses the file
+            header = _header(line, Decoding(encoding))
     except (OSError, NotAFileError, *_COMPRESSED_ERRORS):
         return None
     return (first.name, header) if header else None

@@ -39,10 +39,10 @@ def first_batch_refusal(source: str, n_read: int, rejects: Sequence[Reject]) -> 
         return None
     example = next(r for r in rejects if reason_kind(r.reason) == kind)
     return (
-        f"source {source!r}: {count} of the first {n_read} records would be rejected, "
-        f"{example.reason} (e.g. {example.locator}). Nothing was stored: fix the options or "
-        "the input, or rerun with --accept-rejects to store the records that pass and "
-        "quarantine the rest"
+        f"source {source!r}: {count} of its first {n_read} records would be rejected as "
+        f'"{example.reason}" (the first at {example.locator}); nothing was stored. Fix the '
+        "command or the input, or rerun with --accept-rejects to store the records that pass "
+        "and quarantine the rest"
     )
 
 

@@ -87,7 +87,6 @@ def test_a_binary_file_in_a_folder_is_passed_over_with_a_notice(tmp_path):
     batch = source.read_batch(None, 10)
     assert [r.fields["id"] for r in batch.records] == ["b1"]
     assert source.notices == [
-        "a.csv not read: it holds binary data (NUL bytes in its first 8 KiB), not CSV or "
-        "JSON lines"
+        "a.csv not read: it holds binary data (NUL bytes in its first 8 KiB), not CSV or JSON lines"
     ]
     assert "a.csv" in source.refused

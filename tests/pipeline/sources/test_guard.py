@@ -27,8 +27,10 @@ def test_reason_kinds_drop_the_details(reason, kind):
 def test_more_than_half_for_one_reason_is_refused():
     why = first_batch_refusal("s", 4, rejects(*["missing text"] * 3))
     assert why is not None
-    assert why.startswith("source 's': 3 of the first 4 records would be rejected, missing text")
-    assert "(e.g. a.csv@0)" in why and "--accept-rejects" in why
+    assert why.startswith(
+        "source 's': 3 of its first 4 records would be rejected as \"missing text\""
+    )
+    assert "(the first at a.csv@0); nothing was stored" in why and "--accept-rejects" in why
 
 
 def test_half_or_mixed_reasons_pass():
@@ -41,7 +43,7 @@ def test_half_or_mixed_reasons_pass():
 def test_details_of_one_reason_group_together_and_the_first_is_quoted():
     dates = rejects("unparsable created_at: '3'", "unparsable created_at: '12'", "missing text")
     why = first_batch_refusal("s", 3, dates)
-    assert why is not None and "2 of the first 3 records" in why
+    assert why is not None and "2 of its first 3 records" in why
     assert "unparsable created_at: '3'" in why
 
 

@@ -77,7 +77,9 @@ def test_an_edit_before_the_cursor_that_keeps_the_first_bytes_is_found(tmp_path)
     path = tmp_path / "a.jsonl"
     path.write_text(lines(*(f"a{i}" for i in range(200))))  # > 4 KiB: the head stays the same
     first = files(path).read_batch(None, 1000)
-    path.write_text(lines(*(f"a{i}" for i in range(150)), "edited", *(f"a{i}" for i in range(151, 200))))
+    path.write_text(
+        lines(*(f"a{i}" for i in range(150)), "edited", *(f"a{i}" for i in range(151, 200)))
+    )
     with pytest.raises(SourceError, match="was rewritten"):
         files(path).read_batch(first.cursor_to, 10)
 
