@@ -1,24 +1,23 @@
 """A files source's cursor, and what tells an appended file from a rewritten one.
 
-The cursor is a JSON object:
-
-``{"file": NAME, "offset": BYTES, "ctime": NS, "file_size": BYTES, "mtime": NS, "fingerprint": HEX}``
-
-(``"row": N`` instead of ``"offset"`` for Parquet). ``file`` and ``offset`` say where reading
+The cursor is a JSON object with ``file`` and ``offset`` (``row`` for Parquet), ``ctime``, and
+``file_size``, ``mtime`` and ``fingerprint``. ``file`` and ``offset`` say where reading
 resumes; ``ctime`` is the newest inode-change time of the files read (pipeline/sources/files.py
 uses it to find files that landed behind the cursor). The last three identify the file the
-cursor is in, as it was when the cursor was stored: its size, its modification time and a
+cursor is in, as it was when the cursor was stored: its size, its modification time (ns) and a
 fingerprint, the sha256 of its first bytes (up to 4 KiB) and, for CSV and JSONL, of the 4 KiB
 just before the offset. A file that only grew keeps both windows, so it is read on; a file
 rewritten or truncated under the same name changes one of them (any edit before the offset
 that changes its length shifts the bytes before the offset), or is shorter than the offset.
 A .gz or Parquet file's offset counts decoded records, so its windows are of its stored bytes
-up to the size it had: its first and its last 4 KiB then, and it may only grow. Cursors stored without these keys are still read; only a truncation (the file shorter
-than the offset) is found in them.
+up to the size it had: its first and its last 4 KiB then, and it may only grow. Cursors
+stored without these keys are still read; only a truncation (the file shorter than the
+offset) is found in them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -69,10 +68,9 @@ def format_cursor(file: Path, position: int, newest: int | None = None) -> str:
     data: dict[str, object] = {"file": file.name, unit: position}
     if newest is not None:
         data["ctime"] = newest
-    try:
+    # Gone since it was read: the next read finds it gone too.
+    with contextlib.suppress(FileNotFoundError):
         data |= identify(file, position)
-    except FileNotFoundError:  # gone since it was read: the next read finds it gone too
-        pass
     return json.dumps(data)
 
 
