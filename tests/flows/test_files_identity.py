@@ -206,3 +206,29 @@ def test_a_landing_folder_warns_of_late_and_binary_files(prefect_server, db_url,
     summary = json.loads(result.stdout)
     assert len(summary["notices"]) == 2
     assert set(_contents(db_url)[0]) == {"a1", "b1", "d1"}
+
+
+def test_the_encoding_of_a_named_source_comes_from_sentimon_toml(
+    prefect_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "landing").mkdir()
+    (tmp_path / "landing" / "reviews.csv").write_bytes(LATIN_CSV)
+    (tmp_path / "sentimon.toml").write_text(
+        '[sources.shop]\nkind = "files"\npath = "landing"\nencoding = "latin-1"\n'
+    )
+    result = _run("--source", "shop")
+    assert result.exit_code == 0, result.output
+    url = f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}"
+    stored, rejects, _, _ = _contents(url)
+    assert rejects == [] and stored["r4"] == "Mañana las compraré otra vez"
+
+
+def test_an_encoding_for_a_database_input_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _run("--input", "sqlite:///shop.db?table=t&cursor=id", "--encoding", "cp1252")
+    assert result.exit_code == 2
+    assert _error_line(result) == (
+        "error: --encoding is for files (CSV and JSONL), not for a database or stream"
+    )
