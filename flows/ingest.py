@@ -47,13 +47,19 @@ def _resolve(
     source: str | None,
     input_path: str | None,
     settle_seconds: float | None = None,
+    encoding: str | None = None,
+    reread_changed: bool = False,
 ) -> ResolvedSource:
-    """The run's source, resolved once per run from the settings the runtime holds."""
+    """The run's source, resolved once per run from the settings the runtime holds; the run's
+    options override sentimon.toml's."""
     resolved = resolve_source(load_config(settings.config), source, input_path)
-    if settle_seconds is None:
+    given = {"settle_seconds": settle_seconds, "encoding": encoding}
+    update: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if reread_changed:
+        update["reread_changed"] = True
+    if not update:
         return resolved
-    config = resolved.config.model_copy(update={"settle_seconds": settle_seconds})
-    return dataclasses.replace(resolved, config=config)
+    return dataclasses.replace(resolved, config=resolved.config.model_copy(update=update))
 
 
 # One reader per source and process for the whole run: a new reader would have to find its
@@ -88,16 +94,20 @@ def score_next_batch(
     batch_size: int,
     column_map: dict[str, str] | None,
     lease: Lease,
+    accept_rejects: bool = False,
 ) -> dict[str, Any] | None:
     """Read, score and commit the next batch. A retry re-reads from the committed cursor.
 
     ``resolved`` and ``settings`` are the flow's, built once for the run (small picklable
-    values, no connection): no batch reads the environment or sentimon.toml again.
+    values, no connection): no batch reads the environment or sentimon.toml again. Without
+    ``accept_rejects``, a first batch mostly rejected for one reason is refused
+    (pipeline/sources/guard.py).
     """
+    mapping = column_map or resolved.config.column_map
     report = process_batch(
         get_runtime(settings),
         _reader(resolved),
-        Validator(resolved.name, column_map or resolved.config.column_map),
+        Validator(resolved.name, mapping, guard_first_batch=not accept_rejects),
         batch_size,
         flow_run_id=str(flow_run.id) if flow_run.id else None,
         lease=lease,
@@ -115,6 +125,9 @@ def ingest_and_score(
     show_progress: bool = False,
     partition_files: bool = False,
     settle_seconds: float | None = None,
+    encoding: str | None = None,
+    reread_changed: bool = False,
+    accept_rejects: bool = False,
 ) -> dict[str, Any]:
     """Process what the source holds now, then return a summary.
 
@@ -123,11 +136,14 @@ def ingest_and_score(
     terminal (the CLI sets it; a deployment has no terminal). ``partition_files`` reads a
     landing folder read for the first time per file, one task per file (flows/partitions.py).
     ``settle_seconds`` overrides how long a landing folder's newest file must be left alone
-    before it is read (0: read now). After the batches, the alert rules run once.
+    before it is read (0: read now). ``encoding`` decodes CSV and JSONL files (default UTF-8);
+    ``reread_changed`` reads a single file rewritten since it was read again from its start;
+    ``accept_rejects`` stores a new source's first batch even when most of it is rejected.
+    After the batches, the alert rules run once.
     """
     logger = get_run_logger()
     rt = get_runtime()
-    resolved = _resolve(rt.settings, source, input_path, settle_seconds)
+    resolved = _resolve(rt.settings, source, input_path, settle_seconds, encoding, reread_changed)
     name = resolved.name
     size = batch_size or resolved.config.batch_size
     totals: dict[str, Any] = {
@@ -160,7 +176,7 @@ def ingest_and_score(
         elif partition_files:
             logger.warning("source %s is read as one sequence: its batches run one at a time", name)
         reports = (
-            _batches(resolved, rt.settings, size, column_map, lease, max_batches)
+            _batches(resolved, rt.settings, size, column_map, lease, max_batches, accept_rejects)
             if parts is None
             else partition_reports(
                 parts,
@@ -189,8 +205,11 @@ def ingest_and_score(
                     report["cursor_to"],
                 )
     finally:
+        notices = _notices(name)
         _close_readers(name)
         give_back(rt.engine, lease)
+    if notices:  # files that landed late, were rewritten or hold binary data: said, not hidden
+        totals["notices"] = notices
     if progress_id is not None:
         BatchProgress.finish(progress_id)
     totals["alerts"] = evaluate_alerts_task() if totals["new_posts"] else 0
@@ -202,7 +221,7 @@ def ingest_and_score(
     if warning := shift_warning(name, signals, thresholds, rt.model_version):
         totals["warning"] = warning
         logger.warning("%s", warning)
-    summary = _summary(totals, rt.model_version, refused) + signals_markdown(
+    summary = _summary(totals, rt.model_version, refused, notices) + signals_markdown(
         signals, thresholds, warning
     )
     create_markdown_artifact(key="ingest-summary", markdown=summary)
@@ -216,11 +235,12 @@ def _batches(
     column_map: dict[str, str] | None,
     lease: Lease,
     max_batches: int | None,
+    accept_rejects: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """A source read as one sequence: one task per batch, each after the last one's commit."""
     n = 0
     while max_batches is None or n < max_batches:
-        report = score_next_batch(resolved, settings, size, column_map, lease)
+        report = score_next_batch(resolved, settings, size, column_map, lease, accept_rejects)
         if report is None:
             return
         n += 1
@@ -236,7 +256,19 @@ def _add(totals: dict[str, Any], report: dict[str, Any]) -> None:
     totals["seconds"] += sum(report["timings"].values())
 
 
-def _summary(totals: dict[str, Any], model_version: str, refused: dict[str, str]) -> str:
+def _notices(name: str) -> list[str]:
+    """What the run's readers of ``name`` found about its files (pipeline/sources/files.py)."""
+    with _READERS_LOCK:
+        readers = [reader for key, reader in _READERS.items() if key[0] == name]
+    return [note for reader in readers for note in getattr(reader, "notices", [])]
+
+
+def _summary(
+    totals: dict[str, Any],
+    model_version: str,
+    refused: dict[str, str],
+    notices: list[str] | None = None,
+) -> str:
     """The run's Markdown artifact. Names come from the input (file names, ids): every one is
     escaped, so none can close its code span and inject HTML or links."""
     rate = totals["read"] / totals["seconds"] if totals["seconds"] else 0.0
@@ -257,6 +289,8 @@ def _summary(totals: dict[str, Any], model_version: str, refused: dict[str, str]
     if refused:
         lines = [f"- {md_code(name)}: {md_text(why)}" for name, why in sorted(refused.items())]
         text += "\n\nNot read from the landing folder:\n\n" + "\n".join(lines)
+    if notices:
+        text += "\n\nFiles:\n\n" + "\n".join(f"- {md_text(note)}" for note in notices)
     return text
 
 

@@ -61,3 +61,11 @@ class UsageError(SentimonError):
 
 class UnknownBrandError(UsageError, LookupError):
     """A brand was named that neither the brands file nor the database knows."""
+
+
+class FirstBatchRejectedError(UsageError):
+    """Most of a new source's first batch would be rejected for one reason: nothing is stored.
+
+    A usage error (exit 2): the same mistake the checks before a run find (a mapped column the
+    input lacks, the wrong encoding) is found here in input they cannot check up front.
+    """

@@ -83,12 +83,38 @@ def run(
             "0 reads them now).",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="The encoding of CSV and JSONL files that are not UTF-8, e.g. cp1252, "
+            "latin-1, shift_jis (default UTF-8).",
+        ),
+    ] = None,
+    reread_changed: Annotated[
+        bool,
+        typer.Option(
+            "--reread-changed",
+            help="Read an input file rewritten or truncated since the last run again from its "
+            "start (without it, such a file is refused; stored records are kept once).",
+        ),
+    ] = False,
+    accept_rejects: Annotated[
+        bool,
+        typer.Option(
+            "--accept-rejects",
+            help="Store a new source's first batch even when more than half of it is rejected "
+            "for one reason (without it, nothing is stored and the run exits 2).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
     mapping = parse_map(column_map, INGEST_FIELDS)
+    if encoding is not None:
+        encoding = _check_encoding_option(encoding, input_path)
     if input_path is not None and "://" not in input_path:
-        _check_csv_columns(Path(input_path), mapping or {})
+        _check_not_binary(Path(input_path))
+        _check_csv_columns(Path(input_path), mapping or {}, encoding)
     from sqlalchemy.exc import DBAPIError
 
     from flows.ingest import ingest_and_score
@@ -113,6 +139,9 @@ def run(
             show_progress=sys.stderr.isatty(),
             partition_files=runner is not None,
             settle_seconds=settle_seconds,
+            encoding=encoding,
+            reread_changed=reread_changed,
+            accept_rejects=accept_rejects,
         )
     except DBAPIError as err:
         # err.orig only: the full message repeats the statement and its parameters.
@@ -123,6 +152,8 @@ def run(
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
+    for notice in result.get("notices", []):
+        warn(notice)
     if "warning" in result:
         warn(result["warning"])
 
@@ -186,13 +217,43 @@ def score(
         )
 
 
-def _check_csv_columns(path: Path, mapping: dict[str, str]) -> None:
+def _check_encoding_option(encoding: str, input_path: str | None) -> str:
+    """``--encoding`` as a codec name; a usage error when unknown or given for a URL input."""
+    from pipeline.errors import UsageError
+    from pipeline.sources.encoding import check_encoding
+
+    if input_path is not None and "://" in input_path:
+        raise UsageError("--encoding is for files (CSV and JSONL), not for a database or stream")
+    return check_encoding(encoding)
+
+
+def _check_not_binary(path: Path) -> None:
+    """Refuse a single input file of binary data before anything starts (a landing folder's
+    binary files are passed over with a notice while it is read)."""
+    from pipeline.errors import SourceError
+    from pipeline.sources.encoding import BINARY_SAMPLE_BYTES, binary_reason
+    from pipeline.sources.landing import open_regular
+
+    if not path.is_file() or path.name.lower().endswith((".gz", ".parquet")):
+        return
+    try:
+        with open_regular(path) as fh:
+            why = binary_reason(fh.read(BINARY_SAMPLE_BYTES))
+    except OSError:
+        return  # the run reports what is wrong with it
+    if why is not None:
+        raise SourceError(
+            f"{path.name} holds {why}: nothing was read; give a CSV, JSONL (.jsonl) or Parquet file"
+        )
+
+
+def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None = None) -> None:
     """Refuse a CSV input whose header lacks the text column or a mapped one: every row would
     be rejected and the cursor moved past them."""
     from pipeline.errors import UsageError
     from pipeline.sources.files import csv_header
 
-    found = csv_header(path)
+    found = csv_header(path, encoding)
     if found is None:
         return
     name, header = found

@@ -21,6 +21,7 @@ from pipeline.analysis import analyse
 from pipeline.model.domain_shift import DomainSignals
 from pipeline.records import Batch, Post, ScoredPost
 from pipeline.sources import Source
+from pipeline.sources.guard import check_first_batch
 from pipeline.sources.validate import Validator
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def process_batch(
             return None
         lap("read")
         posts, rejects = validator.split(read.records)
+        if cursor is None and validator.guard_first_batch:
+            check_first_batch(source.name, len(read.records), rejects)
         lap("validate")
     if pool is not None:
         pending = ahead.pending if ahead is not None else pool.start(*_inputs(posts), 0.5)

@@ -31,12 +31,14 @@ class Validator:
     """Turns raw records of one source into posts and rejects.
 
     ``column_map`` maps our field names to the source's (``{"text": "review"}``), so foreign
-    layouts need no conversion step.
+    layouts need no conversion step. ``guard_first_batch``: a source's first batch is refused
+    when most of it is rejected for one reason (pipeline/sources/guard.py).
     """
 
     source: str
     column_map: Mapping[str, str] | None = None
     max_text_chars: int = MAX_TEXT_CHARS
+    guard_first_batch: bool = False
 
     def split(
         self, records: Iterable[RawRecord], now: datetime | None = None
