@@ -20,6 +20,7 @@ from flows.cli.app import (
     warn,
 )
 from flows.cli.errors import handle_errors
+from flows.runtime.preflight import check_run, database_failure, load_settings
 from flows.runtime.settings import Settings
 
 
@@ -87,16 +88,14 @@ def run(
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
     mapping = parse_map(column_map, INGEST_FIELDS)
+    check_run(load_settings(), input_path, source)
     if input_path is not None and "://" not in input_path:
         _check_csv_columns(Path(input_path), mapping or {})
     from sqlalchemy.exc import DBAPIError
 
     from flows.ingest import ingest_and_score
     from flows.scaleout import make_task_runner
-    from pipeline.errors import DatabaseFailedError
 
-    if input_path is None and source is None:
-        raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
     try:
         runner = make_task_runner(task_runner, dask_address)
         flow = (
@@ -115,11 +114,7 @@ def run(
             settle_seconds=settle_seconds,
         )
     except DBAPIError as err:
-        # err.orig only: the full message repeats the statement and its parameters.
-        raise DatabaseFailedError(
-            f"the results database failed: {err.orig}. The failed batch was "
-            "rolled back; run again to resume after the last committed batch."
-        ) from err
+        raise database_failure(err) from err
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
