@@ -62,8 +62,20 @@ def run(
         str | None,
         typer.Option(help="A source of sentimon.toml, or the name of an --input."),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
-    max_batches: Annotated[int | None, typer.Option(min=1)] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Records per micro-batch, each committed in one transaction (default 500, "
+            "or batch_size of the source in sentimon.toml).",
+        ),
+    ] = None,
+    max_batches: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Stop after this many batches (default: read all the source holds)."
+        ),
+    ] = None,
     column_map: MapOption = None,
     task_runner: Annotated[
         str,

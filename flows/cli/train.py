@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.app import MapOption, app, console, parse_map
+from flows.cli.app import app, console, parse_map
 from flows.cli.errors import handle_errors
 from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
 
@@ -20,7 +20,14 @@ def train(
     data: Annotated[
         Path | None, typer.Option(help="A labelled CSV (default: bundled corpus).")
     ] = None,
-    column_map: MapOption = None,
+    column_map: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="The CSV's column names for our fields, ours=theirs pairs separated by commas, "
+            "e.g. text=review,label=stars (our fields: text, label, weight).",
+        ),
+    ] = None,
     labels: Annotated[
         str | None,
         typer.Option(

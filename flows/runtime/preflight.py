@@ -272,7 +272,7 @@ def _did_you_mean(path: Path) -> str:
         names = [p.name for p in parent.iterdir()] if parent.is_dir() else []
     except OSError:
         names = []
-    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.8)
     if close:
         return f"did you mean {parent / close[0]}?"
     missing = "" if parent.is_dir() else f" (there is no folder {parent})"
