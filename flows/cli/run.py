@@ -166,6 +166,8 @@ def score(
 ) -> None:
     """Print one JSON line per text: label, probabilities, score and model version.
 
+    A text that `sentimon run` would not score is not labelled: its line has null figures and
+    says why under "skipped" (an empty text, one over the size limit, or not English).
     The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
     """
     from flows.runtime.process import load_scoring_model, resolve_model, team_lexicon_path
@@ -177,20 +179,49 @@ def score(
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
     settings = Settings()
     scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
-    for pred in scorer.score_texts(items):
-        sys.stdout.write(
-            json.dumps(
-                {
-                    "label": pred.label,
-                    "p_negative": round(pred.p_negative, 6),
-                    "p_neutral": round(pred.p_neutral, 6),
-                    "p_positive": round(pred.p_positive, 6),
-                    "score": round(pred.score, 6),
-                    "model_version": pred.model_version,
-                }
+    skipped = _not_scored(items, scorer.text_config.normalization)
+    scored = iter(scorer.score_texts([t for t, why in zip(items, skipped) if why is None]))
+    for why in skipped:
+        if why is not None:
+            line: dict[str, object] = dict.fromkeys(
+                ("label", "p_negative", "p_neutral", "p_positive", "score")
             )
-            + "\n"
-        )
+            line |= {"model_version": scorer.version, "skipped": why}
+        else:
+            pred = next(scored)
+            line = {
+                "label": pred.label,
+                "p_negative": round(pred.p_negative, 6),
+                "p_neutral": round(pred.p_neutral, 6),
+                "p_positive": round(pred.p_positive, 6),
+                "score": round(pred.score, 6),
+                "model_version": pred.model_version,
+            }
+        sys.stdout.write(json.dumps(line) + "\n")
+
+
+def _not_scored(texts: list[str], normalization: int) -> list[str | None]:
+    """For each text, why `sentimon run` would not score it (as pipeline/sources/validate.py
+    and pipeline/analysis.py decide), or None."""
+    from pipeline.sources.validate import MAX_TEXT_CHARS
+    from pipeline.text.language import ENGLISH, LanguageIdentifier
+    from pipeline.text.normalize import normalize_text
+
+    language = LanguageIdentifier()
+    reasons: list[str | None] = []
+    for text in texts:
+        if not text.strip():
+            reasons.append("empty text: ingestion rejects it")
+        elif len(text) > MAX_TEXT_CHARS:
+            reasons.append(
+                f"text over the size limit ({len(text)} > {MAX_TEXT_CHARS} chars): "
+                "ingestion rejects it"
+            )
+        elif (lang := language.identify(normalize_text(text, normalization))) != ENGLISH:
+            reasons.append(f"not English ({lang}): ingestion stores it without a score")
+        else:
+            reasons.append(None)
+    return reasons
 
 
 def _check_csv_columns(path: Path, mapping: dict[str, str]) -> None:
