@@ -65,6 +65,10 @@ class UnknownBrandError(UsageError, LookupError):
     """A brand was named that neither the brands file nor the database knows."""
 
 
+class EmptyPeriodError(UsageError, LookupError):
+    """A report was asked for a period that holds no post."""
+
+
 class DatabaseUnavailableError(SentimonError):
     """The results database cannot be reached, opened or written: nothing was read or stored."""
 
