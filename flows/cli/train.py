@@ -32,11 +32,13 @@ def train(
         str | None,
         typer.Option(
             "--labels",
-            help="Label values -> classes: 'stars' (1-2 neg, 3 neu, 4-5 pos) or "
-            "1=negative,3=neutral,5=positive. Default: neg/neu/pos spellings, -1/0/1, stars.",
+            help="Label values -> classes: 'stars' (1-2 neg, 3 neu, 4-5 pos) or value=class "
+            "pairs, e.g. 1=negative,5=positive. Default: neg/neu/pos spellings, -1/0/1, stars.",
         ),
     ] = None,
-    config: Annotated[Path, typer.Option(help="Hyperparameters (TOML).")] = DEFAULT_TRAIN_CONFIG,
+    config: Annotated[
+        Path, typer.Option(help="Hyperparameters (TOML).", show_default="configs/lstm.toml")
+    ] = DEFAULT_TRAIN_CONFIG,
     out: Annotated[Path | None, typer.Option(help="Where the version directory goes.")] = None,
     activate: Annotated[
         bool | None,

@@ -250,9 +250,9 @@ def database_failure(err: DBAPIError) -> SentimonError:
     )
     if lasting:
         return DatabaseUnavailableError(
-            f"the results database cannot be written: {reason}; fix that (a read-only file or "
-            "folder, a full disk, a missing grant) and start the run again; the batch that "
-            "failed was rolled back, earlier batches stay committed"
+            f"the results database cannot be written: {reason}; make the database and its "
+            "folder writable for this user, free disk space or grant the rights it lacks; the "
+            "batch that failed was rolled back, earlier batches stay committed"
         )
     return DatabaseFailedError(
         f"the results database failed: {reason}. The failed batch was "
