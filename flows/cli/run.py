@@ -180,7 +180,8 @@ def score(
     settings = Settings()
     scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
     skipped = _not_scored(items, scorer.text_config.normalization)
-    scored = iter(scorer.score_texts([t for t, why in zip(items, skipped) if why is None]))
+    kept = [t for t, why in zip(items, skipped, strict=True) if why is None]
+    scored = iter(scorer.score_texts(kept))
     for why in skipped:
         if why is not None:
             line: dict[str, object] = dict.fromkeys(

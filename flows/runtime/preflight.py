@@ -206,8 +206,9 @@ def _check_postgresql(url: URL) -> None:
             pass
     except DBAPIError as err:
         reason = " ".join(str(err.orig).split()) if err.orig else type(err).__name__
+        shown = url.render_as_string(hide_password=True)
         raise DatabaseUnavailableError(
-            f"the results database {url.render_as_string(hide_password=True)} cannot be reached: {reason}; check "
+            f"the results database {shown} cannot be reached: {reason}; check "
             "SENTIMON_DATABASE_URL (host, port, user, database) and that the server runs"
         ) from None
     finally:

@@ -160,9 +160,8 @@ def report_markdown(
         terms = ", ".join(t["term"] for t in alert["top_terms"]) or "-"
         lines.append(f"- **{alert['kind']}** {_md(alert['summary'] or '')}; terms: {_md(terms)}")
         for post in alert["top_negative"]:
-            lines.append(
-                f"  - ({copies_text(post['copies'])}, score {post['score']:+.2f}) {_md(post['text'])}"
-            )
+            copies = copies_text(post["copies"])
+            lines.append(f"  - ({copies}, score {post['score']:+.2f}) {_md(post['text'])}")
     lines.append("")
     for row in rows:
         lines += [f"## {_md(row['brand'])}", ""]

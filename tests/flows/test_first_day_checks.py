@@ -169,7 +169,10 @@ def test_a_reachable_postgresql_database_passes_the_checks(project, pg_schema_ur
     engine = create_engine(pg_schema_url)
     with engine.connect() as conn:
         n = conn.execute(
-            text("SELECT count(*) FROM information_schema.tables WHERE table_schema = ANY(current_schemas(false))")
+            text(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = ANY(current_schemas(false))"
+            )
         ).scalar_one()
     engine.dispose()
     assert n == 0
@@ -196,9 +199,10 @@ def read_only():
 
     def make(path):
         if os.geteuid() == 0:
-            if shutil.which("chattr") is None or subprocess.run(
-                ["chattr", "+i", str(path)], capture_output=True
-            ).returncode:
+            if (
+                shutil.which("chattr") is None
+                or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode
+            ):
                 pytest.skip("root without chattr +i: cannot make a read-only file")
             undo.append(["chattr", "-i", str(path)])
         else:
@@ -221,12 +225,16 @@ def test_a_read_only_database_file_is_one_line_without_run_again(initialised, re
     assert result.exit_code == 1
     line = _one_error_line(result, f"the results database {initialised} is read-only")
     assert "run again" not in line and "INSERT" not in line
-    assert _tables(initialised) == before == {
-        "posts": 1,
-        "rejects": 0,
-        "batches": 0,
-        "source_cursors": 0,
-    }
+    assert (
+        _tables(initialised)
+        == before
+        == {
+            "posts": 1,
+            "rejects": 0,
+            "batches": 0,
+            "source_cursors": 0,
+        }
+    )
 
 
 def test_a_read_only_database_folder_is_one_line_without_run_again(initialised, read_only):
