@@ -230,30 +230,39 @@ def _check_sqlite_input(url: str) -> None:
         check_input_path(Path(parsed.database), f"--input {url}: the database file")
 
 
-# Faults a second run does not mend: SQLite's READONLY (8), FULL (13) and CANTOPEN (14) primary
-# codes; PostgreSQL's read_only_sql_transaction and insufficient_privilege SQLSTATEs.
-_LASTING_SQLITE_CODES = {8, 13, 14}
-_LASTING_SQLSTATES = {"25006", "42501"}
+# Faults a second run does not mend until someone acts: SQLite's READONLY (8), FULL (13) and
+# CANTOPEN (14) primary codes; PostgreSQL's read_only_sql_transaction, insufficient_privilege
+# and disk_full SQLSTATEs. What to do about each.
+_SQLITE_FIXES = {
+    8: "make the database file and its folder writable for this user",
+    13: "free disk space",
+    14: "make the database's folder writable for this user",
+}
+_SQLSTATE_FIXES = {
+    "25006": "connect to a server that accepts writes (not a read-only replica)",
+    "42501": "grant this database user the rights it lacks",
+    "53100": "free disk space on the database server",
+}
 
 
 def database_failure(err: DBAPIError) -> SentimonError:
     """The error a run reports when the results database fails under it.
 
     Only the driver's message: SQLAlchemy's own repeats the statement and its parameters. A
-    lasting fault (read-only, full, permission denied) says what to fix; anything else may be
-    passing, and the next run resumes after the last committed batch.
+    lasting fault (read-only, full, permission denied) says what to fix first; anything else
+    may be passing, and the next run resumes after the last committed batch.
     """
     orig = err.orig
     reason = " ".join(str(orig).split()) if orig is not None else type(err).__name__
     code = getattr(orig, "sqlite_errorcode", None)
-    lasting = (code is not None and code & 0xFF in _LASTING_SQLITE_CODES) or (
-        getattr(orig, "sqlstate", None) in _LASTING_SQLSTATES
+    fix = (_SQLITE_FIXES.get(code & 0xFF) if code is not None else None) or _SQLSTATE_FIXES.get(
+        getattr(orig, "sqlstate", None) or ""
     )
-    if lasting:
+    if fix is not None:
         return DatabaseUnavailableError(
-            f"the results database cannot be written: {reason}; make the database and its "
-            "folder writable for this user, free disk space or grant the rights it lacks; the "
-            "batch that failed was rolled back, earlier batches stay committed"
+            f"the results database cannot be written: {reason}; {fix}. The failed batch was "
+            "rolled back; once that is fixed, the next run resumes after the last committed "
+            "batch."
         )
     return DatabaseFailedError(
         f"the results database failed: {reason}. The failed batch was "
