@@ -87,11 +87,13 @@ def check_config(settings: Settings) -> ProjectConfig:
     return load_config(settings.config)
 
 
-def check_input_path(path: Path, what: str | None = None) -> None:
-    """A file or folder that exists and that this user may read."""
+def check_input_path(path: Path, what: str | None = None, folders: bool = True) -> None:
+    """A file (or, with ``folders``, a folder) that exists and that this user may read."""
     what = what or f"--input {path}"
     if not path.exists():
-        raise UsageError(f"{what} does not exist: {_did_you_mean(path)}")
+        raise UsageError(f"{what} does not exist: {_did_you_mean(path, folders)}")
+    if path.is_dir() and not folders:
+        raise UsageError(f"{what} is a folder, not a file")
     if path.is_dir():
         if not os.access(path, os.R_OK | os.X_OK):
             raise SourceError(f"{what}: the folder cannot be read by this user (permission denied)")
@@ -227,7 +229,8 @@ def _check_sqlite_input(url: str) -> None:
     if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
         return
     if parsed.database and parsed.database != ":memory:":
-        check_input_path(Path(parsed.database), f"--input {url}: the database file")
+        database = Path(parsed.database)
+        check_input_path(database, f"--input {url}: the database file {database}", folders=False)
 
 
 # Faults a second run does not mend until someone acts: SQLite's READONLY (8), FULL (13) and
@@ -276,7 +279,7 @@ def _nearest_existing(folder: Path) -> Path:
     return folder
 
 
-def _did_you_mean(path: Path) -> str:
+def _did_you_mean(path: Path, folders: bool = True) -> str:
     parent = path.parent
     try:
         names = [p.name for p in parent.iterdir()] if parent.is_dir() else []
@@ -286,7 +289,7 @@ def _did_you_mean(path: Path) -> str:
     if close:
         return f"did you mean {parent / close[0]}?"
     missing = "" if parent.is_dir() else f" (there is no folder {parent})"
-    return f"give a file or a landing folder{missing}"
+    return f"give a file{' or a landing folder' if folders else ''}{missing}"
 
 
 def _is_path(input_path: str) -> bool:

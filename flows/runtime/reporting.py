@@ -17,7 +17,6 @@ from db import repository
 from db.buckets import Bucket
 from db.engine import make_engine, redact_url
 from db.language_stats import unscored_by_language
-from db.migrate import current_revision
 from db.report_queries import ALL_SOURCES, load_report_data, posts_created, report_window
 from flows.runtime.settings import Settings
 from pipeline.analytics.aggregate_math import DEFAULT_MIN_VOLUME
@@ -113,6 +112,7 @@ def make_report(
     a scheduled report of a quiet week stays an empty report.
     """
     from db.buckets import check_bucket
+    from db.migrate import current_revision  # alembic: only once a report is built
     from pipeline.report.rows import build_report
 
     checked = check_bucket(bucket)

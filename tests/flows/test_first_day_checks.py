@@ -77,7 +77,10 @@ def test_no_input_and_no_source_is_a_usage_error(project):
     ("url", "fragments"),
     [
         ("sqlite:///shop.db", ["a sql source needs cursor_column"]),
-        ("sqlite:///nowhere.db?table=reviews&cursor=id", ["the database file does not exist"]),
+        (
+            "sqlite:///nowhere.db?table=reviews&cursor=id",
+            ["the database file nowhere.db does not exist"],
+        ),
     ],
 )
 def test_an_ad_hoc_sql_input_is_checked_before_it_is_opened(project, url, fragments):
