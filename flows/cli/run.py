@@ -20,7 +20,6 @@ from flows.cli.app import (
     warn,
 )
 from flows.cli.errors import handle_errors
-from flows.runtime.preflight import check_run, database_failure, load_settings
 from flows.runtime.settings import Settings
 
 
@@ -99,6 +98,8 @@ def run(
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
+    from flows.runtime.preflight import check_run, database_failure, load_settings
+
     mapping = parse_map(column_map, INGEST_FIELDS)
     check_run(load_settings(), input_path, source)
     if input_path is not None and "://" not in input_path:
