@@ -153,6 +153,7 @@ def ingest_and_score(
         "posts": 0,
         "new_posts": 0,
         "rejects": 0,
+        "reject_reasons": {},
         "seconds": 0.0,
     }
     try:
@@ -253,6 +254,10 @@ def _add(totals: dict[str, Any], report: dict[str, Any]) -> None:
     totals["posts"] += report["n_posts"]
     totals["new_posts"] += report["n_new_posts"]
     totals["rejects"] += report["n_rejects"]
+    reasons = totals.setdefault("reject_reasons", {})
+    for reason, n in (report.get("reject_reasons") or {}).items():
+        reasons[reason] = reasons.get(reason, 0) + n
+    totals["reject_reasons"] = dict(sorted(reasons.items(), key=lambda item: -item[1]))
     totals["seconds"] += sum(report["timings"].values())
 
 
@@ -286,6 +291,9 @@ def _summary(
             else ""
         )
     )
+    if reasons := totals.get("reject_reasons"):
+        lines = [f"- {md_text(reason)}: {n}" for reason, n in reasons.items()]
+        text += "\n\nRejects by reason:\n\n" + "\n".join(lines)
     if refused:
         lines = [f"- {md_code(name)}: {md_text(why)}" for name, why in sorted(refused.items())]
         text += "\n\nNot read from the landing folder:\n\n" + "\n".join(lines)

@@ -61,8 +61,20 @@ def run(
         str | None,
         typer.Option(help="A source of sentimon.toml, or the name of an --input."),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
-    max_batches: Annotated[int | None, typer.Option(min=1)] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Records per micro-batch, each committed in one transaction (default 500, "
+            "or batch_size of the source in sentimon.toml).",
+        ),
+    ] = None,
+    max_batches: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Stop after this many batches (default: read all the source holds)."
+        ),
+    ] = None,
     column_map: MapOption = None,
     task_runner: Annotated[
         str,
@@ -109,7 +121,10 @@ def run(
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
+    from flows.runtime.preflight import check_run, database_failure, load_settings
+
     mapping = parse_map(column_map, INGEST_FIELDS)
+    check_run(load_settings(), input_path, source)
     if encoding is not None:
         encoding = _check_encoding_option(encoding, input_path)
     if input_path is not None and "://" not in input_path:
@@ -119,10 +134,7 @@ def run(
 
     from flows.ingest import ingest_and_score
     from flows.scaleout import make_task_runner
-    from pipeline.errors import DatabaseFailedError
 
-    if input_path is None and source is None:
-        raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
     try:
         runner = make_task_runner(task_runner, dask_address)
         flow = (
@@ -144,11 +156,7 @@ def run(
             accept_rejects=accept_rejects,
         )
     except DBAPIError as err:
-        # err.orig only: the full message repeats the statement and its parameters.
-        raise DatabaseFailedError(
-            f"the results database failed: {err.orig}. The failed batch was "
-            "rolled back; run again to resume after the last committed batch."
-        ) from err
+        raise database_failure(err) from err
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
@@ -190,6 +198,8 @@ def score(
 ) -> None:
     """Print one JSON line per text: label, probabilities, score and model version.
 
+    A text that `sentimon run` would not score is not labelled: its line has null figures and
+    says why under "skipped" (an empty text, one over the size limit, or not English).
     The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
     """
     from flows.runtime.process import load_scoring_model, resolve_model, team_lexicon_path
@@ -201,20 +211,50 @@ def score(
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
     settings = Settings()
     scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
-    for pred in scorer.score_texts(items):
-        sys.stdout.write(
-            json.dumps(
-                {
-                    "label": pred.label,
-                    "p_negative": round(pred.p_negative, 6),
-                    "p_neutral": round(pred.p_neutral, 6),
-                    "p_positive": round(pred.p_positive, 6),
-                    "score": round(pred.score, 6),
-                    "model_version": pred.model_version,
-                }
+    skipped = _not_scored(items, scorer.text_config.normalization)
+    kept = [t for t, why in zip(items, skipped, strict=True) if why is None]
+    scored = iter(scorer.score_texts(kept))
+    for why in skipped:
+        if why is not None:
+            line: dict[str, object] = dict.fromkeys(
+                ("label", "p_negative", "p_neutral", "p_positive", "score")
             )
-            + "\n"
-        )
+            line |= {"model_version": scorer.version, "skipped": why}
+        else:
+            pred = next(scored)
+            line = {
+                "label": pred.label,
+                "p_negative": round(pred.p_negative, 6),
+                "p_neutral": round(pred.p_neutral, 6),
+                "p_positive": round(pred.p_positive, 6),
+                "score": round(pred.score, 6),
+                "model_version": pred.model_version,
+            }
+        sys.stdout.write(json.dumps(line) + "\n")
+
+
+def _not_scored(texts: list[str], normalization: int) -> list[str | None]:
+    """For each text, why `sentimon run` would not score it (as pipeline/sources/validate.py
+    and pipeline/analysis.py decide), or None."""
+    from pipeline.sources.validate import MAX_TEXT_CHARS
+    from pipeline.text.language import ENGLISH, LanguageIdentifier
+    from pipeline.text.normalize import normalize_text
+
+    language = LanguageIdentifier()
+    reasons: list[str | None] = []
+    for text in texts:
+        if not text.strip():
+            reasons.append("empty text: ingestion rejects it")
+        elif len(text) > MAX_TEXT_CHARS:
+            reasons.append(
+                f"text over the size limit ({len(text)} > {MAX_TEXT_CHARS} chars): "
+                "ingestion rejects it"
+            )
+        elif (lang := language.identify(normalize_text(text, normalization))) != ENGLISH:
+            reasons.append(f"not English ({lang}): ingestion stores it without a score")
+        else:
+            reasons.append(None)
+    return reasons
 
 
 def _check_encoding_option(encoding: str, input_path: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -37,6 +38,8 @@ class BatchReport:
     cursor_to: str | None
     timings: dict[str, float] = field(default_factory=dict)
     signals: DomainSignals = field(default_factory=DomainSignals)
+    # Reason (its words before any detail) -> how many of this batch's rejects gave it.
+    reject_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def process_batch(
@@ -119,7 +122,15 @@ def process_batch(
         cursor_to=read.cursor_to,
         timings=timings,
         signals=analysis.signals,
+        reject_reasons=dict(Counter(reason_kind(r.reason) for r in rejects)),
     )
+
+
+def reason_kind(reason: str) -> str:
+    """A reject reason without its details: "unparsable created_at: '3' is a bare number" ->
+    "unparsable created_at", "text over the size limit (25000 > 20000 chars)" -> "text over
+    the size limit"."""
+    return reason.split(": ", 1)[0].split(" (", 1)[0].strip() or reason
 
 
 def _inputs(posts: list[Post]) -> tuple[list[str], list[tuple[str, ...]]]:

@@ -33,7 +33,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.errors import ConfigError, UsageError
+from pipeline.errors import ConfigError, UsageError, toml_syntax_error
 from pipeline.sources.encoding import check_encoding
 
 
@@ -148,10 +148,14 @@ def load_config(path: Path) -> ProjectConfig:
     if not path.exists():
         return ProjectConfig(folder=path.parent)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} cannot be read: {err}") from err
+    try:
+        data = tomllib.loads(text)
         return ProjectConfig(folder=path.resolve().parent, **data)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+        raise ConfigError(toml_syntax_error(path, text, err)) from err
     except ValidationError as err:
         raise ConfigError(f"{path}: {_first_error(err)}") from err
 
