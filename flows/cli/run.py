@@ -124,9 +124,9 @@ def run(
     from flows.runtime.preflight import check_run, database_failure, load_settings
 
     mapping = parse_map(column_map, INGEST_FIELDS)
-    check_run(load_settings(), input_path, source)
     if encoding is not None:
         encoding = _check_encoding_option(encoding, input_path)
+    check_run(load_settings(), input_path, source)
     if input_path is not None and "://" not in input_path:
         _check_not_binary(Path(input_path))
         _check_csv_columns(Path(input_path), mapping or {}, encoding)
