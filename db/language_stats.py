@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from db.tables import posts, predictions
+from db.tables import post_brands, posts, predictions
 
 
 def unscored_by_language(
@@ -14,12 +15,15 @@ def unscored_by_language(
     since: datetime | None = None,
     until: datetime | None = None,
     model_version: str | None = None,
+    brands: Sequence[str] | None = None,
+    source: str | None = None,
 ) -> dict[str, int]:
     """Posts created in ``[since, until)`` that have no prediction, counted by ``posts.lang``.
 
     Ingest stores non-English posts without scoring them, so each key but "en" counts posts
     skipped for their language (a post stored before languages were identified counts under
-    "und"). With ``model_version``, a post counts when that version has not scored it.
+    "und"). With ``model_version``, a post counts when that version has not scored it; with
+    ``brands``, when it mentions one of them; with ``source``, when that source sent it.
     """
     scored = select(predictions.c.post_id).where(predictions.c.post_id == posts.c.id)
     if model_version is not None:
@@ -30,5 +34,12 @@ def unscored_by_language(
         query = query.where(posts.c.created_at >= since)
     if until is not None:
         query = query.where(posts.c.created_at < until)
+    if brands:
+        mentioned = select(post_brands.c.post_id).where(
+            post_brands.c.post_id == posts.c.id, post_brands.c.brand.in_(list(brands))
+        )
+        query = query.where(mentioned.exists())
+    if source is not None:
+        query = query.where(posts.c.source == source)
     query = query.group_by(lang).order_by(lang)
     return {row.lang: int(row.n) for row in conn.execute(query)}

@@ -39,6 +39,24 @@ def brands_seen(conn: Connection) -> list[str]:
     return [row[0] for row in conn.execute(query)]
 
 
+def posts_created(
+    conn: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    source: str = ALL_SOURCES,
+) -> tuple[int, datetime | None, datetime | None]:
+    """How many posts were created in [since, until) (of ``source``), the first and the last
+    one's created_at: what a report can say about a period that holds none."""
+    p = posts.c
+    query = select(func.count(), func.min(p.created_at), func.max(p.created_at)).where(
+        *_created_in(p.created_at, since, until)
+    )
+    if source != ALL_SOURCES:
+        query = query.where(p.source == source)
+    n, first, last = conn.execute(query).one()
+    return int(n), first, last
+
+
 def report_window(
     since: datetime | None, until: datetime | None, bucket: Bucket
 ) -> tuple[datetime | None, datetime | None]:

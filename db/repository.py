@@ -72,8 +72,16 @@ def get_cursor(conn: Connection, source: str) -> str | None:
     return conn.execute(query).scalar_one_or_none()
 
 
-def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None) -> BatchCounts:
+def commit_batch(
+    conn: Connection,
+    batch: Batch,
+    flow_run_id: str | None = None,
+    advance_cursor: bool = True,
+) -> BatchCounts:
     """Write a scored micro-batch, record it in ``batches`` and advance the source's cursor.
+
+    ``advance_cursor`` False leaves the cursor where it is: a replay of stored rejects
+    (db/rejects.py) writes posts that were read long ago.
 
     Posts, mentions, predictions and rejects are inserted with ON CONFLICT DO NOTHING, then what
     was new is added to the aggregates of its (brand, hour and day) buckets for the batch's
@@ -102,7 +110,8 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     n_new_rejects = _insert_rejects(conn, batch.rejects, now)
     versions = sorted({s.prediction.model_version for s in scored if s.prediction is not None})
     batch_id = _insert_batch_row(conn, batch, versions, n_new_posts, flow_run_id, now)
-    _advance_cursor(conn, batch.source, batch.cursor_to, now)
+    if advance_cursor:
+        _advance_cursor(conn, batch.source, batch.cursor_to, now)
 
     by_id = {ids[(s.post.source, s.post.external_id)]: s for s in scored}
     for version in versions:
@@ -243,6 +252,7 @@ def _insert_rejects(conn: Connection, batch_rejects: Iterable[Reject], now: date
             "reason": _storable(r.reason),
             "raw": _storable(r.raw[:RAW_LIMIT]),
             "created_at": now,
+            "fields": r.fields,
         }
         for r in batch_rejects
     ]

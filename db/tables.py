@@ -138,6 +138,10 @@ rejects = Table(
     Column("reason", Text, nullable=False),
     Column("raw", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The record's fields as its reader parsed them (each text value cut at one character over
+    # the text limit, which keeps every validation outcome), for `sentimon rejects replay`.
+    # NULL when the reader could not parse the record (or for rejects stored before 0005).
+    Column("fields", JSONText),
     UniqueConstraint("source", "locator"),
 )
 

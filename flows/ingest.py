@@ -32,6 +32,7 @@ from flows.runtime.settings import Settings
 from flows.runtime.sources import ResolvedSource, open_source, resolve_source
 from pipeline.model.domain_shift import shift_warning, signals_markdown
 from pipeline.report.markdown import md_code, md_text
+from pipeline.sources import Source
 from pipeline.sources.files import refused_entries
 from pipeline.sources.validate import Validator
 
@@ -41,13 +42,19 @@ def _resolve(
     source: str | None,
     input_path: str | None,
     settle_seconds: float | None = None,
+    encoding: str | None = None,
+    reread_changed: bool = False,
 ) -> ResolvedSource:
-    """The run's source, resolved once per run from the settings the runtime holds."""
+    """The run's source, resolved once per run from the settings the runtime holds; the run's
+    options override sentimon.toml's."""
     resolved = resolve_source(load_config(settings.config), source, input_path)
-    if settle_seconds is None:
+    given = {"settle_seconds": settle_seconds, "encoding": encoding}
+    update: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if reread_changed:
+        update["reread_changed"] = True
+    if not update:
         return resolved
-    config = resolved.config.model_copy(update={"settle_seconds": settle_seconds})
-    return dataclasses.replace(resolved, config=config)
+    return dataclasses.replace(resolved, config=resolved.config.model_copy(update=update))
 
 
 @task(
@@ -77,6 +84,9 @@ def ingest_and_score(
     show_progress: bool = False,
     partition_files: bool = False,
     settle_seconds: float | None = None,
+    encoding: str | None = None,
+    reread_changed: bool = False,
+    accept_rejects: bool = False,
 ) -> dict[str, Any]:
     """Process what the source holds now, then return a summary.
 
@@ -85,10 +95,13 @@ def ingest_and_score(
     terminal (the CLI sets it; a deployment has no terminal). ``partition_files`` reads a
     landing folder read for the first time per file, one task per file (flows/partitions.py).
     ``settle_seconds`` overrides how long a landing folder's newest file must be left alone
-    before it is read (0: read now). After the batches, the alert rules run once.
+    before it is read (0: read now). ``encoding`` decodes CSV and JSONL files (default UTF-8);
+    ``reread_changed`` reads a single file rewritten since it was read again from its start;
+    ``accept_rejects`` stores a new source's first batch even when most of it is rejected.
+    After the batches, the alert rules run once.
     """
     rt = get_runtime()
-    resolved = _resolve(rt.settings, source, input_path, settle_seconds)
+    resolved = _resolve(rt.settings, source, input_path, settle_seconds, encoding, reread_changed)
     totals = RunTotals(resolved.name)
     try:
         lease = take_source(rt.engine, resolved.name)
@@ -101,9 +114,11 @@ def ingest_and_score(
         UUID, create_progress_artifact(progress=0.0, description=f"source {resolved.name}")
     )
     refused = _warn_refused(resolved, totals)
-    run = _Run(rt, resolved, lease, batch_size or resolved.config.batch_size, max_batches)
+    size = batch_size or resolved.config.batch_size
+    mapping = column_map or resolved.config.column_map
+    run = _Run(rt, resolved, lease, size, max_batches, mapping, not accept_rejects)
     try:
-        _score(run, totals, column_map, partition_files, show_progress, progress)
+        _score(run, totals, partition_files, show_progress, progress)
     finally:
         give_back(rt.engine, lease)
     if progress is not None:
@@ -121,12 +136,13 @@ class _Run:
     lease: Lease
     batch_size: int
     max_batches: int | None
+    column_map: dict[str, str] | None
+    guard_first_batch: bool  # refuse a new source's first batch when mostly rejected
 
 
 def _score(
     run: _Run,
     totals: RunTotals,
-    column_map: dict[str, str] | None,
     partition_files: bool,
     show_progress: bool,
     progress: UUID | None,
@@ -134,18 +150,19 @@ def _score(
     """Run the batches, per file or as one sequence, and add each report to ``totals``."""
     logger = get_run_logger()
     name = run.resolved.name
-    column_map = column_map or run.resolved.config.column_map
     parts = plan_partitions(run.rt.engine, run.resolved, partition_files)
     if parts is not None:
         totals.files = len(parts)
     elif partition_files:
         logger.warning("source %s is read as one sequence: its batches run one at a time", name)
+    reader = None
     with ExitStack() as stack:
         if parts is None:
-            reports = _sequence(run, column_map, stack)
+            reader = stack.enter_context(closing(open_source(run.resolved)))
+            reports = _sequence(run, reader)
         else:
             reports = partition_reports(
-                parts, run.batch_size, column_map, run.lease, run.max_batches, progress
+                parts, run.batch_size, run.column_map, run.lease, run.max_batches, progress
             )
         bar = stack.enter_context(BatchProgress(name, run.max_batches, enabled=show_progress))
         for report in reports:
@@ -158,16 +175,17 @@ def _score(
                 *(name, totals.batches, report.n_read, report.n_posts),
                 *(report.n_new_posts, report.n_rejects, report.cursor_to),
             )
+    # Files that landed late, were rewritten or hold binary data: said, not hidden.
+    totals.notices = list(getattr(reader, "notices", [])) or None
 
 
-def _sequence(
-    run: _Run, column_map: dict[str, str] | None, stack: ExitStack
-) -> Iterator[BatchReport]:
+def _sequence(run: _Run, reader: Source) -> Iterator[BatchReport]:
     """A source read as one sequence: one task per batch, each after the last one's commit,
-    all with the run's one reader (closed when ``stack`` closes)."""
-    reader = stack.enter_context(closing(open_source(run.resolved)))
+    all with the run's one reader."""
     run_id = str(flow_run.id) if flow_run.id else None
-    validator = Validator(run.resolved.name, column_map)
+    validator = Validator(
+        run.resolved.name, run.column_map, guard_first_batch=run.guard_first_batch
+    )
     loop = BatchLoop(run.rt, reader, validator, run.batch_size, run.lease, run_id)
     return loop.batches(run.max_batches, step=lambda: score_next_batch(loop))
 
@@ -182,7 +200,7 @@ def _finish(rt: Runtime, totals: RunTotals, refused: dict[str, str]) -> None:
     totals.warning = shift_warning(totals.source, signals, thresholds, rt.model_version) or None
     if totals.warning:
         get_run_logger().warning("%s", totals.warning)
-    summary = _summary(totals, rt.model_version, refused) + signals_markdown(
+    summary = _summary(totals, rt.model_version, refused, totals.notices) + signals_markdown(
         signals, thresholds, totals.warning
     )
     create_markdown_artifact(key="ingest-summary", markdown=summary)
@@ -198,7 +216,12 @@ def _warn_refused(resolved: ResolvedSource, totals: RunTotals) -> dict[str, str]
     return refused
 
 
-def _summary(totals: RunTotals, model_version: str, refused: dict[str, str]) -> str:
+def _summary(
+    totals: RunTotals,
+    model_version: str,
+    refused: dict[str, str],
+    notices: list[str] | None = None,
+) -> str:
     """The run's Markdown artifact. Names come from the input (file names, ids): every one is
     escaped, so none can close its code span and inject HTML or links."""
     rate = totals.read / totals.seconds if totals.seconds else 0.0
@@ -217,9 +240,14 @@ def _summary(totals: RunTotals, model_version: str, refused: dict[str, str]) -> 
             else ""
         )
     )
+    if reasons := totals.reject_reasons:
+        lines = [f"- {md_text(reason)}: {n}" for reason, n in reasons.items()]
+        text += "\n\nRejects by reason:\n\n" + "\n".join(lines)
     if refused:
         lines = [f"- {md_code(name)}: {md_text(why)}" for name, why in sorted(refused.items())]
         text += "\n\nNot read from the landing folder:\n\n" + "\n".join(lines)
+    if notices:
+        text += "\n\nFiles:\n\n" + "\n".join(f"- {md_text(note)}" for note in notices)
     return text
 
 

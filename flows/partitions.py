@@ -63,6 +63,7 @@ class Partition:
     source: str  # the posts' source name
     key: str  # the cursor key, SOURCE/FILE
     path: str  # the file, as the workers see it (a shared filesystem)
+    encoding: str | None = None  # of a CSV or JSONL file (None: UTF-8)
 
 
 def plan_partitions(
@@ -92,7 +93,7 @@ def plan_partitions(
         if _fully_read(cursors.get(file.name), stat.st_size):
             continue
         key = partition_key(resolved.name, file.name)
-        parts.append(Partition(resolved.name, key, str(file.resolve())))
+        parts.append(Partition(resolved.name, key, str(file.resolve()), resolved.config.encoding))
     return parts
 
 
@@ -151,7 +152,12 @@ def _read_partition(
     path = Path(part.path)
     run_id = str(flow_run.id) if flow_run.id else None
     reports: list[BatchReport] = []
-    with closing(FileSource(path, part.key, settle_seconds=0)) as reader:
+    # A file of a landing folder rewritten since it was read is read again, as in a sequential
+    # read of the folder (pipeline/sources/files.py).
+    reader = FileSource(
+        path, part.key, settle_seconds=0, encoding=part.encoding, reread_changed=True
+    )
+    with closing(reader):
         loop = BatchLoop(rt, reader, Validator(part.source, column_map), batch_size, lease, run_id)
         try:
             for report in loop.batches(max_batches):

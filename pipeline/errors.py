@@ -2,6 +2,8 @@
 what to do next. The CLI turns any of them into one `error:` line and exit status 1, 2 for a
 UsageError (flows/cli/errors.py)."""
 
+import re
+
 
 class SentimonError(Exception):
     """Base of every error sentimon raises on purpose."""
@@ -61,3 +63,36 @@ class UsageError(SentimonError):
 
 class UnknownBrandError(UsageError, LookupError):
     """A brand was named that neither the brands file nor the database knows."""
+
+
+class FirstBatchRejectedError(UsageError):
+    """Most of a new source's first batch would be rejected for one reason: nothing is stored.
+
+    A usage error (exit 2): the same mistake the checks before a run find (a mapped column the
+    input lacks, the wrong encoding) is found here in input they cannot check up front.
+    """
+
+
+class EmptyPeriodError(UsageError, LookupError):
+    """A report was asked for a period that holds no post."""
+
+
+class DatabaseUnavailableError(SentimonError):
+    """The results database cannot be reached, opened or written: nothing was read or stored."""
+
+
+def toml_syntax_error(path: object, text: str, err: ValueError) -> str:
+    """``FILE:LINE: what is wrong (column C)`` for a tomllib.TOMLDecodeError of ``text``.
+
+    tomllib (Python 3.11) keeps the place only in its message: "... (at line 3, column 5)" or
+    "... (at end of document)", which is the file's last line.
+    """
+    message = str(err)
+    match = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+    if match:
+        line, where = match.group(1), f" (column {match.group(2)})"
+        message = message[: match.start()]
+    else:
+        line, where = str(max(1, len(text.splitlines()))), " (at the end of the file)"
+        message = message.removesuffix(" (at end of document)")
+    return f"{path}:{line}: not valid TOML: {message}{where}"

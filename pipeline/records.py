@@ -150,13 +150,18 @@ class Post:
 
 @dataclass(frozen=True, slots=True)
 class Reject:
-    """A record refused by validation, with the reason and a truncated copy of its raw input."""
+    """A record refused by validation, with the reason and a truncated copy of its raw input.
+
+    ``fields``: the record as its reader parsed it, kept so that it can be validated again
+    (``sentimon rejects replay``); None when the reader could not parse it.
+    """
 
     source: str
     locator: str
     reason: str
     raw: str
     external_id: str | None = None
+    fields: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
@@ -11,21 +12,41 @@ from rich.console import Console
 
 from pipeline.errors import UsageError
 
-app = typer.Typer(help="sentimon: sentiment monitoring for brand reputation.", no_args_is_help=True)
+ENVIRONMENT_HELP = (
+    "Settings come from the environment (all optional): SENTIMON_DATABASE_URL, the results "
+    "database (default sqlite:///sentimon-data/sentimon.db; or "
+    "postgresql+psycopg://USER@HOST:5432/DB); SENTIMON_DATA_DIR, the data folder (default "
+    "sentimon-data); SENTIMON_BRANDS, the brands file (default: the bundled example); "
+    "SENTIMON_CONFIG, the sources file (default sentimon.toml); SENTIMON_DEBUG=1, tracebacks "
+    "on errors (README, Configuration)."
+)
+
+app = typer.Typer(no_args_is_help=True)
 models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 label_app = typer.Typer(
     help="Posts for a person to label, to adapt the model.", no_args_is_help=True
 )
 app.add_typer(label_app, name="label")
+sources_app = typer.Typer(
+    help="Each source's cursor, batches and rejects; move a cursor back.", no_args_is_help=True
+)
+app.add_typer(sources_app, name="sources")
+rejects_app = typer.Typer(
+    help="Records refused by validation: list them, replay them with another --map.",
+    no_args_is_help=True,
+)
+app.add_typer(rejects_app, name="rejects")
 console = Console()
 err_console = Console(stderr=True)
 
+# Help examples stay short and without spaces: rich cuts a word longer than the help column.
 MapOption = Annotated[
     str | None,
     typer.Option(
         "--map",
-        help="Column names of a foreign layout, ours=theirs: text=review,created_at=date,id=uid",
+        help="The input's column names for our fields, ours=theirs pairs separated by commas, "
+        "e.g. text=review,id=uid (our fields: text, id, created_at, author, url, brand).",
     ),
 ]
 
@@ -65,6 +86,22 @@ def parse_map(value: str | None, fields: Sequence[str] | None = None) -> dict[st
             raise UsageError(f"--map names {ours} twice ({mapping[ours]} and {theirs})")
         mapping[ours] = theirs
     return mapping
+
+
+@app.callback(epilog=ENVIRONMENT_HELP)
+def main(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="On an error, show its traceback too (or SENTIMON_DEBUG=1)."),
+    ] = False,
+) -> None:
+    """sentimon: sentiment monitoring for brand reputation."""
+    from flows.cli.errors import set_debug
+
+    set_debug(debug or os.environ.get("SENTIMON_DEBUG", "").lower() in ("1", "true", "yes"))
+    # Before any command imports prefect: its temporary server would otherwise try to send
+    # usage analytics, and log an ERROR for each failed attempt on a machine without network.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def warn(message: str) -> None:

@@ -2,8 +2,8 @@
 
 Any error of the catalogue (pipeline/errors.py) that a command raises becomes one red `error:`
 line on stderr, its text never read as rich markup, and exit status 1 (2 for a UsageError, as
-click's own usage errors); anything else is a bug
-and keeps its traceback."""
+click's own usage errors); with `sentimon --debug` (or SENTIMON_DEBUG=1) its traceback follows.
+Anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 # What to do next, where the error's own text cannot know it is read at a terminal.
 _NEXT = {UnknownModelVersionError: "`sentimon models list` shows the registered versions"}
+
+
+# Set by the app's callback for each invocation (`sentimon --debug`, SENTIMON_DEBUG=1).
+_debug = False
+
+
+def set_debug(on: bool) -> None:
+    """Whether an error's traceback is printed after its one line."""
+    global _debug
+    _debug = on
 
 
 def error_line(err: SentimonError, doing: str | None = None) -> str:
@@ -47,6 +57,8 @@ def handle_errors(doing: str | None = None) -> Callable[[Command], Command]:
                 return command(*args, **kwargs)
             except SentimonError as err:
                 err_console.print(error_line(err, doing), soft_wrap=True)
+                if _debug:
+                    err_console.print_exception()
                 raise typer.Exit(2 if isinstance(err, UsageError) else 1) from err
 
         return run  # type: ignore[return-value]

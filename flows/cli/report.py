@@ -29,7 +29,14 @@ def report(
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
     min_volume: Annotated[int, typer.Option(min=1, help="Flag buckets below this.")] = 30,
 ) -> None:
-    """Per-brand volume, labels, net sentiment, NSS, share of voice, alerts and top posts."""
+    """Per-brand volume, labels, net sentiment, NSS, share of voice, alerts and top posts.
+
+    A period (--since, --until) that holds no post is an error that says when the posts were
+    written.
+    """
+    for option, path in (("--chart", chart), ("--html", html)):
+        if path is not None:
+            _check_output(option, path)
     from flows.runtime.reporting import make_report
     from pipeline.report.rows import report_csv, report_json
     from pipeline.report.text import report_markdown, report_table
@@ -43,7 +50,9 @@ def report(
         raise usage_error(
             f"--until {until} is not after --since {since}: the period [since, until) is empty"
         )
-    built = make_report(Settings(), start, end, bucket, source, brand, min_volume)
+    built = make_report(
+        Settings(), start, end, bucket, source, brand, min_volume, require_posts=True
+    )
     if fmt == "json":
         sys.stdout.write(report_json(built.rows) + "\n")
     elif fmt == "csv":
@@ -63,6 +72,22 @@ def report(
 
         html.write_text(render_html(built.rows, built.title, png, built.warnings), encoding="utf-8")
         err_console.print(f"HTML report written to {html}")
+
+
+def _check_output(option: str, path: Path) -> None:
+    """A file the report can write: its folder exists and is writable, it is no folder."""
+    import os
+
+    folder = path.parent
+    if path.is_dir():
+        raise usage_error(f"{option} {path} is a folder: give a file name inside it")
+    if not folder.is_dir():
+        raise usage_error(
+            f"{option} {path}: there is no folder {folder}; create it (mkdir -p {folder}) or "
+            "choose another path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise usage_error(f"{option} {path}: the folder {folder} is not writable for this user")
 
 
 def _write_chart(built: Any, path: Path | None) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -61,8 +61,20 @@ def run(
         str | None,
         typer.Option(help="A source of sentimon.toml, or the name of an --input."),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1)] = None,
-    max_batches: Annotated[int | None, typer.Option(min=1)] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Records per micro-batch, each committed in one transaction (default 500, "
+            "or batch_size of the source in sentimon.toml).",
+        ),
+    ] = None,
+    max_batches: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Stop after this many batches (default: read all the source holds)."
+        ),
+    ] = None,
     column_map: MapOption = None,
     task_runner: Annotated[
         str,
@@ -83,41 +95,64 @@ def run(
             "0 reads them now).",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="The encoding of CSV and JSONL files that are not UTF-8, e.g. cp1252, "
+            "latin-1, shift_jis (default UTF-8).",
+        ),
+    ] = None,
+    reread_changed: Annotated[
+        bool,
+        typer.Option(
+            "--reread-changed",
+            help="Read an input file rewritten or truncated since the last run again from its "
+            "start (without it, such a file is refused; stored records are kept once).",
+        ),
+    ] = False,
+    accept_rejects: Annotated[
+        bool,
+        typer.Option(
+            "--accept-rejects",
+            help="Store a new source's first batch even when more than half of it is rejected "
+            "for one reason (without it, nothing is stored and the run exits 2).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
+    from flows.runtime.preflight import check_run, load_settings
+
     mapping = parse_map(column_map, INGEST_FIELDS)
+    if encoding is not None:
+        encoding = _check_encoding_option(encoding, input_path)
+    check_run(load_settings(), input_path, source)
     if input_path is not None and "://" not in input_path:
-        _check_csv_columns(Path(input_path), mapping or {})
-    if input_path is None and source is None:
-        raise typer.BadParameter("give --input PATH_OR_URI or --source NAME")
+        _check_not_binary(Path(input_path))
+        _check_csv_columns(Path(input_path), mapping or {}, encoding)
     result = _ingest(
+        (task_runner, dask_address),
         input_path,
         source,
         batch_size,
         max_batches,
-        mapping,
-        settle_seconds,
-        (task_runner, dask_address),
+        column_map=mapping,
+        settle_seconds=settle_seconds,
+        encoding=encoding,
+        reread_changed=reread_changed,
+        accept_rejects=accept_rejects,
     )
     _print_run(result)
 
 
-def _ingest(
-    input_path: str | None,
-    source: str | None,
-    batch_size: int | None,
-    max_batches: int | None,
-    mapping: dict[str, str] | None,
-    settle_seconds: float | None,
-    runner_options: tuple[str, str | None],
-) -> dict[str, Any]:
-    """Run the ingest flow with the chosen task runner; a database failure is one message."""
+def _ingest(runner_options: tuple[str, str | None], *args: Any, **options: Any) -> dict[str, Any]:
+    """Run the ingest flow (``args`` and ``options`` are its own) with the task runner of
+    ``runner_options`` (kind, Dask address); a database failure is one message."""
     from sqlalchemy.exc import DBAPIError
 
     from flows.ingest import ingest_and_score
+    from flows.runtime.preflight import database_failure
     from flows.scaleout import make_task_runner
-    from pipeline.errors import DatabaseFailedError
 
     try:
         runner = make_task_runner(*runner_options)
@@ -126,29 +161,24 @@ def _ingest(
             if runner is None
             else ingest_and_score.with_options(task_runner=runner)
         )
-        return flow(
-            input_path,
-            source,
-            batch_size,
-            max_batches,
-            column_map=mapping,
+        result = flow(
+            *args,
             show_progress=sys.stderr.isatty(),
             partition_files=runner is not None,
-            settle_seconds=settle_seconds,
+            **options,
         )
     except DBAPIError as err:
-        # err.orig only: the full message repeats the statement and its parameters.
-        raise DatabaseFailedError(
-            f"the results database failed: {err.orig}. The failed batch was "
-            "rolled back; run again to resume after the last committed batch."
-        ) from err
+        raise database_failure(err) from err
+    return cast("dict[str, Any]", result)  # the summary: no return_state among ``options``
 
 
 def _print_run(result: dict[str, Any]) -> None:
-    """The run's summary as JSON on stdout; a skipped run and a warning on stderr."""
+    """The run's summary as JSON on stdout; a skipped run, notices and a warning on stderr."""
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
+    for notice in result.get("notices", []):
+        warn(notice)
     if "warning" in result:
         warn(result["warning"])
 
@@ -185,6 +215,8 @@ def score(
 ) -> None:
     """Print one JSON line per text: label, probabilities, score and model version.
 
+    A text that `sentimon run` would not score is not labelled: its line has null figures and
+    says why under "skipped" (an empty text, one over the size limit, or not English).
     The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
     """
     from flows.runtime.process import load_scoring_model, resolve_model, team_lexicon_path
@@ -196,29 +228,89 @@ def score(
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
     settings = Settings()
     scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
-    for pred in scorer.score_texts(items):
-        sys.stdout.write(
-            json.dumps(
-                {
-                    "label": pred.label,
-                    "p_negative": round(pred.p_negative, 6),
-                    "p_neutral": round(pred.p_neutral, 6),
-                    "p_positive": round(pred.p_positive, 6),
-                    "score": round(pred.score, 6),
-                    "model_version": pred.model_version,
-                }
+    skipped = _not_scored(items, scorer.text_config.normalization)
+    kept = [t for t, why in zip(items, skipped, strict=True) if why is None]
+    scored = iter(scorer.score_texts(kept))
+    for why in skipped:
+        if why is not None:
+            line: dict[str, object] = dict.fromkeys(
+                ("label", "p_negative", "p_neutral", "p_positive", "score")
             )
-            + "\n"
+            line |= {"model_version": scorer.version, "skipped": why}
+        else:
+            pred = next(scored)
+            line = {
+                "label": pred.label,
+                "p_negative": round(pred.p_negative, 6),
+                "p_neutral": round(pred.p_neutral, 6),
+                "p_positive": round(pred.p_positive, 6),
+                "score": round(pred.score, 6),
+                "model_version": pred.model_version,
+            }
+        sys.stdout.write(json.dumps(line) + "\n")
+
+
+def _not_scored(texts: list[str], normalization: int) -> list[str | None]:
+    """For each text, why `sentimon run` would not score it (as pipeline/sources/validate.py
+    and pipeline/analysis.py decide), or None."""
+    from pipeline.sources.validate import MAX_TEXT_CHARS
+    from pipeline.text.language import ENGLISH, LanguageIdentifier
+    from pipeline.text.normalize import normalize_text
+
+    language = LanguageIdentifier()
+    reasons: list[str | None] = []
+    for text in texts:
+        if not text.strip():
+            reasons.append("empty text: ingestion rejects it")
+        elif len(text) > MAX_TEXT_CHARS:
+            reasons.append(
+                f"text over the size limit ({len(text)} > {MAX_TEXT_CHARS} chars): "
+                "ingestion rejects it"
+            )
+        elif (lang := language.identify(normalize_text(text, normalization))) != ENGLISH:
+            reasons.append(f"not English ({lang}): ingestion stores it without a score")
+        else:
+            reasons.append(None)
+    return reasons
+
+
+def _check_encoding_option(encoding: str, input_path: str | None) -> str:
+    """``--encoding`` as a codec name; a usage error when unknown or given for a URL input."""
+    from pipeline.errors import UsageError
+    from pipeline.sources.encoding import check_encoding
+
+    if input_path is not None and "://" in input_path:
+        raise UsageError("--encoding is for files (CSV and JSONL), not for a database or stream")
+    return check_encoding(encoding)
+
+
+def _check_not_binary(path: Path) -> None:
+    """Refuse a single input file of binary data before anything starts (a landing folder's
+    binary files are passed over with a notice while it is read)."""
+    from pipeline.errors import SourceError
+    from pipeline.sources.encoding import BINARY_SAMPLE_BYTES, binary_reason
+    from pipeline.sources.landing import open_regular
+
+    if not path.is_file() or path.name.lower().endswith((".gz", ".parquet")):
+        return
+    try:
+        with open_regular(path) as fh:
+            why = binary_reason(fh.read(BINARY_SAMPLE_BYTES))
+    except OSError:
+        return  # the run reports what is wrong with it
+    if why is not None:
+        raise SourceError(
+            f"{path.name} holds {why}: nothing was read; give a CSV, JSONL (.jsonl) or Parquet file"
         )
 
 
-def _check_csv_columns(path: Path, mapping: dict[str, str]) -> None:
+def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None = None) -> None:
     """Refuse a CSV input whose header lacks the text column or a mapped one: every row would
     be rejected and the cursor moved past them."""
     from pipeline.errors import UsageError
     from pipeline.sources.files import csv_header
 
-    found = csv_header(path)
+    found = csv_header(path, encoding)
     if found is None:
         return
     name, header = found

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.app import MapOption, app, console, parse_map
+from flows.cli.app import app, console, parse_map
 from flows.cli.errors import handle_errors
 from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
 
@@ -20,16 +20,25 @@ def train(
     data: Annotated[
         Path | None, typer.Option(help="A labelled CSV (default: bundled corpus).")
     ] = None,
-    column_map: MapOption = None,
+    column_map: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="The CSV's column names for our fields, ours=theirs pairs separated by commas, "
+            "e.g. text=review,label=stars (our fields: text, label, weight).",
+        ),
+    ] = None,
     labels: Annotated[
         str | None,
         typer.Option(
             "--labels",
-            help="Label values -> classes: 'stars' (1-2 neg, 3 neu, 4-5 pos) or "
-            "1=negative,3=neutral,5=positive. Default: neg/neu/pos spellings, -1/0/1, stars.",
+            help="Label values -> classes: 'stars' (1-2 neg, 3 neu, 4-5 pos) or value=class "
+            "pairs, e.g. 1=negative,5=positive. Default: neg/neu/pos spellings, -1/0/1, stars.",
         ),
     ] = None,
-    config: Annotated[Path, typer.Option(help="Hyperparameters (TOML).")] = DEFAULT_TRAIN_CONFIG,
+    config: Annotated[
+        Path, typer.Option(help="Hyperparameters (TOML).", show_default="configs/lstm.toml")
+    ] = DEFAULT_TRAIN_CONFIG,
     out: Annotated[Path | None, typer.Option(help="Where the version directory goes.")] = None,
     activate: Annotated[
         bool | None,

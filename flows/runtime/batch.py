@@ -10,6 +10,7 @@ batch) and one file of a landing folder (flows/partitions.py, one task per file)
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from pipeline.analysis import Analysis, Laps, analyse
 from pipeline.model.domain_shift import DomainSignals, signal_figures
 from pipeline.records import Batch, Post, Reject, ScoredPost
 from pipeline.sources import Source, SourceBatch
+from pipeline.sources.guard import check_first_batch
 from pipeline.sources.validate import Validator
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class BatchReport:
     cursor_to: str | None
     timings: dict[str, float] = field(default_factory=dict)
     signals: DomainSignals = field(default_factory=DomainSignals)
+    # Reason (its words before any detail) -> how many of this batch's rejects gave it.
+    reject_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,10 +59,12 @@ class RunTotals:
     posts: int = 0
     new_posts: int = 0
     rejects: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)  # most frequent first
     seconds: float = 0.0
     signals: DomainSignals = field(default_factory=DomainSignals)
     refused_entries: int | None = None  # landing-folder entries never read (when any)
     files: int | None = None  # files of a landing folder read per file
+    notices: list[str] | None = None  # what the reader found about its files (when anything)
     skipped: str | None = None  # why the run did nothing (its source was busy)
     alerts: int | None = None  # new alerts, once the batches are done
     team_lexicon: dict[str, Any] | None = None
@@ -70,6 +76,10 @@ class RunTotals:
         self.posts += report.n_posts
         self.new_posts += report.n_new_posts
         self.rejects += report.n_rejects
+        reasons = dict(self.reject_reasons)
+        for reason, n in report.reject_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+        self.reject_reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
         self.seconds += sum(report.timings.values())
         self.signals += report.signals
 
@@ -82,6 +92,7 @@ class RunTotals:
             "posts": self.posts,
             "new_posts": self.new_posts,
             "rejects": self.rejects,
+            "reject_reasons": self.reject_reasons,
             "seconds": self.seconds,
         }
         if self.skipped is not None:
@@ -89,6 +100,7 @@ class RunTotals:
         optional = {
             "refused_entries": self.refused_entries,
             "files": self.files,
+            "notices": self.notices,
             "alerts": self.alerts,
             "team_lexicon": self.team_lexicon,
         }
@@ -153,6 +165,7 @@ class BatchLoop:
             cursor_to=read.cursor_to,
             timings=timings.timings,
             signals=analysis.signals,
+            reject_reasons=dict(Counter(reason_kind(r.reason) for r in rejects)),
         )
 
     def batches(
@@ -184,6 +197,8 @@ class BatchLoop:
                 return None
             laps("read")
             posts, rejects = self.validator.split(read.records)
+            if self.cursor is None and self.validator.guard_first_batch:
+                check_first_batch(source.name, len(read.records), rejects)
             laps("validate")
         pool = rt.pool
         if pool is None:
@@ -246,6 +261,13 @@ def process_batch(
     """Process the next batch of ``source``; None when nothing new is there (one step of a
     BatchLoop, for callers that step a reader themselves)."""
     return BatchLoop(rt, source, validator, batch_size, lease, flow_run_id).next_batch()
+
+
+def reason_kind(reason: str) -> str:
+    """A reject reason without its details: "unparsable created_at: '3' is a bare number" ->
+    "unparsable created_at", "text over the size limit (25000 > 20000 chars)" -> "text over
+    the size limit"."""
+    return reason.split(": ", 1)[0].split(" (", 1)[0].strip() or reason
 
 
 def _inputs(posts: list[Post]) -> tuple[list[str], list[tuple[str, ...]]]:

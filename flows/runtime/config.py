@@ -5,6 +5,7 @@
 kind = "files"
 path = "landing/reviews"          # inside this file's folder
 map = { text = "review", created_at = "date", id = "uniqueID" }
+encoding = "cp1252"               # CSV/JSONL bytes not in UTF-8 (default UTF-8)
 
 [sources.shop]
 kind = "sql"
@@ -32,7 +33,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, UsageError, toml_syntax_error
+from pipeline.sources.encoding import check_encoding
 
 
 class SourceConfig(BaseModel):
@@ -44,6 +46,10 @@ class SourceConfig(BaseModel):
     # files
     path: str | None = None
     settle_seconds: float | None = None
+    encoding: str | None = None  # of CSV and JSONL files (default UTF-8)
+    # A single file rewritten or truncated since it was read: read it again from its start
+    # instead of refusing (an export that overwrites its file each time).
+    reread_changed: bool = False
     # sql and redis
     url: str | None = None
     url_env: str | None = None
@@ -76,6 +82,13 @@ class SourceConfig(BaseModel):
             missing.append("exactly one of table or query")
         if missing:
             raise ValueError(f"a {self.kind} source needs {', '.join(missing)}")
+        if self.encoding is not None:
+            if self.kind != "files":
+                raise ValueError("encoding is for files sources (CSV and JSONL)")
+            try:
+                self.encoding = check_encoding(self.encoding)
+            except UsageError as err:
+                raise ValueError(str(err)) from None
         return self
 
     def resolved_url(self, name: str) -> str:
@@ -135,10 +148,14 @@ def load_config(path: Path) -> ProjectConfig:
     if not path.exists():
         return ProjectConfig(folder=path.parent)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path} cannot be read: {err}") from err
+    try:
+        data = tomllib.loads(text)
         return ProjectConfig(folder=path.resolve().parent, **data)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from err
+        raise ConfigError(toml_syntax_error(path, text, err)) from err
     except ValidationError as err:
         raise ConfigError(f"{path}: {_first_error(err)}") from err
 

@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from db import repository
+from db.buckets import Bucket
 from db.engine import make_engine, redact_url
 from db.language_stats import unscored_by_language
-from db.migrate import current_revision
-from db.report_queries import ALL_SOURCES, brands_seen, load_report_data
+from db.report_queries import ALL_SOURCES, load_report_data, posts_created, report_window
 from flows.runtime.settings import Settings
 from pipeline.analytics.aggregate_math import DEFAULT_MIN_VOLUME
-from pipeline.errors import ConfigError, NoDatabaseError, UnknownBrandError
+from pipeline.errors import EmptyPeriodError, NoDatabaseError, UnknownBrandError
 from pipeline.model.domain_shift import shift_warning
 from pipeline.text.brand_file import load_brands
 
@@ -100,12 +102,21 @@ def make_report(
     brands: Sequence[str] | None = None,
     min_volume: int = DEFAULT_MIN_VOLUME,
     top_n: int = 3,
+    require_posts: bool = False,
 ) -> BrandReport:
-    """The brand report of the active model version over [since, until)."""
+    """The brand report of the active model version over [since, until).
+
+    The brands file must be readable (a ConfigError otherwise: a report of other brands than
+    asked for would mislead). With ``require_posts`` (the CLI), a period given by ``since``
+    or ``until`` that holds no post is an EmptyPeriodError saying when the posts were written;
+    a scheduled report of a quiet week stays an empty report.
+    """
     from db.buckets import check_bucket
+    from db.migrate import current_revision  # alembic: only once a report is built
     from pipeline.report.rows import build_report
 
     checked = check_bucket(bucket)
+    names = list(configured_brands(settings))
     engine = make_engine(settings.db_url)
     try:
         if current_revision(engine) is None:
@@ -115,11 +126,9 @@ def make_report(
             )
         with engine.connect() as conn:
             if brands:
-                try:
-                    known = configured_brands(settings)
-                except ConfigError:  # no brands file: the brands seen
-                    known = {name: (name,) for name in brands_seen(conn)}
-                brands = resolve_brands(brands, known)
+                brands = resolve_brands(brands, configured_brands(settings))
+            if require_posts and (since is not None or until is not None):
+                _check_period(conn, since, until, checked, source or ALL_SOURCES)
             active = repository.active_model_version(conn)
             if active is None:
                 return BrandReport([], "Brand sentiment (no active model)", bucket, None)
@@ -127,17 +136,17 @@ def make_report(
                 conn, active.version, checked, since, until, brands, source or ALL_SOURCES, top_n
             )
             # Non-English posts are stored but not scored: say how many the figures leave out.
-            skipped = {
-                lang: n
-                for lang, n in unscored_by_language(conn, since, until, active.version).items()
-                if lang != "en"
-            }
+            unscored = unscored_by_language(
+                conn,
+                since,
+                until,
+                active.version,
+                brands=brands or None,
+                source=None if source in (None, ALL_SOURCES) else source,
+            )
+            skipped = {lang: n for lang, n in unscored.items() if lang != "en"}
     finally:
         engine.dispose()
-    try:
-        names = list(configured_brands(settings))
-    except ConfigError:
-        names = sorted({row.brand for row in data.series})  # no brands file: all brands seen
     rows = build_report(data, names, brands, min_volume)
     title = report_title(data.since, data.until, bucket, source, active.version)
     if skipped:
@@ -150,6 +159,45 @@ def make_report(
         if (warning := shift_warning(name, signals, thresholds, active.version))
     ]
     return BrandReport(rows, title, bucket, active.version, warnings)
+
+
+def _check_period(
+    conn: Connection,
+    since: datetime | None,
+    until: datetime | None,
+    bucket: Bucket,
+    source: str,
+) -> None:
+    """An EmptyPeriodError when no post was created in the report's window."""
+    start, end = report_window(since, until, bucket)
+    if posts_created(conn, start, end, source)[0]:
+        return
+    n, first, last = posts_created(conn, source=source)
+    span = (
+        f"between {_day(start)} and {_day(end)}"
+        if start is not None and end is not None
+        else f"since {_day(start)}"
+        if start is not None
+        else f"before {_day(end)}"
+    )
+    of = f" of source {source}" if source != ALL_SOURCES else ""
+    if n == 0 or first is None or last is None:
+        where = f"the database holds none{of} yet: `sentimon run` stores them"
+    else:
+        written = (
+            f"the only post{of} was written on {_day(first)}"
+            if n == 1
+            else f"the {n} posts{of} were written from {_day(first)} to {_day(last)}"
+        )
+        where = f"{written}; choose --since/--until in that span"
+    raise EmptyPeriodError(f"no posts{of} {span} (UTC): {where}")
+
+
+def _day(moment: datetime | None) -> str:
+    if moment is None:
+        return "?"
+    stamp = moment.astimezone(UTC) if moment.tzinfo else moment
+    return stamp.strftime("%Y-%m-%d %H:%M") if (stamp.hour or stamp.minute) else f"{stamp:%Y-%m-%d}"
 
 
 def report_title(

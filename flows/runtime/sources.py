@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from flows.runtime.config import ProjectConfig, SourceConfig
 from pipeline.errors import ConfigError
-from pipeline.sources import FileSource, Source
+from pipeline.sources import SETTLE_SECONDS, FileSource, Source
 
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
 
@@ -114,10 +114,14 @@ def open_source(resolved: ResolvedSource) -> Source:
     cfg = resolved.config
     if cfg.kind == "files":
         assert resolved.path is not None
-        settle = cfg.settle_seconds
-        if settle is None:
-            return FileSource(resolved.path, resolved.name)
-        return FileSource(resolved.path, resolved.name, settle_seconds=settle)
+        settle = SETTLE_SECONDS if cfg.settle_seconds is None else cfg.settle_seconds
+        return FileSource(
+            resolved.path,
+            resolved.name,
+            settle_seconds=settle,
+            encoding=cfg.encoding,
+            reread_changed=cfg.reread_changed,
+        )
     assert resolved.url is not None
     if cfg.kind == "sql":
         from db.sql_source import SqlSource

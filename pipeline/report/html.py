@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from pipeline.report.text import FOOTNOTE, HEADERS, figure_cells
+from pipeline.report.text import FOOTNOTE, HEADERS, copies_text, figure_cells
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #111; }
@@ -94,7 +94,7 @@ def _posts(posts: Sequence[dict[str, Any]]) -> str:
     for post in posts:
         meta = (
             f"{escape(post['source'])} · {escape(post['created_at'][:16])} · "
-            f"score {post['score']:+.2f} · {post['copies']} copies"
+            f"score {post['score']:+.2f} · {copies_text(post['copies'])}"
         )
         url = post.get("url") or ""
         if url.startswith(("http://", "https://")):

@@ -110,13 +110,18 @@ def report_table(rows: Sequence[dict[str, Any]], title: str, warnings: Sequence[
         parts.append(Text("\nTop negative post per brand (most copies, then most negative)"))
         for brand, post in posts:
             # Text(), not markup: post text is user input and may hold [brackets].
-            copies = f", {post['copies']} copies" if post["copies"] else ""
+            copies = f", {copies_text(post['copies'])}" if post["copies"] else ""
             parts.append(
                 Text(f"  {brand} ({post['score']:+.2f}{copies}): {_one_line(post['text'])}")
             )
     for warning in warnings:
         parts.append(Text.assemble(("\nwarning: ", "bold yellow"), warning))
     return Group(*parts)
+
+
+def copies_text(n: int) -> str:
+    """``1 copy``, ``2 copies``."""
+    return f"{n} {'copy' if n == 1 else 'copies'}"
 
 
 def _one_line(text: str, limit: int = 140) -> str:
@@ -155,9 +160,8 @@ def report_markdown(
         terms = ", ".join(t["term"] for t in alert["top_terms"]) or "-"
         lines.append(f"- **{alert['kind']}** {_md(alert['summary'] or '')}; terms: {_md(terms)}")
         for post in alert["top_negative"]:
-            lines.append(
-                f"  - ({post['copies']} copies, score {post['score']:+.2f}) {_md(post['text'])}"
-            )
+            copies = copies_text(post["copies"])
+            lines.append(f"  - ({copies}, score {post['score']:+.2f}) {_md(post['text'])}")
     lines.append("")
     for row in rows:
         lines += [f"## {_md(row['brand'])}", ""]
@@ -168,7 +172,7 @@ def report_markdown(
                 lines.append("- none")
             for post in row[key]:
                 lines.append(
-                    f"- ({post['copies']} copies, score {post['score']:+.2f}, "
+                    f"- ({copies_text(post['copies'])}, score {post['score']:+.2f}, "
                     f"{post['created_at'][:16]}) {_md(post['text'])}"
                 )
             lines.append("")

@@ -18,6 +18,14 @@ from typing import IO, ClassVar, cast
 from pipeline.errors import SourceError
 from pipeline.records import RawRecord
 from pipeline.sources.base import RAW_KEEP, SourceBatch
+from pipeline.sources.encoding import (
+    BINARY_SAMPLE_BYTES,
+    GUESS_SAMPLE_BYTES,
+    Decoding,
+    binary_reason,
+    raw_bytes_text,
+)
+from pipeline.sources.identity import PAST_END, FileCursor, change, format_cursor, parse_cursor
 from pipeline.sources.landing import NotAFileError, open_regular, refusal
 from pipeline.sources.lines import (
     MAX_RECORD_BYTES,
@@ -31,8 +39,6 @@ FILE_SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz", ".parquet")
 SETTLE_SECONDS = 5.0  # a file modified more recently than this may still be being written
 _log = logging.getLogger(__name__)
 _APPENDABLE = (".csv", ".jsonl")  # read up to their last complete record while being written
-# A position past the end of any file: where a file whose compressed data broke is left.
-PAST_END = 1 << 62
 _COMPRESSED_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 Rows = Generator[tuple[RawRecord, int], None, None]  # (record, position just after it)
@@ -57,11 +63,20 @@ class _Live:
 class FileSource:
     """A CSV/JSONL(.gz)/Parquet file, or a landing folder of them read in name order.
 
-    The cursor is ``{"file": NAME, "offset": BYTES, "ctime": NS}`` (``"row": N`` for Parquet):
-    files named before NAME are done, NAME is resumed there, files after it are new, and NS is
-    the newest ctime of the files read (see below; cursors stored before it have none). Byte
-    offsets (not line numbers) make a resume a seek, not a re-read. Memory is bounded by the
-    batch size: every format is streamed.
+    The cursor is ``{"file": NAME, "offset": BYTES, "ctime": NS, ...}`` (``"row": N`` for
+    Parquet; pipeline/sources/identity.py): files named before NAME are done, NAME is resumed
+    there, files after it are new, and NS is the newest ctime of the files read (see below;
+    cursors stored before it have none). Byte offsets (not line numbers) make a resume a seek,
+    not a re-read. Memory is bounded by the batch size: every format is streamed.
+
+    The cursor also identifies NAME (size, mtime, a fingerprint of its bytes), so a file
+    rewritten or truncated under the same name is never read on from the old offset: a single
+    file (``--input FILE``) is refused with a SourceError unless ``reread_changed``, which reads
+    it again from its start; in a landing folder it is read again from its start with a notice
+    (a folder has no one to answer a question; the upserts keep stored records once). A file
+    of binary data is refused before any of it is read (a single file: SourceError; in a
+    folder: a notice, and the file is passed over). Records are decoded with ``encoding``
+    (UTF-8 by default, pipeline/sources/encoding.py).
 
     Files still being written wait: names ending ``.tmp``/``.part`` (or starting with a dot) are
     not listed, and reading stops at the first file modified less than ``settle_seconds`` ago,
@@ -87,11 +102,20 @@ class FileSource:
     path: Path
     name: str
     settle_seconds: float = SETTLE_SECONDS
+    encoding: str | None = None  # a Python codec name; None: UTF-8
+    reread_changed: bool = False  # a single file rewritten since it was read: read it anew
     # Landing-folder entries not read (symlinks leaving the folder, FIFOs, ...): name -> why.
     refused: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     # Files that landed behind the cursor and sent it back (see above).
     late: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    # What a run should tell its user about the files (landed late, rewritten, binary): one
+    # line each, in the order found, each once.
+    notices: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
     _live: _Live | None = field(default=None, init=False, repr=False, compare=False)
+    _decoding: Decoding = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._decoding = Decoding(self.encoding)
 
     def files(self) -> list[Path]:
         """The input files in reading order (settled or not); refused entries are left out."""
@@ -109,7 +133,10 @@ class FileSource:
         raise SourceError(f"input {self.path} does not exist: give a file or a folder")
 
     def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
-        start_file, start_pos, newest = _parse_cursor(cursor)
+        stored = parse_cursor(cursor)
+        start_file, start_pos, newest = (
+            (stored.file, stored.position, stored.newest) if stored else (None, 0, None)
+        )
         single = not self.path.is_dir()
         files = self.files()
         if single and start_file is not None and start_file != files[0].name:
@@ -118,6 +145,8 @@ class FileSource:
                 f"source {self.name!r} has a cursor in {start_file!r}, not in "
                 f"{files[0].name!r}: give this input a --source name of its own"
             )
+        if stored is not None and self._rewritten(files[0] if single else None, stored):
+            start_pos = 0
         if not single and start_file is not None and newest is not None:
             late = self._landed_behind(files, start_file, newest)
             if late is not None:
@@ -135,21 +164,71 @@ class FileSource:
             if not settled and not (single and _suffix(file) in _APPENDABLE):
                 break  # later files wait too: the cursor must not jump over this one
             newest = max(newest or 0, changed)
+            begin = start_pos if key == start_file else 0
+            if begin == 0 and self._binary(file, single):
+                continue
             # A file still being written gives its complete records; its last one waits.
-            rows = self._rows(file, start_pos if key == start_file else 0, complete=settled)
+            rows = self._rows(file, begin, complete=settled)
             try:
                 for record, end in rows:
                     records.append(record)
                     position = (file, end)
                     if len(records) >= limit:
                         self._live = _Live(key, end, rows)
-                        return SourceBatch(records, _format_cursor(file, end, newest))
+                        return SourceBatch(records, format_cursor(file, end, newest))
             except FileNotFoundError:
                 continue  # removed between the listing and the opening
             except NotAFileError as err:
                 self.refused[key] = err.reason  # swapped for a FIFO or a folder since listed
                 continue
-        return SourceBatch(records, _format_cursor(*position, newest) if position else None)
+        return SourceBatch(records, format_cursor(*position, newest) if position else None)
+
+    def _rewritten(self, single_file: Path | None, stored: FileCursor) -> bool:
+        """Whether the cursor's file was rewritten or truncated, so that it must be read again
+        from its start; a single file that was is refused unless ``reread_changed``."""
+        file = single_file or self.path / stored.file
+        try:
+            how = change(file, stored)
+        except (FileNotFoundError, NotAFileError):
+            return False  # gone or swapped: the listing and the read deal with it
+        if how is None:
+            return False
+        if single_file is not None and not self.reread_changed:
+            unit = "row" if file.name.lower().endswith(".parquet") else "byte"
+            raise SourceError(
+                f"{file.name} {how}; reading on from {unit} {stored.position:,} of source "
+                f"{self.name!r} would start mid-record. Read it again from its start with "
+                f"--reread-changed (posts already stored keep their stored version), or start the "
+                f"source over: sentimon sources reset {self.name} --to-start"
+            )
+        self._notice(f"{file.name} {how}: read again from its start")
+        return True
+
+    def _binary(self, file: Path, single: bool) -> bool:
+        """Whether ``file`` holds binary data and is passed over (in a folder, with a notice);
+        a single file of it is refused with a SourceError."""
+        if _suffix(file) == ".parquet":
+            return False
+        try:
+            with _open(file) as fh:
+                why = binary_reason(fh.read(BINARY_SAMPLE_BYTES))
+        except (OSError, NotAFileError, *_COMPRESSED_ERRORS):
+            return False  # the read itself finds and reports it
+        if why is None:
+            return False
+        if single:
+            raise SourceError(
+                f"{file.name} holds {why}: nothing was read; give a CSV, JSONL (.jsonl) or "
+                "Parquet file"
+            )
+        self.refused[file.name] = why
+        self._notice(f"{file.name} not read: it holds {why}")
+        return True
+
+    def _notice(self, message: str) -> None:
+        if message not in self.notices:
+            self.notices.append(message)
+            _log.warning("source %s: %s", self.name, message)
 
     def _landed_behind(self, files: list[Path], start_file: str, newest: int) -> str | None:
         """The first file named before the cursor's that changed after every file the cursor
@@ -160,11 +239,9 @@ class FileSource:
             changed = _ctime(file)
             if changed is not None and changed > newest:
                 self.late.add(file.name)
-                _log.warning(
-                    "source %s: %r landed after files named later were read: reading again "
-                    "from it (records already stored are kept once)",
-                    self.name,
-                    file.name,
+                self._notice(
+                    f"{file.name} landed (or changed) after files named later were read: "
+                    "read again from it (records already stored are kept once)"
                 )
                 return file.name
         return None
@@ -192,12 +269,13 @@ class FileSource:
             if (live.file, live.position) == (file.name, position):
                 return live.rows
             live.rows.close()
-        return _guard_compressed(_read_file(file, position, complete), file, position, complete)
+        rows = _read_file(file, position, complete, self._decoding)
+        return _guard_compressed(rows, file, position, complete)
 
 
-def csv_header(path: Path) -> tuple[str, list[str]] | None:
+def csv_header(path: Path, encoding: str | None = None) -> tuple[str, list[str]] | None:
     """(file name, header) of a CSV file, or of a landing folder's first CSV by name; None
-    when there is none to read (no CSV, unreadable, not a UTF-8 header)."""
+    when there is none to read (no CSV, unreadable, binary, a header not in ``encoding``)."""
     try:
         files = FileSource(path, path.name, settle_seconds=0).files()
     except SourceError:
@@ -207,7 +285,10 @@ def csv_header(path: Path) -> tuple[str, list[str]] | None:
         return None
     try:
         with _open(first) as fh:
-            header = _header(fh.readline(MAX_RECORD_BYTES + 1))
+            line = fh.readline(MAX_RECORD_BYTES + 1)
+            if binary_reason(line + fh.read(BINARY_SAMPLE_BYTES)) is not None:
+                return None  # no header at all: the read refuses the file
+            header = _header(line, Decoding(encoding))
     except (OSError, NotAFileError, *_COMPRESSED_ERRORS):
         return None
     return (first.name, header) if header else None
@@ -231,29 +312,6 @@ def _candidates(folder: Path) -> Iterator[Path]:
     for entry in entries:
         if _suffix(entry) and not entry.name.startswith("."):
             yield entry
-
-
-def _parse_cursor(cursor: str | None) -> tuple[str | None, int, int | None]:
-    """(file, position, newest ctime in ns or None) of a stored cursor."""
-    if not cursor:
-        return None, 0, None
-    try:
-        data = json.loads(cursor)
-        position = int(data["row"] if "row" in data else data["offset"])
-        newest = data.get("ctime")
-        return str(data["file"]), position, int(newest) if newest is not None else None
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise SourceError(
-            f"stored cursor {cursor!r} is not a file cursor: was the source renamed?"
-        ) from err
-
-
-def _format_cursor(file: Path, position: int, newest: int | None = None) -> str:
-    unit = "row" if _suffix(file) == ".parquet" else "offset"
-    data: dict[str, object] = {"file": file.name, unit: position}
-    if newest is not None:
-        data["ctime"] = newest
-    return json.dumps(data)
 
 
 def _ctime(file: Path) -> int | None:
@@ -293,7 +351,7 @@ def _guard_compressed(rows: Rows, path: Path, offset: int, complete: bool) -> Ro
             yield RawRecord(f"{path.name}@{last}", None, "", reason), PAST_END
 
 
-def _read_file(path: Path, position: int, complete: bool) -> Rows:
+def _read_file(path: Path, position: int, complete: bool, decoding: Decoding) -> Rows:
     """Yield (record, position just after it) from ``position`` (bytes, or rows for Parquet).
 
     ``complete`` False: the file may still be written, so a last record without its newline
@@ -306,12 +364,25 @@ def _read_file(path: Path, position: int, complete: bool) -> Rows:
 
         yield from read_parquet(path, position)
     elif suffix.startswith(".csv"):
-        yield from _read_csv(path, position, complete)
+        yield from _read_csv(path, position, complete, decoding)
     else:
-        yield from _read_jsonl(path, position, complete)
+        yield from _read_jsonl(path, position, complete, decoding)
 
 
-def _read_jsonl(path: Path, offset: int, complete: bool) -> Rows:
+def _undecodable(decoding: Decoding, path: Path, record: bytes) -> str:
+    """The reject reason of a record of ``path`` that ``decoding`` cannot decode."""
+
+    def head() -> bytes:
+        try:
+            with _open(path) as fh:
+                return fh.read(GUESS_SAMPLE_BYTES)
+        except (OSError, NotAFileError, *_COMPRESSED_ERRORS):
+            return b""
+
+    return decoding.reason(path.name, head, record)
+
+
+def _read_jsonl(path: Path, offset: int, complete: bool, decoding: Decoding) -> Rows:
     with _open(path) as fh:
         fh.seek(offset)
         pos = offset
@@ -323,7 +394,13 @@ def _read_jsonl(path: Path, offset: int, complete: bool) -> Rows:
             if size > MAX_RECORD_BYTES:
                 yield _too_long(locator, line, size), pos
             elif line.strip():
-                yield _parse_json_line(locator, line, complete=ended), pos
+                text = decoding.decode(line)
+                if text is None:
+                    raw = raw_bytes_text(line.rstrip(b"\r\n")[:RAW_KEEP])
+                    reason = _undecodable(decoding, path, line)
+                    yield RawRecord(locator, None, raw, reason), pos
+                else:
+                    yield _parse_json_line(locator, text, complete=ended), pos
 
 
 def _too_long(locator: str, head: bytes, size: int) -> RawRecord:
@@ -332,12 +409,7 @@ def _too_long(locator: str, head: bytes, size: int) -> RawRecord:
     return RawRecord(locator, None, raw, reason)
 
 
-def _parse_json_line(locator: str, line: bytes, complete: bool) -> RawRecord:
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        raw = line.decode("utf-8", errors="replace")[:RAW_KEEP]
-        return RawRecord(locator, None, raw, "invalid UTF-8")
+def _parse_json_line(locator: str, text: str, complete: bool) -> RawRecord:
     raw = text.rstrip("\r\n")[:RAW_KEEP]
     try:
         value = json.loads(text)
@@ -353,21 +425,24 @@ def _parse_json_line(locator: str, line: bytes, complete: bool) -> RawRecord:
     return RawRecord(locator, value, raw)
 
 
-def _read_csv(path: Path, offset: int, complete: bool) -> Rows:
+def _read_csv(path: Path, offset: int, complete: bool, decoding: Decoding) -> Rows:
     raise_csv_field_limit()
     with _open(path) as fh:
         header_line = fh.readline(MAX_RECORD_BYTES + 1)
-        header = _header(header_line)
+        header = _header(header_line, decoding)
         if header is None:
             # A bad header makes every row unreadable: the whole file is one reject, once.
             if offset == 0 and complete:
                 size = len(header_line) + sum(size for _, size, _ in bounded_lines(fh))
-                raw = header_line[:RAW_KEEP].decode("utf-8", errors="replace")
-                reason = "the first line is not a UTF-8 CSV header; the file is skipped"
+                raw = raw_bytes_text(header_line[:RAW_KEEP])
+                reason = "the first line is not a CSV header"
+                if decoding.decode(header_line) is None:
+                    reason += f" ({_undecodable(decoding, path, header_line)})"
+                reason += "; the file is skipped"
                 yield RawRecord(f"{path.name}@0", None, raw, reason), max(size, 1)
             return
         fh.seek(max(offset, len(header_line)))
-        feed = CsvFeed(fh, fh.tell())
+        feed = CsvFeed(fh, fh.tell(), encoding=decoding.codec)
         reader = csv.reader(feed)
         start = feed.pos
         while True:
@@ -387,26 +462,37 @@ def _read_csv(path: Path, offset: int, complete: bool) -> Rows:
                 continue
             if feed.eof and not complete:
                 return  # ended by the end of the file: its writer may not be done with it
-            record = _csv_record(locator, row, header, feed.bad)
+            bad = _undecodable(decoding, path, feed.record_bytes()) if feed.bad else None
+            record = _csv_record(locator, row, header, bad)
             if record is not None:
                 yield record, feed.pos
             start = feed.pos
             feed.new_record()
 
 
-def _header(line: bytes) -> list[str] | None:
+def _header(line: bytes, decoding: Decoding) -> list[str] | None:
     if len(line) > MAX_RECORD_BYTES:
         return None
+    # A UTF-8 byte order mark is no part of the first column's name.
+    text = decoding.decode(
+        line.removeprefix(b"\xef\xbb\xbf") if decoding.encoding is None else line
+    )
+    if text is None:
+        return None
     try:
-        return next(csv.reader([line.decode("utf-8-sig")]))
-    except (UnicodeDecodeError, StopIteration, csv.Error):
+        return next(csv.reader([text]))
+    except (StopIteration, csv.Error):
         return None
 
 
-def _csv_record(locator: str, row: list[str], header: list[str], bad: bool) -> RawRecord | None:
+def _csv_record(
+    locator: str, row: list[str], header: list[str], undecodable: str | None
+) -> RawRecord | None:
+    """``undecodable``: the reject reason when the record's bytes are not in the encoding (its
+    cells are then Latin-1 text, one character per byte, kept as the raw copy)."""
     raw = _csv_raw(row)
-    if bad:
-        return RawRecord(locator, None, raw, "invalid UTF-8")
+    if undecodable is not None:
+        return RawRecord(locator, None, raw, undecodable)
     if not any(cell.strip() for cell in row):
         return None
     if len(row) > len(header):

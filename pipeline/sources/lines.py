@@ -48,18 +48,22 @@ def bounded_lines(
 
 
 class CsvFeed:
-    """Decoded lines for csv.reader, counting bytes, remembering bad UTF-8, bounding records.
+    """Decoded lines for csv.reader, counting bytes, remembering undecodable bytes, bounding
+    records.
 
     The owner calls ``new_record()`` after every row; a record that grows over ``limit`` is
     skipped to its end (quotes respected, see ``_csv_scan``) and RecordTooLong raised, which
     csv.reader passes on and survives: its next row starts after the skipped record.
     """
 
-    def __init__(self, fh: IO[bytes], offset: int, limit: int = MAX_RECORD_BYTES) -> None:
+    def __init__(
+        self, fh: IO[bytes], offset: int, limit: int = MAX_RECORD_BYTES, encoding: str = "utf-8"
+    ) -> None:
         self.fh = fh
         self.pos = offset
         self.limit = limit
-        self.bad = False  # the current record has invalid UTF-8
+        self.encoding = encoding  # an ASCII-compatible one (pipeline/sources/encoding.py)
+        self.bad = False  # the current record has bytes the encoding cannot decode
         self.eof = False  # the current record was ended by the end of the file, not a newline
         self._lines: list[bytes] = []
         self._size = 0
@@ -83,10 +87,15 @@ class CsvFeed:
             self._skip_record(line)
         self._lines.append(line)
         try:
-            return line.decode("utf-8")
+            return line.decode(self.encoding)
         except UnicodeDecodeError:
             self.bad = True
-            return line.decode("utf-8", errors="replace")
+            # One character per byte: the raw copy keeps the bytes (Latin-1 gives them back).
+            return line.decode("latin-1")
+
+    def record_bytes(self) -> bytes:
+        """The bytes of the current record read so far."""
+        return b"".join(self._lines)
 
     def _skip_record(self, line: bytes) -> None:
         head = b"".join([*self._lines, line[:HEAD_BYTES]])[:HEAD_BYTES]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,12 +31,14 @@ class Validator:
     """Turns raw records of one source into posts and rejects.
 
     ``column_map`` maps our field names to the source's (``{"text": "review"}``), so foreign
-    layouts need no conversion step.
+    layouts need no conversion step. ``guard_first_batch``: a source's first batch is refused
+    when most of it is rejected for one reason (pipeline/sources/guard.py).
     """
 
     source: str
     column_map: Mapping[str, str] | None = None
     max_text_chars: int = MAX_TEXT_CHARS
+    guard_first_batch: bool = False
 
     def split(
         self, records: Iterable[RawRecord], now: datetime | None = None
@@ -107,7 +110,31 @@ class Validator:
         return {ours: fields.get(self.column_map.get(ours, ours)) for ours in FIELDS}
 
     def _reject(self, record: RawRecord, reason: str, external_id: str | None = None) -> Reject:
-        return Reject(self.source, record.locator, reason, record.raw, external_id)
+        fields = None
+        if record.error is None and record.fields is not None:
+            fields = replayable_fields(record.fields, self.max_text_chars + 1)
+        return Reject(self.source, record.locator, reason, record.raw, external_id, fields)
+
+
+def replayable_fields(fields: Mapping[str, Any], keep: int) -> dict[str, Any] | None:
+    """``fields`` as JSON can store them, each text value cut at ``keep`` characters; None when
+    they cannot be stored (nested too deeply to write back, say): such a reject is kept, but
+    cannot be replayed.
+
+    ``keep`` one over the text limit keeps every validation outcome: a value longer than that is
+    over the limit of whatever field a mapping makes it (text, id, author, url, brand) and
+    unparsable as a time, both before and after the cut. Values JSON cannot hold (a Parquet
+    timestamp, say) are kept as their text.
+    """
+    kept = {str(k): v[:keep] if isinstance(v, str) else v for k, v in fields.items()}
+    try:
+        try:
+            json.dumps(kept)
+        except (TypeError, ValueError):
+            kept = json.loads(json.dumps(kept, default=str))
+    except Exception:  # whatever a record holds, it must not stop its own rejection
+        return None
+    return kept
 
 
 def unstorable(name: str, value: str, limit: int | None = -1) -> str | None:

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, toml_syntax_error
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,17 @@ class BrandCatalog:
 def load_brands(path: Path) -> BrandCatalog:
     """Read a brands TOML file (``[[brands]]`` tables); raise ConfigError on any defect."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise ConfigError(f"brands file {path} not found: set SENTIMON_BRANDS") from err
+        raise ConfigError(
+            f"brands file {path} not found: set SENTIMON_BRANDS to your brands file"
+        ) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"brands file {path} cannot be read: {err}") from err
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"brands file {path} is not valid TOML: {err}") from err
+        raise ConfigError(f"brands file {toml_syntax_error(path, text, err)}") from err
     entries = data.get("brands")
     if not isinstance(entries, list):
         raise ConfigError(f"brands file {path} needs [[brands]] tables")

@@ -6,6 +6,13 @@ weights with a small learning rate for a few epochs, stops early on a part of th
 a further part is kept aside so that the new version and its base are measured on the same
 texts that neither was chosen on.
 
+A few hundred labels make one fine-tune a gamble: which few dozen texts early stopping reads
+decides the epoch, and on the UCI sentences one run in four ended below its base. So the
+labels are cut into ``folds``; each fold fine-tunes on the others and stops early on itself,
+and the new weights are the mean of the folds' (a "model soup": the runs start from the same
+base, so their weights can be averaged). Measured in docs/model-card.md: 12 of 12 runs gained,
+where single runs ranged from -2.1 to +3.0 points.
+
 Binary labels (positive/negative only, e.g. star ratings without 3s) train the 3-class head on
 the classes present: the loss is taken over those classes' logits only, so the neutral logit
 is not pushed down for want of neutral examples. With binary labels the measure that matters
@@ -19,6 +26,7 @@ import copy
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,6 +36,7 @@ import numpy as np
 import spacy
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
 
 from pipeline.errors import ConfigError, CorpusError
 from pipeline.model.artifacts import CONFIG, TOKENIZER, load_scorer, save_model
@@ -74,7 +83,10 @@ class AdaptConfig:
     # wrong in this domain) rather than without it as the base was trained.
     prior_in_training: bool = False
     holdout: float = 0.3  # share of the labels kept aside for the report (`train --base`)
-    validation: float = 0.2  # share of the rest that early stopping reads
+    # Fine-tunes whose weights are averaged, each stopping early on its own fifth of the labels
+    # (module docstring); 1: a single fine-tune stopping early on ``validation`` of them.
+    folds: int = 5
+    validation: float = 0.2  # share of the rest that early stopping reads when folds = 1
     threads: int = 1
 
     def __post_init__(self) -> None:
@@ -85,8 +97,10 @@ class AdaptConfig:
                 f"holdout ({self.holdout}) and validation ({self.validation}) are shares "
                 "strictly between 0 and 1"
             )
-        if min(self.epochs, self.batch_size, self.patience, self.threads) < 1 or self.lr <= 0:
-            raise ConfigError("epochs, batch_size, patience and threads must be >= 1, lr > 0")
+        if min(self.epochs, self.batch_size, self.patience, self.threads, self.folds) < 1:
+            raise ConfigError("epochs, batch_size, patience, threads and folds must be >= 1")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, not {self.lr}")
 
 
 @dataclass
@@ -268,6 +282,66 @@ def fine_tune(
     return TrainResult(scorer.vocab, model, final_config, best.epoch, temperature, history)
 
 
+def fine_tune_folds(
+    base: BaseVersion,
+    tokens: Sequence[Sequence[str]],
+    labels: Sequence[int],
+    config: AdaptConfig,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> tuple[TrainResult, list[int]]:
+    """Fine-tune on all of ``tokens``: the mean of ``config.folds`` fine-tunes, each stopping
+    early on one fold (stratified, seeded) and trained on the others; with ``folds`` = 1 (or a
+    class too small to appear in every fold's training part), one fine-tune stopping early on
+    ``config.validation`` of the texts. Returns the result and each fine-tune's best epoch.
+
+    The temperature is the mean of the folds' (each fitted on its own fold); labels do not
+    depend on it.
+    """
+    # Every class must reach every fold's training part: no more folds than its texts.
+    smallest = min(Counter(labels).values(), default=0)
+    folds = min(config.folds, smallest)
+    if folds < 2:
+        fit, val = stratified_split(labels, config.validation, config.seed + 1)
+        result = fine_tune(
+            base,
+            [tokens[i] for i in fit],
+            [labels[i] for i in fit],
+            [tokens[i] for i in val],
+            [labels[i] for i in val],
+            config,
+            on_epoch,
+        )
+        return result, [result.best_epoch]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+    results: list[TrainResult] = []
+    for fit, val in splitter.split(np.zeros(len(labels)), labels):
+        results.append(
+            fine_tune(
+                base,
+                [tokens[i] for i in fit],
+                [labels[i] for i in fit],
+                [tokens[i] for i in val],
+                [labels[i] for i in val],
+                config,
+                on_epoch,
+            )
+        )
+    states = [r.model.state_dict() for r in results]
+    model = results[0].model
+    model.load_state_dict({name: sum(s[name] for s in states) / len(states) for name in states[0]})
+    model.eval()
+    epochs = [r.best_epoch for r in results]
+    soup = TrainResult(
+        results[0].vocab,
+        model,
+        results[0].model_config,
+        best_epoch=round(float(np.median(epochs))),
+        temperature=float(np.mean([r.temperature for r in results])),
+        history=[report for r in results for report in r.history],
+    )
+    return soup, epochs
+
+
 def _present_loss(probs: np.ndarray, labels: np.ndarray, present: Sequence[int]) -> float:
     """Mean negative log-likelihood over the classes trained on (probabilities renormalised)."""
     picked = probs[:, list(present)]  # [M, K]
@@ -325,18 +399,8 @@ def run_adaptation(
         raise CorpusError(f"{data_path}: every label is {LABELS[labels[0]]!r}: label both sides")
     tokens = base.scorer.tokenize(texts)
     kept, aside = stratified_split(labels, config.holdout, config.seed)
-    kept_labels = [labels[i] for i in kept]
-    fit_rows, val_rows = stratified_split(kept_labels, config.validation, config.seed + 1)
-    train_idx, val_idx = [kept[i] for i in fit_rows], [kept[i] for i in val_rows]
-
-    result = fine_tune(
-        base,
-        [tokens[i] for i in train_idx],
-        [labels[i] for i in train_idx],
-        [tokens[i] for i in val_idx],
-        [labels[i] for i in val_idx],
-        config,
-        on_epoch,
+    result, fold_epochs = fine_tune_folds(
+        base, [tokens[i] for i in kept], [labels[i] for i in kept], config, on_epoch
     )
     aside_tokens, aside_labels = [tokens[i] for i in aside], [labels[i] for i in aside]
     base_probs = predict_probs(
@@ -364,11 +428,12 @@ def run_adaptation(
                 "unique_texts": len(unique),
                 "labels": unique["label"].value_counts().to_dict(),
             },
-            "split": {"train": len(train_idx), "validation": len(val_idx), "holdout": len(aside)},
+            "split": {"train": len(kept), "folds": len(fold_epochs), "holdout": len(aside)},
             "config": asdict(config),
         },
         "training": {
             "best_epoch": result.best_epoch,
+            "fold_best_epochs": fold_epochs,
             "temperature": result.temperature,
             "history": [asdict(report) for report in result.history],
         },

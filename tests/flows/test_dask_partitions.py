@@ -130,3 +130,16 @@ def test_reading_per_file_gives_the_results_of_a_sequential_read(tmp_path, monke
     assert plan_partitions(prt.engine, resolved, requested=False) == []
     assert read_partition(parts[0], 5, None, None) == []
     assert snapshot(prt.engine)["n_read"] == n_lines
+
+
+def test_files_read_per_file_keep_the_run_s_encoding(engine, tmp_path):
+    import dataclasses
+
+    folder = tmp_path / "landing"
+    write_landing(folder)
+    resolved = adhoc_source(str(folder), "reviews")
+    latin = dataclasses.replace(
+        resolved, config=resolved.config.model_copy(update={"encoding": "cp1252"})
+    )
+    parts = plan_partitions(engine, latin, requested=True)
+    assert parts and {p.encoding for p in parts} == {"cp1252"}

@@ -21,8 +21,10 @@ from db.tables import posts, rejects
 from flows.runtime.batch import process_batch
 from flows.runtime.process import Runtime, prepare_database
 from flows.runtime.settings import BUNDLED_BRANDS, Settings
+from pipeline.errors import SourceError
 from pipeline.model.artifacts import load_scorer
 from pipeline.sources import FileSource
+from pipeline.sources.encoding import BINARY_SAMPLE_BYTES
 from pipeline.sources.validate import Validator
 from pipeline.text.brand_file import load_brands
 from pipeline.text.brands import BrandMatcher
@@ -85,11 +87,17 @@ def _run(rt, path, source):
         n_new += report.n_new_posts
         n_rejects += report.n_rejects
         assert report.n_posts + report.n_rejects == report.n_read
+    stored, refused = _run_counts(rt, source)
+    assert stored == n_new  # each stored post was counted new exactly once
+    return read, n_posts, n_rejects, stored, refused
+
+
+def _run_counts(rt, source):
+    """(posts, rejects) stored for ``source``."""
     with rt.engine.connect() as conn:
         stored = conn.execute(select(func.count()).where(posts.c.source == source)).scalar()
         refused = conn.execute(select(func.count()).where(rejects.c.source == source)).scalar()
-    assert stored == n_new  # each stored post was counted new exactly once
-    return read, n_posts, n_rejects, stored, refused
+    return stored, refused
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -99,6 +107,11 @@ def test_jsonl_records_all_end_in_posts_or_rejects(runtime, tmp_path_factory, li
     path = tmp_path_factory.mktemp("in") / f"{source}.jsonl"
     body = b"\n".join(lines) + (b"" if truncated or not lines else b"\n")
     path.write_bytes(body)
+    if b"\x00" in body[:BINARY_SAMPLE_BYTES]:  # binary data, not text: refused as a whole
+        with pytest.raises(SourceError, match="holds binary data"):
+            _run(runtime, path, source)
+        assert _run_counts(runtime, source) == (0, 0)
+        return
     read, n_posts, n_rejects, stored, refused = _run(runtime, path, source)
     assert read == len(lines)
     assert refused == n_rejects  # one reject row per bad record

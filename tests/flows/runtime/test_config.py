@@ -134,3 +134,20 @@ def test_adhoc_file_sources_are_named_after_their_resolved_path(tmp_path, monkey
 def test_bad_adhoc_inputs(uri, message):
     with pytest.raises((ConfigError, ValueError), match=message):
         adhoc_source(uri)
+
+
+def test_a_files_source_names_its_encoding_and_a_bad_one_is_refused(tmp_path):
+    from flows.runtime.sources import open_source
+
+    body = '[sources.old]\nkind = "files"\npath = "in"\nencoding = "{}"\n'
+    cfg = load_config(_write(tmp_path, body.format("Latin-1")))
+    assert cfg.source("old").encoding == "iso8859-1"
+    reader = open_source(resolve_source(cfg, "old", None))
+    assert reader.encoding == "iso8859-1"
+    for name, message in (("latin-9x", "unknown encoding"), ("utf-16", "iconv")):
+        with pytest.raises(ConfigError, match=message):
+            load_config(_write(tmp_path, body.format(name)))
+    sql = '[sources.shop]\nkind = "sql"\nurl = "sqlite:///x.db"\ntable = "t"\n'
+    sql += 'cursor_column = "id"\nencoding = "cp1252"\n'
+    with pytest.raises(ConfigError, match="encoding is for files sources"):
+        load_config(_write(tmp_path, sql))

@@ -72,7 +72,9 @@ def test_csv_with_quoted_newlines_bad_utf8_and_extra_columns(tmp_path):
         b"4,fine,2026-01-02\n"
     )
     records = files(path).read_batch(None, 10).records
-    assert [r.error for r in records] == [None, "invalid UTF-8", "too many columns: 5 > 3", None]
+    latin = "not UTF-8 (looks like cp1252): rerun with --encoding cp1252"
+    assert [r.error for r in records] == [None, latin, "too many columns: 5 > 3", None]
+    assert records[1].raw == "2,caf\xe9 latin-1,2026-01-01"  # its bytes, one character each
     assert records[0].fields["text"] == "line one\nline two"
     # Resuming after the multi-line record lands exactly on the next record.
     cursor = files(path).read_batch(None, 1).cursor_to
@@ -88,7 +90,7 @@ def test_jsonl_bad_lines_become_error_records_not_exceptions(tmp_path):
         None,
         "not a JSON object",
         "invalid JSON: Expecting property name enclosed in double quotes",
-        "invalid UTF-8",
+        "not UTF-8 (looks like cp1252): rerun with --encoding cp1252",
         "truncated last line",
     ]
 

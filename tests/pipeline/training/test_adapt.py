@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from sklearn.model_selection import StratifiedKFold
 
 from pipeline.errors import ConfigError, CorpusError
 from pipeline.model.artifacts import save_model
@@ -14,6 +15,7 @@ from pipeline.text.tokenize import TextConfig, make_nlp
 from pipeline.training.adapt import (
     AdaptConfig,
     fine_tune,
+    fine_tune_folds,
     load_base,
     run_adaptation,
     selection_score,
@@ -77,6 +79,40 @@ def test_binary_labels_train_the_classes_present_only(base, tiny_examples):
     assert torch.equal(head[NEU], old[NEU])  # the neutral logit got no gradient
     assert not torch.equal(head[POS], old[POS])
     assert 0.0 <= selection_score(labels, torch.rand(len(labels), 3).numpy()) <= 1.0
+
+
+def test_folds_average_the_weights_of_one_fine_tune_per_fold(base, tiny_examples):
+    tokens, labels = _texts(base, tiny_examples[::2])
+    config = AdaptConfig(epochs=2, batch_size=8, folds=3)
+    soup, epochs = fine_tune_folds(base, tokens, labels, config)
+    assert len(epochs) == 3 and soup.best_epoch in epochs
+    # The first fold by hand: trained on the other two thirds, stopping early on its own.
+    fit, val = next(
+        StratifiedKFold(n_splits=3, shuffle=True, random_state=config.seed).split(tokens, labels)
+    )
+    first = fine_tune(
+        base,
+        [tokens[i] for i in fit],
+        [labels[i] for i in fit],
+        [tokens[i] for i in val],
+        [labels[i] for i in val],
+        config,
+    )
+    mixed = soup.model.state_dict()["head.weight"]
+    assert not torch.equal(mixed, first.model.state_dict()["head.weight"])  # an average, not one
+    again, _ = fine_tune_folds(base, tokens, labels, config)  # seeded: the same weights
+    for key, value in soup.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[key]), key
+    for key, value in base.scorer.model.state_dict().items():  # the base is left alone
+        assert not key.startswith("head.") or not torch.equal(value, mixed)
+
+
+def test_a_class_too_small_for_every_fold_falls_back_to_one_fine_tune(base, tiny_examples):
+    polar = [(t, y) for t, y in tiny_examples if y != "neutral"][:30]
+    tokens, labels = _texts(base, polar)
+    labels = [NEG] + [POS] * (len(labels) - 1)  # one negative text cannot reach every fold
+    result, epochs = fine_tune_folds(base, tokens, labels, AdaptConfig(epochs=1, folds=5))
+    assert len(epochs) == 1 and result.best_epoch == epochs[0]
 
 
 def test_one_class_is_a_clear_error(base, tiny_examples):

@@ -1,0 +1,156 @@
+"""`sentimon sources list|reset`: where each source stands, and moving its cursor back."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli.app import console, err_console, sources_app
+from flows.cli.errors import handle_errors, usage_error
+from flows.runtime.settings import Settings
+
+FormatOption = Annotated[str, typer.Option("--format", help="table or json")]
+
+
+@sources_app.command("list")
+@handle_errors()
+def sources_list(fmt: FormatOption = "table") -> None:
+    """Each source the database knows: its cursor, its last batch and what its batches read,
+    the rejects it holds now, and the run holding it, if any."""
+    if fmt not in ("table", "json"):
+        raise usage_error(f"--format {fmt!r}: use table or json")
+    from db.sources import source_states
+    from flows.runtime.resets import open_results
+
+    engine = open_results(Settings())
+    with engine.connect() as conn:
+        states = source_states(conn)
+    now = datetime.now(UTC)
+    rows = [_as_dict(s, now) for s in states]
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if not rows:
+        console.print("no sources yet: `sentimon run --input PATH` reads one")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for name in ("source", "cursor", "last batch (UTC)", "batches", "read", "posts", "rejects"):
+        table.add_column(
+            name,
+            justify="right" if name in ("batches", "read", "posts", "rejects") else "left",
+            overflow="fold",
+        )
+    for s, row in zip(states, rows, strict=True):
+        last = f"{s.last_batch_at:%Y-%m-%d %H:%M:%S}" if s.last_batch_at else "-"
+        cursor = _cursor_text(s.position, s.partitions)
+        if row["running"]:
+            cursor += " (being read)"
+        table.add_row(
+            s.name, cursor, last, str(s.batches), str(s.n_read), str(s.n_posts), str(s.rejects)
+        )
+    print_table(table)
+
+
+def print_table(table: Any) -> None:
+    """A rich table on stdout: fitted to a terminal, whole lines into a pipe or a file (where
+    a cut cell would be lost to grep and scripts)."""
+    from rich.console import Console
+
+    out = console if console.is_terminal else Console(width=1_000, highlight=False)
+    out.print(table, markup=False, highlight=False, soft_wrap=True)
+
+
+def _as_dict(state: Any, now: datetime) -> dict[str, Any]:
+    running = state.lease_expires_at is not None and state.lease_expires_at > now
+    return {
+        "source": state.name,
+        "cursor": state.position,
+        "cursor_updated_at": _iso(state.cursor_updated_at),
+        "file_cursors": state.partitions,
+        "batches": state.batches,
+        "last_batch_at": _iso(state.last_batch_at),
+        "read": state.n_read,
+        "posts": state.n_posts,
+        "new_posts": state.n_new_posts,
+        "rejects": state.rejects,
+        "running": running,
+        "lease_owner": state.lease_owner if running else None,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _cursor_text(position: str | None, partitions: dict[str, str | None]) -> str:
+    """A files cursor as ``FILE @ OFFSET``; others as stored; per-file cursors counted."""
+    if partitions:
+        return f"{len(partitions)} file(s), read per file"
+    if position is None:
+        return "- (reads from the start)"
+    try:
+        data = json.loads(position)
+    except ValueError:
+        return position
+    if isinstance(data, dict) and "file" in data:
+        unit, at = ("row", data["row"]) if "row" in data else ("byte", data.get("offset", 0))
+        return f"{data['file']} @ {unit} {at:,}"
+    return position
+
+
+RESET_HELP = """Move SOURCE's cursor back, so that the next `sentimon run` reads again.
+
+--to-start: the whole source again. --file F (a files source): F again from its first
+record, then the files named after it (a source read per file: F alone).
+
+Re-reading stores nothing twice: posts are keyed by source and id (or a digest of the text),
+predictions by post and model version, rejects by source and place in the input, and the
+aggregates count only what is new. So a reset re-reads to store what was missed (with a
+corrected --map, or after `sources reset` of a file that was rewritten); it does not re-score
+stored posts (`sentimon backfill` does). Rejects that a re-read now stores keep their row until
+`sentimon rejects replay` clears them. Refused while an ingest of the source is running; asks
+for confirmation unless --yes."""
+
+
+@sources_app.command("reset", help=RESET_HELP)
+@handle_errors()
+def sources_reset(
+    source: Annotated[str, typer.Argument(help="A source of `sentimon sources list`.")],
+    to_start: Annotated[
+        bool, typer.Option("--to-start", help="Read the whole source again.")
+    ] = False,
+    file: Annotated[
+        str | None,
+        typer.Option("--file", help="Read this file of a landing folder again (its name)."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    if to_start == (file is not None):
+        raise usage_error("give one of --to-start or --file F")
+    from flows.runtime.config import load_config
+    from flows.runtime.resets import apply_reset, open_results, plan_reset
+
+    settings = Settings()
+    engine = open_results(settings)
+    plan = plan_reset(engine, load_config(settings.config), source, file)
+    question = f"source {source}: the next run reads {plan.rereads}. Move the cursor back?"
+    if not yes and not _confirmed(question):
+        err_console.print("nothing was reset")
+        raise typer.Exit(1)
+    apply_reset(engine, plan)
+    console.print(f"source {source}: cursor moved back; the next run reads {plan.rereads}")
+
+
+def _confirmed(question: str) -> bool:
+    """The user's answer; no answer (stdin closed, not a terminal) is no."""
+    try:
+        return typer.confirm(question, err=True)
+    except typer.Abort:
+        err_console.print()  # end the prompt's line
+        return False

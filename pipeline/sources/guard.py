@@ -1,0 +1,52 @@
+"""The guard against consuming a source by mistake.
+
+A wrong ``--map``, the wrong encoding or the wrong file turns every record into a reject, and
+committing that batch moves the source's cursor past records that were never stored. So the
+first batch of a source (one with no cursor yet) is refused when more than half of its records
+would be rejected for one reason: nothing is committed, and the run says why. ``--accept-rejects``
+stores such a batch all the same. Later batches are never refused: by then the options are known
+to fit the input, and a bad stretch of records is quarantined as usual.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+from pipeline.errors import FirstBatchRejectedError
+from pipeline.records import Reject
+
+# Refused when the rejects of one reason are more than this share of the records read.
+GUARD_SHARE = 0.5
+_DETAIL = re.compile(r"\s*\([^)]*\)")
+
+
+def reason_kind(reason: str) -> str:
+    """What rejects of one cause share: the reason without its details (after a colon, or in
+    parentheses): ``unparsable created_at: '3' ...`` -> ``unparsable created_at``."""
+    return _DETAIL.sub("", reason.split(": ", 1)[0]).strip()
+
+
+def first_batch_refusal(source: str, n_read: int, rejects: Sequence[Reject]) -> str | None:
+    """Why the first batch of ``source`` (``n_read`` records, these rejects) must not be
+    committed; None when it may."""
+    if not rejects or n_read == 0:
+        return None
+    kinds = Counter(reason_kind(r.reason) for r in rejects)
+    kind, count = kinds.most_common(1)[0]
+    if count <= GUARD_SHARE * n_read:
+        return None
+    example = next(r for r in rejects if reason_kind(r.reason) == kind)
+    return (
+        f"source {source!r}: {count} of its first {n_read} records would be rejected as "
+        f'"{example.reason}" (the first at {example.locator}); nothing was stored. Fix the '
+        "command or the input, or rerun with --accept-rejects to store the records that pass "
+        "and quarantine the rest"
+    )
+
+
+def check_first_batch(source: str, n_read: int, rejects: Sequence[Reject]) -> None:
+    """Raise FirstBatchRejectedError when ``first_batch_refusal`` gives a reason."""
+    if (why := first_batch_refusal(source, n_read, rejects)) is not None:
+        raise FirstBatchRejectedError(why)

@@ -1,0 +1,67 @@
+"""db/sources.py and db/rejects.py: where each source stands, and settling replayed rejects."""
+
+import json
+from datetime import UTC, datetime
+
+from db import repository
+from db.partitions import partition_key, set_cursor
+from db.rejects import (
+    StillRejected,
+    count_unreplayable,
+    list_rejects,
+    replayable_rejects,
+    settle_rejects,
+)
+from db.sources import forget_cursors, source_states
+from pipeline.records import Batch, Reject
+
+
+def _commit(conn, source, cursor_to, rejects=()):
+    repository.commit_batch(conn, Batch(source, None, cursor_to, [], list(rejects)))
+
+
+def test_sources_group_per_file_cursors_and_count_rejects(db):
+    big = "x" * 25_000
+    with db.begin() as conn:
+        _commit(
+            conn,
+            "reviews",
+            json.dumps({"file": "a.csv", "offset": 10}),
+            [
+                Reject("reviews", "a.csv@0", "missing text", "r1,", "r1", {"id": "r1", "t": big}),
+                Reject("reviews", "a.csv@5", "invalid UTF-8", "\ufffd", None, None),
+            ],
+        )
+        for name in ("x.jsonl", "y.jsonl"):
+            key = partition_key("landing", name)
+            _commit(conn, key, json.dumps({"file": name, "offset": 3}))
+        set_cursor(conn, "odd/name", json.dumps({"file": "other", "offset": 1}))
+    with db.connect() as conn:
+        states = {s.name: s for s in source_states(conn)}
+    assert set(states) == {"reviews", "landing", "odd/name"}
+    assert states["reviews"].rejects == 2 and states["reviews"].batches == 1
+    assert states["reviews"].last_batch_at is not None
+    assert states["reviews"].last_batch_at.tzinfo is UTC
+    assert set(states["landing"].partitions) == {"x.jsonl", "y.jsonl"}
+    assert states["landing"].batches == 2 and states["landing"].position is None
+
+    with db.connect() as conn:
+        rows = list_rejects(conn, "reviews", reason="MISSING")
+        assert [r.locator for r in rows] == ["a.csv@0"] and rows[0].replayable
+        (kept,) = replayable_rejects(conn, "reviews", 0, 10)
+        assert kept.fields == {"id": "r1", "t": big}  # kept whole: the cut is the validator's
+        assert count_unreplayable(conn, "reviews") == 1
+
+    with db.begin() as conn:
+        assert forget_cursors(conn, "landing", ["x.jsonl"]) == 1
+        settle_rejects(conn, [], [StillRejected(kept.id, "empty text", "r1")])
+    with db.connect() as conn:
+        assert set(source_states(conn)[0].partitions) == {"y.jsonl"}
+        assert list_rejects(conn, "reviews", limit=1)[0].reason == "empty text"
+    with db.begin() as conn:
+        assert forget_cursors(conn, "landing") == 1
+        settle_rejects(conn, [kept.id], [])
+        assert repository.get_cursor(conn, partition_key("landing", "y.jsonl")) is None
+    with db.connect() as conn:
+        assert [r.locator for r in list_rejects(conn)] == ["a.csv@5"]
+        assert datetime.now(UTC) >= list_rejects(conn)[0].created_at

@@ -1,0 +1,521 @@
+"""First-day mistakes answered before Prefect and the model start (issue 15), and the report's
+checks: through the real CLI on real files and real SQLite (PostgreSQL where the URL matters),
+each with its exit code, its one line and what the database holds after it."""
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A working folder with a good CSV; the data folder (not created) under it."""
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reviews.csv").write_text("id,text\nr1,great sound\nr2,the hinge broke\n")
+    return tmp_path
+
+
+def _one_error_line(result, *fragments):
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:"), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _tables(path):
+    """Row counts of the tables a run writes, or None when there is no database file."""
+    if not path.exists():
+        return None
+    with sqlite3.connect(path) as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("posts", "rejects", "batches", "source_cursors")
+        }
+
+
+def _run(*args, env=None):
+    return runner.invoke(app, ["run", *args], env=env)
+
+
+# --- the input, the config files and the settings ------------------------------------------
+
+
+def test_a_missing_input_is_a_usage_error_with_did_you_mean(project):
+    result = _run("--input", "reviws.csv")
+    assert result.exit_code == 2
+    _one_error_line(result, "--input reviws.csv does not exist", "did you mean reviews.csv?")
+    assert not (project / "data").exists()  # nothing created, nothing read
+
+
+def test_a_missing_input_folder_says_so(project):
+    result = _run("--input", "landing/today")
+    assert result.exit_code == 2
+    _one_error_line(result, "does not exist", "there is no folder landing")
+
+
+def test_no_input_and_no_source_is_a_usage_error(project):
+    result = _run()
+    assert result.exit_code == 2
+    _one_error_line(result, "give --input PATH_OR_URL, or --source NAME")
+
+
+@pytest.mark.parametrize(
+    ("url", "fragments"),
+    [
+        ("sqlite:///shop.db", ["a sql source needs cursor_column"]),
+        (
+            "sqlite:///nowhere.db?table=reviews&cursor=id",
+            ["the database file nowhere.db does not exist"],
+        ),
+    ],
+)
+def test_an_ad_hoc_sql_input_is_checked_before_it_is_opened(project, url, fragments):
+    result = _run("--input", url)
+    assert result.exit_code == 2
+    _one_error_line(result, *fragments)
+    assert not (project / "nowhere.db").exists()  # opening it would have created it
+
+
+BROKEN_BRANDS = '[[brands]]\nname = "Sonora"\naliases = ["sonora audio",\nhandles = ["@sonora"]\n'
+
+
+def test_a_brands_file_with_a_toml_error_names_file_and_line(project, monkeypatch):
+    (project / "brands.toml").write_text(BROKEN_BRANDS)
+    monkeypatch.setenv("SENTIMON_BRANDS", "brands.toml")
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    _one_error_line(result, "brands file brands.toml:4: not valid TOML")
+    assert not (project / "data").exists()
+
+
+def test_a_sentimon_toml_with_a_toml_error_names_file_and_line(project):
+    (project / "sentimon.toml").write_text('[sources.reviews]\nkind = "files"\npath = "in\n')
+    result = _run("--source", "reviews")
+    assert result.exit_code == 1
+    _one_error_line(result, "sentimon.toml:3: not valid TOML")
+
+
+def test_sentimon_config_naming_a_missing_file_is_an_error(project, monkeypatch):
+    monkeypatch.setenv("SENTIMON_CONFIG", "sentimon-prod.toml")
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    _one_error_line(result, "SENTIMON_CONFIG names sentimon-prod.toml, which does not exist")
+
+
+def test_an_unknown_source_lists_the_known_ones(project):
+    (project / "in").mkdir()
+    (project / "sentimon.toml").write_text('[sources.reviews]\nkind = "files"\npath = "in"\n')
+    result = _run("--source", "review")
+    assert result.exit_code == 1
+    _one_error_line(result, "no source 'review' in sentimon.toml (known: reviews)")
+
+
+def test_a_setting_of_the_wrong_kind_is_one_line(project, monkeypatch):
+    monkeypatch.setenv("SENTIMON_WORKERS", "four")
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    _one_error_line(result, "SENTIMON_WORKERS='four'", "valid integer")
+
+
+# --- the results database ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "fragments"),
+    [
+        ("foo", ["SENTIMON_DATABASE_URL 'foo' is not a database URL", "sqlite:///PATH"]),
+        ("mysql://me@localhost/reviews", ["mysql is not supported", "SQLite or PostgreSQL"]),
+        ("postgresql+psycopg2://me@localhost/db", ["the psycopg2 driver is not installed"]),
+        ("postgresql://me:secret@127.0.0.1:1/db", ["cannot be reached", "Connection refused"]),
+    ],
+)
+def test_a_wrong_database_url_is_one_line(project, monkeypatch, url, fragments):
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    line = _one_error_line(result, *fragments)
+    assert "secret" not in line
+    assert "Traceback" not in result.output
+
+
+def test_a_postgresql_database_that_does_not_exist_is_one_line(project, monkeypatch):
+    url = os.environ.get("SENTIMON_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("SENTIMON_TEST_POSTGRES_URL not set: PostgreSQL tests skipped")
+    base = url.rsplit("/", 1)[0]
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", f"{base}/sentimon_no_such_db")
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    _one_error_line(result, "cannot be reached", 'database "sentimon_no_such_db" does not exist')
+
+
+def test_a_reachable_postgresql_database_passes_the_checks(project, pg_schema_url):
+    from flows.runtime.preflight import check_database
+
+    check_database(pg_schema_url)  # no error, and nothing written
+    from sqlalchemy import create_engine
+
+    engine = create_engine(pg_schema_url)
+    with engine.connect() as conn:
+        n = conn.execute(
+            text(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = ANY(current_schemas(false))"
+            )
+        ).scalar_one()
+    engine.dispose()
+    assert n == 0
+
+
+@pytest.fixture
+def initialised(project):
+    """A results database made by `sentimon init`, with one post; its path."""
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    path = project / "data" / "sentimon.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO posts (source, external_id, text, created_at, ingested_at) "
+            "VALUES ('s', 'p1', 'kept', '2026-11-01 12:00:00', '2026-11-01 12:00:00')"
+        )
+    return path
+
+
+@pytest.fixture
+def read_only():
+    """read_only(path): make a file or folder unwritable for this user, even root (chattr +i);
+    undone afterwards."""
+    undo = []
+
+    def make(path):
+        if os.geteuid() == 0:
+            if (
+                shutil.which("chattr") is None
+                or subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode
+            ):
+                pytest.skip("root without chattr +i: cannot make a read-only file")
+            undo.append(["chattr", "-i", str(path)])
+        else:
+            mode = path.stat().st_mode
+            path.chmod(0o555 if path.is_dir() else 0o444)
+            undo.append(lambda: path.chmod(mode))
+
+    yield make
+    for step in reversed(undo):
+        if callable(step):
+            step()
+        else:
+            subprocess.run(step, check=True)
+
+
+def test_a_read_only_database_file_is_one_line_without_run_again(initialised, read_only):
+    before = _tables(initialised)
+    read_only(initialised)
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    line = _one_error_line(result, f"the results database {initialised} is read-only")
+    assert "run again" not in line and "INSERT" not in line
+    assert (
+        _tables(initialised)
+        == before
+        == {
+            "posts": 1,
+            "rejects": 0,
+            "batches": 0,
+            "source_cursors": 0,
+        }
+    )
+
+
+def test_a_read_only_database_folder_is_one_line_without_run_again(initialised, read_only):
+    before = _tables(initialised)
+    read_only(initialised.parent)
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    line = _one_error_line(result, "folder", "is read-only for this user", "journal")
+    assert "run again" not in line
+    assert _tables(initialised) == before
+
+
+def test_a_read_only_uri_is_one_line(initialised, monkeypatch):
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", f"sqlite:///file:{initialised}?mode=ro&uri=true")
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    _one_error_line(result, "opened read-only (mode=ro", "drop mode=ro")
+    assert _tables(initialised)["posts"] == 1
+
+
+def test_a_file_that_is_no_sqlite_database_is_one_line(project, monkeypatch):
+    (project / "notes.db").write_text("my notes\n")
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", "sqlite:///notes.db")
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 1
+    _one_error_line(result, "notes.db is not an SQLite database")
+    assert (project / "notes.db").read_text() == "my notes\n"
+
+
+def test_a_database_failing_during_a_run_for_good_does_not_say_run_again(initialised):
+    """What the run reports when the database refuses a write after the checks passed."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DBAPIError
+
+    from flows.runtime.preflight import database_failure
+    from pipeline.errors import DatabaseFailedError, DatabaseUnavailableError
+
+    engine = create_engine(f"sqlite:///file:{initialised}?mode=ro&uri=true")
+    with pytest.raises(DBAPIError) as caught, engine.begin() as conn:
+        conn.execute(text("DELETE FROM posts"))
+    engine.dispose()
+    err = database_failure(caught.value)
+    assert isinstance(err, DatabaseUnavailableError)
+    assert "readonly database" in str(err) and "run again" not in str(err)
+    assert "DELETE" not in str(err)  # the driver's message, not the statement
+
+    locked = sqlite3.OperationalError("database is locked")
+    passing = database_failure(DBAPIError("INSERT ...", {}, locked))
+    assert isinstance(passing, DatabaseFailedError) and "run again to resume" in str(passing)
+
+
+# --- tracebacks only on request; nothing heavy imported before the checks ---------------------
+
+
+@pytest.mark.parametrize("how", [["--debug"], "SENTIMON_DEBUG"])
+def test_debug_adds_the_traceback(project, monkeypatch, how):
+    if how == "SENTIMON_DEBUG":
+        monkeypatch.setenv("SENTIMON_DEBUG", "1")
+        args = []
+    else:
+        args = how
+    result = runner.invoke(app, [*args, "run", "--input", "nope.csv"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: --input nope.csv does not exist")
+    assert "Traceback" in result.output and "check_input_path" in result.output
+
+
+def test_without_debug_there_is_no_traceback(project):
+    result = _run("--input", "nope.csv")
+    assert "Traceback" not in result.output
+
+
+def test_the_checks_import_neither_prefect_nor_torch(project):
+    """The reason a mistake answers in about a second rather than 15 (README, Configuration)."""
+    code = (
+        "import sys\n"
+        "from flows.cli import app\n"
+        "try:\n"
+        "    app(['run', '--input', 'reviews.csv'], prog_name='sentimon')\n"
+        "except SystemExit as done:\n"
+        "    print('exit', done.code)\n"
+        "print(sorted(m for m in ('prefect', 'torch', 'spacy') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "SENTIMON_DATABASE_URL": "mysql://me@localhost/db"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.splitlines()[-2:] == ["exit 1", "[]"], done.stdout + done.stderr
+    assert "mysql is not supported" in done.stderr
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+BRANDS = '[[brands]]\nname = "Sonora"\n\n[[brands]]\nname = "Aurelle"\n'
+
+
+@pytest.fixture
+def reported(project, monkeypatch):
+    """A database with scored and non-English posts of two brands, 2026-11-02 to 11-04."""
+    from db import repository
+    from db.engine import make_engine
+    from flows.runtime.process import prepare_database
+    from flows.runtime.settings import Settings
+    from pipeline.records import Batch, Post, Prediction, ScoredPost
+
+    (project / "brands.toml").write_text(BRANDS)
+    monkeypatch.setenv("SENTIMON_BRANDS", "brands.toml")
+    settings = Settings()
+    engine = make_engine(settings.db_url)
+    prepare_database(engine, settings.data_dir)
+    with engine.connect() as conn:
+        version = repository.active_model_version(conn).version
+
+    def post(pid, day, brand, lang="en"):
+        created = datetime(2026, 11, day, 12, tzinfo=UTC)
+        p = Post(source="reviews", external_id=pid, text=f"text {pid}", created_at=created)
+        pred = Prediction("positive", 0.1, 0.2, 0.7, version) if lang == "en" else None
+        return ScoredPost(post=p, brands=(brand,), prediction=pred, lang=lang)
+
+    batch = Batch(
+        source="reviews",
+        cursor_from=None,
+        cursor_to="1",
+        scored=[
+            post("a", 2, "Sonora"),
+            post("b", 3, "Aurelle"),
+            post("c", 3, "Sonora", lang="de"),
+            post("d", 4, "Aurelle", lang="fr"),
+            post("e", 4, "Aurelle", lang="fr"),
+        ],
+    )
+    with engine.begin() as conn:
+        repository.commit_batch(conn, batch)
+    engine.dispose()
+    return project
+
+
+@pytest.mark.parametrize(
+    ("period", "fragments"),
+    [
+        (
+            ["--since", "2026-10-01", "--until", "2026-10-08"],
+            ["no posts between 2026-10-01 and 2026-10-08 (UTC)"],
+        ),
+        (["--since", "2026-12-01"], ["no posts since 2026-12-01 (UTC)"]),
+        (["--until", "2026-11-01"], ["no posts before 2026-11-01 (UTC)"]),
+    ],
+)
+def test_an_empty_period_says_when_the_posts_were_written(reported, period, fragments):
+    result = runner.invoke(app, ["report", *period])
+    assert result.exit_code == 2
+    _one_error_line(
+        result, *fragments, "the 5 posts were written from 2026-11-02 12:00 to 2026-11-04 12:00"
+    )
+
+
+def test_an_empty_period_of_a_source_without_posts(reported):
+    result = runner.invoke(app, ["report", "--since", "2026-11-01", "--source", "shop"])
+    assert result.exit_code == 2
+    _one_error_line(result, "no posts of source shop since 2026-11-01", "holds none")
+
+
+def test_a_period_with_posts_reports(reported):
+    result = runner.invoke(app, ["report", "--since", "2026-11-03", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("brand,")
+
+
+def test_the_not_english_count_follows_brand(reported):
+    def title(*args):
+        result = runner.invoke(app, ["report", "--format", "md", *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()[0]
+
+    assert "not English: 3 (de 1, fr 2)" in title()
+    assert "not English: 1 (de 1)" in title("--brand", "sonora")
+    assert "not English: 2 (fr 2)" in title("--brand", "Aurelle")
+    assert "not English" not in title("--brand", "Aurelle", "--until", "2026-11-04")
+
+
+def test_a_broken_brands_file_is_an_error_not_a_fallback(reported):
+    (reported / "brands.toml").write_text(BROKEN_BRANDS)
+    for args in ([], ["--brand", "Sonora"]):
+        result = runner.invoke(app, ["report", *args])
+        assert result.exit_code == 1
+        _one_error_line(result, "brands file brands.toml:4: not valid TOML")
+
+
+@pytest.mark.parametrize("option", ["--chart", "--html"])
+def test_an_output_in_a_missing_folder_is_one_line(reported, option):
+    result = runner.invoke(app, ["report", option, "out/report.file"])
+    assert result.exit_code == 2
+    _one_error_line(result, f"{option} out/report.file: there is no folder out", "mkdir -p out")
+    assert not (reported / "out").exists()
+
+
+def test_an_output_that_is_a_folder_is_one_line(reported):
+    (reported / "out").mkdir()
+    result = runner.invoke(app, ["report", "--chart", "out"])
+    assert result.exit_code == 2
+    _one_error_line(result, "--chart out is a folder")
+
+
+def test_copies_are_counted_in_words():
+    from pipeline.report.text import copies_text
+
+    assert [copies_text(n) for n in (1, 2, 0)] == ["1 copy", "2 copies", "0 copies"]
+
+
+# --- help --------------------------------------------------------------------------------------
+
+
+def test_help_at_80_columns_keeps_examples_whole():
+    run_help = runner.invoke(app, ["run", "--help"], terminal_width=80).stdout
+    assert "…" not in run_help
+    assert "text=review,id=uid" in run_help
+    flat = " ".join(run_help.split())
+    assert "Records per micro-batch" in flat and "default 500" in flat
+    assert "Stop after this many batches" in flat
+    train_help = runner.invoke(app, ["train", "--help"], terminal_width=80).stdout
+    assert "…" not in train_help and "text=review,label=stars" in train_help
+    assert "created_at" not in train_help
+
+
+def test_top_level_help_names_the_settings():
+    flat = " ".join(runner.invoke(app, ["--help"], terminal_width=100).stdout.split())
+    for name in ("SENTIMON_DATABASE_URL", "SENTIMON_BRANDS", "SENTIMON_DATA_DIR", "--debug"):
+        assert name in flat
+
+
+# --- what a run and `sentimon score` say ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_run_summary_counts_rejects_by_reason(prefect_server, project):
+    import json
+
+    (project / "reviews.csv").write_text(
+        "id,text,created_at\n"
+        "r1,great sound,2026-11-02\n"
+        "r2,the hinge broke,2026-11-02\n"
+        "r3,comfy,3\n"
+        "r4,too tight,12\n"
+        'r5," ",2026-11-02\n'
+    )
+    result = _run("--input", "reviews.csv")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["rejects"] == 3
+    assert summary["reject_reasons"] == {"unparsable created_at": 2, "empty text": 1}
+    assert _tables(project / "data" / "sentimon.db") == {
+        "posts": 2,
+        "rejects": 3,
+        "batches": 1,
+        "source_cursors": 1,
+    }
+
+
+def test_a_reason_loses_its_details():
+    from flows.runtime.batch import reason_kind
+
+    assert reason_kind("unparsable created_at: '3' is a bare number") == "unparsable created_at"
+    assert reason_kind("text over the size limit (25000 > 20000 chars)") == (
+        "text over the size limit"
+    )
+    assert reason_kind("empty text") == "empty text"
+
+
+@pytest.mark.slow
+def test_score_says_which_texts_ingestion_would_not_score(project):
+    import json
+
+    german = "Das ist wirklich ein sehr schlechtes Produkt, ich bin sehr enttäuscht davon."
+    result = runner.invoke(app, ["score", "", "great headphones, love them", german, "  "])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["label"] for line in lines] == [None, "positive", None, None]
+    assert lines[0]["skipped"] == lines[3]["skipped"] == "empty text: ingestion rejects it"
+    assert lines[2]["skipped"].startswith("not English (de)")
+    assert "skipped" not in lines[1] and lines[1]["score"] > 0
+    assert all(line["model_version"] == lines[1]["model_version"] for line in lines)

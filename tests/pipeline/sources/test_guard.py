@@ -1,0 +1,53 @@
+"""The first-batch guard: more than half rejected for one reason refuses the batch."""
+
+import pytest
+
+from pipeline.errors import FirstBatchRejectedError, UsageError
+from pipeline.records import Reject
+from pipeline.sources.guard import check_first_batch, first_batch_refusal, reason_kind
+
+
+def rejects(*reasons):
+    return [Reject("s", f"a.csv@{n}", reason, "raw") for n, reason in enumerate(reasons)]
+
+
+@pytest.mark.parametrize(
+    "reason, kind",
+    [
+        ("missing text", "missing text"),
+        ("unparsable created_at: '3' is a bare number", "unparsable created_at"),
+        ("not UTF-8 (looks like cp1252): rerun with --encoding cp1252", "not UTF-8"),
+        ("record over the size limit (2,000,000 bytes > 1,048,576)", "record over the size limit"),
+    ],
+)
+def test_reason_kinds_drop_the_details(reason, kind):
+    assert reason_kind(reason) == kind
+
+
+def test_more_than_half_for_one_reason_is_refused():
+    why = first_batch_refusal("s", 4, rejects(*["missing text"] * 3))
+    assert why is not None
+    assert why.startswith(
+        "source 's': 3 of its first 4 records would be rejected as \"missing text\""
+    )
+    assert "(the first at a.csv@0); nothing was stored" in why and "--accept-rejects" in why
+
+
+def test_half_or_mixed_reasons_pass():
+    assert first_batch_refusal("s", 4, rejects("missing text", "missing text")) is None
+    mixed = rejects("missing text", "empty text", "unparsable created_at: 'x'")
+    assert first_batch_refusal("s", 4, mixed) is None
+    assert first_batch_refusal("s", 4, []) is None
+
+
+def test_details_of_one_reason_group_together_and_the_first_is_quoted():
+    dates = rejects("unparsable created_at: '3'", "unparsable created_at: '12'", "missing text")
+    why = first_batch_refusal("s", 3, dates)
+    assert why is not None and "2 of its first 3 records" in why
+    assert "unparsable created_at: '3'" in why
+
+
+def test_the_refusal_is_a_usage_error():
+    with pytest.raises(FirstBatchRejectedError) as err:
+        check_first_batch("s", 1, rejects("missing text"))
+    assert isinstance(err.value, UsageError)
