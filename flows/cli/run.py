@@ -19,7 +19,7 @@ from flows.cli.app import (
     parse_when,
     warn,
 )
-from flows.cli.errors import handle_errors
+from flows.cli.errors import flow_tracebacks_on_debug, handle_errors
 from flows.runtime.settings import Settings
 
 
@@ -154,19 +154,20 @@ def run(
             if runner is None
             else ingest_and_score.with_options(task_runner=runner)
         )
-        result = flow(
-            input_path,
-            source,
-            batch_size,
-            max_batches,
-            column_map=mapping,
-            show_progress=sys.stderr.isatty(),
-            partition_files=runner is not None,
-            settle_seconds=settle_seconds,
-            encoding=encoding,
-            reread_changed=reread_changed,
-            accept_rejects=accept_rejects,
-        )
+        with flow_tracebacks_on_debug():
+            result = flow(
+                input_path,
+                source,
+                batch_size,
+                max_batches,
+                column_map=mapping,
+                show_progress=sys.stderr.isatty(),
+                partition_files=runner is not None,
+                settle_seconds=settle_seconds,
+                encoding=encoding,
+                reread_changed=reread_changed,
+                accept_rejects=accept_rejects,
+            )
     except DBAPIError as err:
         raise database_failure(err) from err
     if "skipped" in result:
