@@ -7,7 +7,6 @@ crash anywhere leaves the database at the last committed batch; the next run res
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from flows.runtime.leasing import SourceBusyError, give_back, take_source
 from flows.runtime.process import Runtime, get_runtime
 from flows.runtime.retry import TRANSIENT_RETRIES
 from flows.runtime.settings import Settings
-from flows.runtime.sources import ResolvedSource, open_source, resolve_source
+from flows.runtime.sources import ResolvedSource, open_source, resolve_source, with_run_options
 from pipeline.model.domain_shift import shift_warning, signals_markdown
 from pipeline.report.markdown import md_code, md_text
 from pipeline.sources import Source
@@ -48,13 +47,7 @@ def _resolve(
     """The run's source, resolved once per run from the settings the runtime holds; the run's
     options override sentimon.toml's."""
     resolved = resolve_source(load_config(settings.config), source, input_path)
-    given = {"settle_seconds": settle_seconds, "encoding": encoding}
-    update: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
-    if reread_changed:
-        update["reread_changed"] = True
-    if not update:
-        return resolved
-    return dataclasses.replace(resolved, config=resolved.config.model_copy(update=update))
+    return with_run_options(resolved, settle_seconds, encoding, reread_changed)
 
 
 @task(

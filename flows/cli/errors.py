@@ -7,8 +7,10 @@ Anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
@@ -64,6 +66,36 @@ def handle_errors(doing: str | None = None) -> Callable[[Command], Command]:
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+class _NoSentimonTraceback(logging.Filter):
+    """Keeps a log record's line but drops its traceback when it is a SentimonError's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], SentimonError):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+@contextlib.contextmanager
+def flow_tracebacks_on_debug() -> Iterator[None]:
+    """While a command runs a flow: no SentimonError traceback on the terminal without --debug.
+
+    Prefect logs an exception that ends a flow run with its traceback (``logger.exception`` in
+    its flow engine), and a SentimonError is already said in one error line. The filter sits on
+    the root logger's handlers, Prefect's console handler among them (Prefect's logging.yml;
+    enter this after prefect is imported): the run loggers' own API handler has sent the record
+    whole before it propagates there, so the Prefect UI keeps the traceback.
+    """
+    handlers = [] if _debug else list(logging.getLogger().handlers)
+    quiet = _NoSentimonTraceback()
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
 
 
 def usage_error(message: str) -> UsageError:

@@ -19,7 +19,7 @@ from flows.cli.app import (
     parse_when,
     warn,
 )
-from flows.cli.errors import handle_errors
+from flows.cli.errors import flow_tracebacks_on_debug, handle_errors
 from flows.runtime.settings import Settings
 
 
@@ -121,15 +121,27 @@ def run(
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
+    from flows.runtime.first_read import check_first_read
     from flows.runtime.preflight import check_run, load_settings
+    from flows.runtime.sources import with_run_options
 
     mapping = parse_map(column_map, INGEST_FIELDS)
     if encoding is not None:
         encoding = _check_encoding_option(encoding, input_path)
-    check_run(load_settings(), input_path, source)
+    settings = load_settings()
+    resolved = check_run(settings, input_path, source)
     if input_path is not None and "://" not in input_path:
         _check_not_binary(Path(input_path))
         _check_csv_columns(Path(input_path), mapping or {}, encoding)
+    # The flow's first batch, read but not committed: its refusals answer here too.
+    check_first_read(
+        settings.db_url,
+        with_run_options(resolved, settle_seconds, encoding, reread_changed),
+        batch_size,
+        mapping,
+        accept_rejects=accept_rejects,
+        partition_files=task_runner == "dask",
+    )
     result = _ingest(
         (task_runner, dask_address),
         input_path,
@@ -161,12 +173,13 @@ def _ingest(runner_options: tuple[str, str | None], *args: Any, **options: Any) 
             if runner is None
             else ingest_and_score.with_options(task_runner=runner)
         )
-        result = flow(
-            *args,
-            show_progress=sys.stderr.isatty(),
-            partition_files=runner is not None,
-            **options,
-        )
+        with flow_tracebacks_on_debug():
+            result = flow(
+                *args,
+                show_progress=sys.stderr.isatty(),
+                partition_files=runner is not None,
+                **options,
+            )
     except DBAPIError as err:
         raise database_failure(err) from err
     return cast("dict[str, Any]", result)  # the summary: no return_state among ``options``

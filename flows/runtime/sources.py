@@ -14,11 +14,13 @@ Ad hoc inputs:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flows.runtime.config import ProjectConfig, SourceConfig
@@ -50,6 +52,22 @@ def resolve_source(
             return ResolvedSource(source, cfg, path=project.files_path(source))
         return ResolvedSource(source, cfg, url=cfg.resolved_url(source))
     return adhoc_source(input_path, source)
+
+
+def with_run_options(
+    resolved: ResolvedSource,
+    settle_seconds: float | None = None,
+    encoding: str | None = None,
+    reread_changed: bool = False,
+) -> ResolvedSource:
+    """``resolved`` with a run's options in place of sentimon.toml's (those given)."""
+    given = {"settle_seconds": settle_seconds, "encoding": encoding}
+    update: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    if reread_changed:
+        update["reread_changed"] = True
+    if not update:
+        return resolved
+    return dataclasses.replace(resolved, config=resolved.config.model_copy(update=update))
 
 
 def adhoc_source(input_path: str, name: str | None = None) -> ResolvedSource:

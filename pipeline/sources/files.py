@@ -139,12 +139,8 @@ class FileSource:
         )
         single = not self.path.is_dir()
         files = self.files()
-        if single and start_file is not None and start_file != files[0].name:
-            # Reading on would skip the file (or read it from another file's offset).
-            raise SourceError(
-                f"source {self.name!r} has a cursor in {start_file!r}, not in "
-                f"{files[0].name!r}: give this input a --source name of its own"
-            )
+        if single and stored is not None:
+            self._check_cursor_file(files[0], stored)
         if stored is not None and self._rewritten(files[0] if single else None, stored):
             start_pos = 0
         if not single and start_file is not None and newest is not None:
@@ -182,6 +178,28 @@ class FileSource:
                 self.refused[key] = err.reason  # swapped for a FIFO or a folder since listed
                 continue
         return SourceBatch(records, format_cursor(*position, newest) if position else None)
+
+    def check_resume(self, cursor: str | None) -> None:
+        """Raise the SourceError that reading a single file on from ``cursor`` would begin
+        with, without reading a record: the cursor is in another file, or the file was
+        rewritten or truncated since (unless ``reread_changed``). A landing folder has none:
+        its rewritten files are read again with a notice."""
+        stored = parse_cursor(cursor)
+        if stored is None or self.path.is_dir():
+            return
+        file = self.files()[0]
+        self._check_cursor_file(file, stored)
+        if not self.reread_changed:
+            self._rewritten(file, stored)
+
+    def _check_cursor_file(self, file: Path, stored: FileCursor) -> None:
+        """A single file's cursor must be in that file: reading on would skip it (or read it
+        from another file's offset)."""
+        if stored.file != file.name:
+            raise SourceError(
+                f"source {self.name!r} has a cursor in {stored.file!r}, not in "
+                f"{file.name!r}: give this input a --source name of its own"
+            )
 
     def _rewritten(self, single_file: Path | None, stored: FileCursor) -> bool:
         """Whether the cursor's file was rewritten or truncated, so that it must be read again

@@ -1,0 +1,122 @@
+"""What a run's first read of a files source would refuse, found before Prefect and the model
+start (~15 s): a first batch mostly rejected for one reason (pipeline/sources/guard.py), and a
+single input file rewritten or truncated under its stored cursor (pipeline/sources/identity.py).
+
+The flow makes the same checks at its first batch (deployments and schedules have no CLI);
+here they are made the same way, with the same reader, validator and guard, so that the CLI
+answers in about a second with one line. Nothing is written: the cursor is read from the
+results database (a SQLite file opened read-only; a missing file or table means no cursor),
+no batch is committed. Only plain imports: never prefect or torch.
+
+A case this cannot see (a database that fails to answer, a source of another kind, a folder
+read per file on Dask workers, which has no first-batch guard) is left to the flow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from db import repository
+from db.partitions import partition_cursors
+from flows.runtime.preflight import CONNECT_TIMEOUT_S, check_database_url
+from flows.runtime.sources import ResolvedSource, open_source
+from pipeline.sources import FileSource
+from pipeline.sources.guard import check_first_batch
+from pipeline.sources.validate import Validator
+
+
+def check_first_read(
+    db_url: str,
+    resolved: ResolvedSource,
+    batch_size: int | None,
+    column_map: dict[str, str] | None,
+    accept_rejects: bool = False,
+    partition_files: bool = False,
+) -> None:
+    """Raise what the flow's first batch of ``resolved`` would raise before it commits.
+
+    ``resolved`` carries the run's options (flows/runtime/sources.py ``with_run_options``);
+    ``batch_size`` and ``column_map`` are the run's, None for sentimon.toml's, as in the flow.
+    Raises FirstBatchRejectedError (a usage error) or SourceError; returns when the flow's
+    first batch would pass, or when this cannot tell.
+    """
+    if resolved.config.kind != "files" or resolved.path is None:
+        return
+    cursors = _stored_cursors(db_url, resolved.name)
+    if cursors is None:
+        return
+    cursor, partitioned = cursors
+    source = open_source(resolved)
+    assert isinstance(source, FileSource)
+    try:
+        with _quiet(logging.getLogger(FileSource.__module__)):
+            if cursor is not None:
+                source.check_resume(cursor)
+                return
+            folder = resolved.path.is_dir()
+            if accept_rejects or (folder and (partitioned or partition_files)):
+                return  # stored whatever it holds, or read per file (flows/partitions.py)
+            read = source.read_batch(None, batch_size or resolved.config.batch_size)
+    finally:
+        source.close()
+    validator = Validator(resolved.name, column_map or resolved.config.column_map)
+    _, rejects = validator.split(read.records)
+    check_first_batch(resolved.name, len(read.records), rejects)
+
+
+def _stored_cursors(db_url: str, name: str) -> tuple[str | None, bool] | None:
+    """The source's stored cursor and whether it has per-file (partition) cursors; (None,
+    False) before the database or its tables exist; None when this cannot tell."""
+    url = check_database_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        if url.query.get("uri"):
+            return None  # a URI form with its own options: left to the flow
+        database = url.database
+        if not database or database == ":memory:":
+            return None, False
+        path = Path(database).expanduser()
+        if not path.is_file():
+            return None, False
+        engine = _read_only_sqlite(path)
+    else:
+        engine = create_engine(
+            url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+        )
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("source_cursors"):
+                return None, False
+            return repository.get_cursor(conn, name), bool(partition_cursors(conn, name))
+    except SQLAlchemyError:
+        return None  # the run reports what is wrong with the database
+    finally:
+        engine.dispose()
+
+
+def _read_only_sqlite(path: Path) -> Engine:
+    """An engine on the SQLite file ``path`` that cannot write to it."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return create_engine(
+        "sqlite://",
+        poolclass=NullPool,
+        creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+    )
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger) -> Iterator[None]:
+    """The reader's notices (a file landed late, binary data passed over) are the run's to
+    tell: reading ahead of it, they would be printed twice."""
+    was, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = was
