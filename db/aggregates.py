@@ -262,15 +262,19 @@ def add_to_aggregates(
     if not kinds or not (scored or mentions):
         return 0
     now = datetime.now(UTC)
-    pair_sets: Sequence[Select[Any] | CompoundSelect]
+    pair_sets: Sequence[tuple[Select[Any] | CompoundSelect, ColumnElement[bool]]]
     if conn.dialect.name == "postgresql":
         _lock_brands(conn, [*_brands_of(conn, scored), *(b for _, b in mentions)])
-        pair_sets = [_array_pairs(scored, mentions)]
+        # Said again of predictions: then no plan, even on stale statistics, reads all of them.
+        ids = sorted(scored_set | {p for p, _ in mentions})
+        pair_sets = [
+            (_array_pairs(scored, mentions), predictions.c.post_id == any_(_array(ids, Integer)))
+        ]
     else:  # SQLite: one writer at a time already (BEGIN IMMEDIATE); ids as bound IN lists
-        pair_sets = _listed_pairs(scored, mentions)
+        pair_sets = [(pairs, true()) for pairs in _listed_pairs(scored, mentions)]
     written = 0
-    for pairs in pair_sets:
-        written += _add_rows(conn, _pair_rows(model_version, kinds, now, pairs))
+    for pairs, narrowed in pair_sets:
+        written += _add_rows(conn, _pair_rows(model_version, kinds, now, pairs, narrowed))
     return written
 
 
@@ -333,10 +337,12 @@ def _pair_rows(
     kinds: Sequence[Bucket],
     now: datetime,
     pairs: Select[Any] | CompoundSelect,
+    narrowed: ColumnElement[bool],
 ) -> Select[Any] | CompoundSelect:
     """The ``brand_sentiment`` rows of ``pairs`` (post_id, brand), for every bucket kind.
 
-    The pairs are joined to their posts and predictions once (a CTE), then grouped per kind.
+    The pairs are joined to their posts and predictions once (a CTE, ``narrowed`` being a
+    condition that holds for all of them), then grouped per kind.
     """
     chosen = pairs.subquery("pairs")
     joined = (
@@ -357,6 +363,7 @@ def _pair_rows(
                 ),
             )
         )
+        .where(narrowed)
         .cte("batch_mentions")
     )
     c = joined.c

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Integer, Text, any_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql
 
 from db.sql import chunked
 from db.tables import posts
+
+
+def first_posts(conn: Connection, hashes: Collection[str]) -> dict[str, int]:
+    """The first stored post (lowest id) of each content hash that has one.
+
+    A batch looks its hashes up before it inserts its posts, so that a post repeating stored
+    content is inserted with ``duplicate_of`` set: an UPDATE afterwards rewrote the row and all
+    its index entries, most of the duplicate links' cost.
+    """
+    if not hashes:
+        return {}
+    query = select(posts.c.content_hash, func.min(posts.c.id)).group_by(posts.c.content_hash)
+    ordered = sorted(hashes)
+    if conn.dialect.name == "postgresql":  # one statement: the hashes as one array value
+        array = bindparam(None, ordered, type_=postgresql.ARRAY(Text()))
+        return dict(conn.execute(query.where(posts.c.content_hash == any_(array))).all())
+    found: dict[str, int] = {}
+    for chunk in chunked(ordered):
+        found.update(conn.execute(query.where(posts.c.content_hash.in_(chunk))).all())
+    return found
 
 
 def link_duplicates(conn: Connection, candidates: Sequence[tuple[int, str]]) -> int:
@@ -18,26 +39,17 @@ def link_duplicates(conn: Connection, candidates: Sequence[tuple[int, str]]) -> 
     Runs inside the batch's transaction; two batches committing the same new text at the same
     moment on PostgreSQL may both keep theirs as originals (each sees only its own rows).
     """
-    links: list[dict[str, int]] = []
-    for chunk in chunked(list(candidates)):
-        hashes = sorted({h for _, h in chunk})
-        first = dict(
-            conn.execute(
-                select(posts.c.content_hash, func.min(posts.c.id))
-                .where(posts.c.content_hash.in_(hashes))
-                .group_by(posts.c.content_hash)
-            ).all()
-        )
-        links.extend(
-            {"post_id": post_id, "original": first[h]}
-            for post_id, h in chunk
-            if first.get(h) is not None and first[h] != post_id
-        )
+    first = first_posts(conn, {h for _, h in candidates})
+    links = [
+        {"post_id": post_id, "original": first[h]}
+        for post_id, h in candidates
+        if first.get(h) is not None and first[h] != post_id
+    ]
     if links:
         conn.execute(
             update(posts)
-            .where(posts.c.id == bindparam("post_id"))
-            .values(duplicate_of=bindparam("original")),
+            .where(posts.c.id == bindparam("post_id", type_=Integer()))
+            .values(duplicate_of=bindparam("original", type_=Integer())),
             links,
         )
     return len(links)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from db.aggregates import add_to_aggregates, refresh_aggregates
 from db.buckets import floor_to_bucket
-from db.duplicates import link_duplicates
+from db.duplicates import first_posts, link_duplicates
 from db.registry import (
     ModelVersionRow,
     UnknownModelVersionError,
@@ -87,15 +87,19 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     keys = {
         (s.post.source, s.post.external_id): s.content or content_key(s.post.text) for s in scored
     }
-    new = _insert_posts(conn, scored, keys, now)
+    linkable = {k: key.hash for k, key in keys.items() if key.linkable}
+    # Posts repeating stored content are inserted linked to it (db.duplicates.first_posts).
+    originals = first_posts(conn, set(linkable.values()))
+    new = _insert_posts(conn, scored, keys, now, originals)
     new_ids = set(new.values())
     n_new_posts = len(new_ids)
     # Only the posts stored before need their ids looked up.
     old = [s.post for s in scored if (s.post.source, s.post.external_id) not in new]
     ids = new | _post_ids(conn, old)
+    # What is left: repeats, within this batch, of content new to the database.
     link_duplicates(
         conn,
-        [(ids[k], key.hash) for k, key in keys.items() if key.linkable and ids[k] in new_ids],
+        [(ids[k], h) for k, h in linkable.items() if ids[k] in new_ids and h not in originals],
     )
     new_mentions = _insert_mentions(conn, scored, ids)
     new_predictions = _insert_predictions(conn, scored, ids, now)
@@ -133,9 +137,14 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
 
 
 def _insert_posts(
-    conn: Connection, scored: list[ScoredPost], keys: dict[PostKey, ContentKey], now: datetime
+    conn: Connection,
+    scored: list[ScoredPost],
+    keys: dict[PostKey, ContentKey],
+    now: datetime,
+    originals: dict[str, int],
 ) -> dict[PostKey, int]:
-    """Insert the posts the database lacks; returns the ids of those that were new."""
+    """Insert the posts the database lacks, a linkable one whose content hash is in
+    ``originals`` as a duplicate of that post; returns the ids of those that were new."""
     if not scored:
         return {}
     rows = [
@@ -148,7 +157,8 @@ def _insert_posts(
             "author": s.post.author,
             "url": s.post.url,
             "lang": s.lang,
-            "content_hash": keys[(s.post.source, s.post.external_id)].hash,
+            "content_hash": (content := keys[(s.post.source, s.post.external_id)]).hash,
+            "duplicate_of": originals.get(content.hash) if content.linkable else None,
         }
         for s in scored
     ]
