@@ -31,19 +31,23 @@ def first_posts(conn: Connection, hashes: Collection[str]) -> dict[str, int]:
     return found
 
 
-def link_duplicates(conn: Connection, candidates: Sequence[tuple[int, str]]) -> int:
-    """Point each new post at the first stored post with its content hash; returns links made.
+def link_repeats(conn: Connection, new_posts: Sequence[tuple[int, str, bool]]) -> int:
+    """Link the repeats within a batch of content that no stored post had; returns links made.
 
-    ``candidates`` are (post id, content hash) of posts just inserted whose content may repeat
-    an earlier one. The first post of a hash (lowest id) is the original and stays unlinked.
-    Runs inside the batch's transaction; two batches committing the same new text at the same
-    moment on PostgreSQL may both keep theirs as originals (each sees only its own rows).
+    ``new_posts`` are (post id, content hash, linkable) of the posts a batch just inserted
+    whose hash ``first_posts`` did not find. The first post of a hash (lowest id) is the
+    original and stays unlinked; a later linkable one points at it. The database has no other
+    post of these hashes, so no query is needed to find the first. Two batches committing the
+    same new text at the same moment on PostgreSQL may both keep theirs as originals (each
+    sees only its own rows).
     """
-    first = first_posts(conn, {h for _, h in candidates})
+    first: dict[str, int] = {}
+    for post_id, content_hash, _ in new_posts:
+        first[content_hash] = min(first.get(content_hash, post_id), post_id)
     links = [
-        {"post_id": post_id, "original": first[h]}
-        for post_id, h in candidates
-        if first.get(h) is not None and first[h] != post_id
+        {"post_id": post_id, "original": first[content_hash]}
+        for post_id, content_hash, linkable in new_posts
+        if linkable and first[content_hash] != post_id
     ]
     if links:
         conn.execute(

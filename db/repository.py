@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from db.aggregates import add_to_aggregates, refresh_aggregates
 from db.buckets import floor_to_bucket
-from db.duplicates import first_posts, link_duplicates
+from db.duplicates import first_posts, link_repeats
 from db.registry import (
     ModelVersionRow,
     UnknownModelVersionError,
@@ -97,9 +97,13 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     old = [s.post for s in scored if (s.post.source, s.post.external_id) not in new]
     ids = new | _post_ids(conn, old)
     # What is left: repeats, within this batch, of content new to the database.
-    link_duplicates(
+    link_repeats(
         conn,
-        [(ids[k], h) for k, h in linkable.items() if ids[k] in new_ids and h not in originals],
+        [
+            (ids[k], key.hash, key.linkable)
+            for k, key in keys.items()
+            if ids[k] in new_ids and key.hash not in originals
+        ],
     )
     new_mentions = _insert_mentions(conn, scored, ids)
     new_predictions = _insert_predictions(conn, scored, ids, now)

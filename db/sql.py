@@ -58,7 +58,7 @@ def insert_new(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*returning)
     )
-    return list(conn.execute(stmt, list(rows)))
+    return list(conn.execute(stmt, list(rows)).all())
 
 
 def _copy_insert_new(
@@ -103,4 +103,4 @@ def _copy_insert_new(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*returning)
     )
-    return list(conn.execute(stmt))
+    return list(conn.execute(stmt).all())  # all(): one fetch, not one per row
