@@ -250,8 +250,9 @@ def add_to_aggregates(
 
     The batch's pairs drive the statement: its mentions are found by post id (and the new ones
     are passed in), and only then joined to their posts and predictions by primary key, so the
-    big tables are never scanned. Every bucket kind is added by one INSERT ... SELECT ... ON
-    CONFLICT DO UPDATE; on PostgreSQL the ids travel as arrays, so a batch is one statement.
+    big tables are never scanned. All bucket kinds are added by one INSERT ... SELECT ... ON
+    CONFLICT DO UPDATE (a grouping per kind); on PostgreSQL the ids travel as arrays, so a
+    batch is one statement (it was six that joined every stored prediction: ~0.4 s a batch).
     Returns the number of ``brand_sentiment`` rows inserted or updated.
     """
     kinds = list(dict.fromkeys(check_bucket(b) for b in buckets))
