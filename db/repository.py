@@ -26,7 +26,7 @@ from db.registry import (
     list_model_versions,
     register_model_version,
 )
-from db.sql import chunked, dialect_insert, insert_new
+from db.sql import chunked, dialect_insert, insert_new, plan_each_statement
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
 from pipeline.records import Batch, ContentKey, Post, Prediction, Reject, ScoredPost, content_key
 
@@ -80,6 +80,7 @@ def commit_batch(conn: Connection, batch: Batch, flow_run_id: str | None = None)
     model version (db.aggregates.add_to_aggregates): a replay adds nothing.
     """
     now = datetime.now(UTC)
+    plan_each_statement(conn)
     unique: dict[PostKey, ScoredPost] = {}
     for item in batch.scored:  # a post listed twice in one batch is written once, first wins
         unique.setdefault((item.post.source, item.post.external_id), item)
