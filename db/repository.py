@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 
 from db.aggregates import add_to_aggregates, refresh_aggregates
 from db.buckets import floor_to_bucket
-from db.duplicates import link_duplicates
+from db.duplicates import first_posts, link_repeats
 from db.registry import (
     ModelVersionRow,
     UnknownModelVersionError,
@@ -26,7 +26,7 @@ from db.registry import (
     list_model_versions,
     register_model_version,
 )
-from db.sql import chunked, dialect_insert, insert_new
+from db.sql import chunked, dialect_insert, insert_new, plan_each_statement
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
 from pipeline.records import Batch, ContentKey, Post, Prediction, Reject, ScoredPost, content_key
 
@@ -88,6 +88,7 @@ def commit_batch(
     model version (db.aggregates.add_to_aggregates): a replay adds nothing.
     """
     now = datetime.now(UTC)
+    plan_each_statement(conn)
     unique: dict[PostKey, ScoredPost] = {}
     for item in batch.scored:  # a post listed twice in one batch is written once, first wins
         unique.setdefault((item.post.source, item.post.external_id), item)
@@ -95,15 +96,23 @@ def commit_batch(
     keys = {
         (s.post.source, s.post.external_id): s.content or content_key(s.post.text) for s in scored
     }
-    new = _insert_posts(conn, scored, keys, now)
+    linkable = {k: key.hash for k, key in keys.items() if key.linkable}
+    # Posts repeating stored content are inserted linked to it (db.duplicates.first_posts).
+    originals = first_posts(conn, set(linkable.values()))
+    new = _insert_posts(conn, scored, keys, now, originals)
     new_ids = set(new.values())
     n_new_posts = len(new_ids)
     # Only the posts stored before need their ids looked up.
     old = [s.post for s in scored if (s.post.source, s.post.external_id) not in new]
     ids = new | _post_ids(conn, old)
-    link_duplicates(
+    # What is left: repeats, within this batch, of content new to the database.
+    link_repeats(
         conn,
-        [(ids[k], key.hash) for k, key in keys.items() if key.linkable and ids[k] in new_ids],
+        [
+            (ids[k], key.hash, key.linkable)
+            for k, key in keys.items()
+            if ids[k] in new_ids and key.hash not in originals
+        ],
     )
     new_mentions = _insert_mentions(conn, scored, ids)
     new_predictions = _insert_predictions(conn, scored, ids, now)
@@ -142,9 +151,14 @@ def commit_batch(
 
 
 def _insert_posts(
-    conn: Connection, scored: list[ScoredPost], keys: dict[PostKey, ContentKey], now: datetime
+    conn: Connection,
+    scored: list[ScoredPost],
+    keys: dict[PostKey, ContentKey],
+    now: datetime,
+    originals: dict[str, int],
 ) -> dict[PostKey, int]:
-    """Insert the posts the database lacks; returns the ids of those that were new."""
+    """Insert the posts the database lacks, a linkable one whose content hash is in
+    ``originals`` as a duplicate of that post; returns the ids of those that were new."""
     if not scored:
         return {}
     rows = [
@@ -157,7 +171,8 @@ def _insert_posts(
             "author": s.post.author,
             "url": s.post.url,
             "lang": s.lang,
-            "content_hash": keys[(s.post.source, s.post.external_id)].hash,
+            "content_hash": (content := keys[(s.post.source, s.post.external_id)]).hash,
+            "duplicate_of": originals.get(content.hash) if content.linkable else None,
         }
         for s in scored
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, MetaData, Row, Table, delete, select
+from sqlalchemy import Column, Connection, MetaData, Row, Table, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 # Bound values per IN list: far below SQLite's limit (32766 since 3.32, 999 before).
@@ -27,6 +27,18 @@ def dialect_insert(conn: Connection, table: Table) -> Insert:
     if name == "postgresql":
         return postgresql.insert(table)
     raise NotImplementedError(f"sentimon supports SQLite and PostgreSQL, not {name}")
+
+
+def plan_each_statement(conn: Connection) -> None:
+    """On PostgreSQL, plan every statement for its own values until the transaction ends.
+
+    psycopg prepares a statement run five times; PostgreSQL may then switch to a generic plan,
+    one made without the bound values. For a batch's statements, whose ids come as one array,
+    that plan cannot see how many there are: ~20 batches into a run the aggregate update's
+    generic plan took 0.9 s instead of 0.04 s. Planning each anew costs about a millisecond.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -58,7 +70,7 @@ def insert_new(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*returning)
     )
-    return list(conn.execute(stmt, list(rows)))
+    return list(conn.execute(stmt, list(rows)).all())
 
 
 def _copy_insert_new(
@@ -103,4 +115,4 @@ def _copy_insert_new(
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*returning)
     )
-    return list(conn.execute(stmt))
+    return list(conn.execute(stmt).all())  # all(): one fetch, not one per row

@@ -55,3 +55,28 @@ def test_a_replayed_batch_changes_no_link(db, scored, day):
     before = _links(db)
     _commit(db, items)
     assert _links(db) == before == {"1": None, "2": "1"}
+
+
+def test_a_marked_retweet_of_a_short_text_links_to_its_first_post_whatever_batch(db, scored, day):
+    # "thanks!" is too short to link by itself; a retweet marker makes its repeat linkable,
+    # to the first post of that content, whether that came in the same batch or earlier.
+    neutral = (0.2, 0.6, 0.2)
+    _commit(
+        db,
+        [
+            scored("1", "neutral", neutral, day(1), text="thanks!"),
+            scored("2", "neutral", neutral, day(1), text="RT @fan: thanks!"),
+            scored("3", "neutral", neutral, day(1), text="RT @fan: Thanks"),
+        ],
+    )
+    _commit(
+        db,
+        [
+            scored("4", "neutral", neutral, day(2), text="RT @other: thanks!"),
+            scored("5", "neutral", neutral, day(2), text="thanks!"),
+            scored("6", "neutral", neutral, day(2), text=f"RT @fan: {ORIGINAL}"),
+            scored("7", "neutral", neutral, day(2), text=ORIGINAL),
+        ],
+    )
+    links = _links(db)
+    assert links == {"1": None, "2": "1", "3": "1", "4": "1", "5": None, "6": None, "7": "6"}
