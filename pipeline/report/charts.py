@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 BUCKET_DAYS = {"day": 1.0, "hour": 1 / 24}
 MAX_PANELS = 12
+TITLE_CHARS_PER_INCH = 9
 
 
 def render_chart(
@@ -31,11 +33,14 @@ def render_chart(
     n = max(1, len(shown))
     ncols = 1 if n <= 3 else (2 if n <= 4 else 3)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(6.4 * ncols, 3.2 * nrows + 0.9), layout="constrained")
+    width = 6.4 * ncols
+    fig = Figure(figsize=(width, 3.2 * nrows + 0.9), layout="constrained")
     FigureCanvasAgg(fig)
     # Titles carry brand and source names from the input: plain text, never mathtext ("$\\frac{$"
-    # would raise) nor TeX.
-    fig.suptitle(title, fontsize=13, parse_math=False, usetex=False)
+    # would raise) nor TeX. Wrapped to the figure's width (13 pt text: ~9 characters an inch),
+    # or a long period and model version run off both sides of a one-column chart.
+    wrapped = "\n".join(textwrap.wrap(title, width=int(width * TITLE_CHARS_PER_INCH))) or title
+    fig.suptitle(wrapped, fontsize=13, parse_math=False, usetex=False)
     if not shown:
         ax = fig.add_subplot()
         ax.text(0.5, 0.5, "no scored posts in this window", ha="center", va="center")

@@ -5,7 +5,8 @@ phrases remove a brand's matches that they overlap ("united states" is not Unite
 Case and punctuation around a phrase do not matter ("UNITED airlines!", "(@united)"), a
 multi-word phrase also matches hyphenated ("united-airlines"), and the camel-case words of a
 hashtag are matched as a phrase of their own ("#UnitedAirlinesSucks" mentions United Airlines,
-"#UnitedStates" does not).
+"#UnitedStates" does not). Japanese, Chinese and Korean put no space between words, so in a
+text written in them a change of script also ends a word ("Sonoraのヘッドホン" mentions Sonora).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ from pipeline.text.normalize import normalize_text
 from pipeline.text.tokenize import split_hashtag
 
 _HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
+# Kana, CJK ideographs and Hangul: scripts written without spaces between words.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9f"
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+# Where a CJK character meets a Latin letter or digit, either way round.
+_SCRIPT_CHANGE = re.compile(f"(?<=[{_CJK}])(?=[A-Za-z0-9@#])|(?<=[A-Za-z0-9])(?=[{_CJK}])")
 
 
 class BrandMatcher:
@@ -33,6 +39,7 @@ class BrandMatcher:
 
     def __init__(self, nlp: Language, catalog: BrandCatalog) -> None:
         self.catalog = catalog
+        self._nlp = nlp
         self._match = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._exclude = PhraseMatcher(nlp.vocab, attr="LOWER")
         # Every lower-cased token of every pattern: a hashtag none of whose words is here
@@ -54,6 +61,8 @@ class BrandMatcher:
         """
         found = self._names(doc) | {self.catalog.canonical(h) for h in hints if h.strip()}
         text = doc.text if text is None else text
+        if _CJK_CHAR.search(text):  # rare: the cost of a second tokenisation is theirs alone
+            found |= self._names(self._nlp.make_doc(_SCRIPT_CHANGE.sub(" ", text)))
         if "#" in text:
             for body in _HASHTAG.findall(text):
                 words = [w.lower() for w in split_hashtag(body)]

@@ -59,3 +59,15 @@ def test_hour_buckets_single_brand_and_empty_report():
     assert one.size[0] < one.size[1] * 3  # one column, not a strip
     empty = image(render_chart([], "Nothing"))
     assert empty.format == "PNG"
+
+
+def test_a_long_title_wraps_inside_a_one_column_chart():
+    title = (
+        "Brand sentiment, 2026-11-01 UTC to 2026-11-30 UTC (day buckets, source "
+        "headphone-reviews-2026, model lstm-20261130-922bc5a2); not scored, not English: 12 (ja)"
+    )
+    img = np.asarray(image(render_chart(report_rows(1), title)).convert("L"))
+    band = img[: img.shape[0] // 8]  # the title's band, above the panel
+    assert (band < 128).any()  # the title is drawn there
+    # Nothing dark at the left or right edge: the title is not cut off by the figure's sides.
+    assert band[:, :3].min() > 200 and band[:, -3:].min() > 200

@@ -115,6 +115,12 @@ def test_brand_variants_and_near_misses(matcher, text, brands):
         ("apple pie in the big apple", ()),
         ("#BigApple #AppleJuice", ()),
         ("apple juice on my iPhone", ("Apple",)),  # excluded "apple", but "iphone" counts
+        # no spaces between words in Japanese / Chinese: a change of script ends one
+        ("JetBlueの座席は広い", ("JetBlue",)),
+        ("我喜欢JetBlue", ("JetBlue",)),
+        ("@JetBlueありがとう", ("JetBlue",)),
+        ("JetBluesの歌", ()),
+        ("ユナイテッドの便", ()),
     ],
 )
 def test_bundled_brands_near_misses(bundled, text, brands):
