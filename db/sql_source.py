@@ -66,6 +66,8 @@ class SqlSource:
     # A read depends on the cursor alone, so the next batch may be read before this one
     # commits (flows/runtime/batch.py's read-ahead).
     readahead: ClassVar[bool] = True
+    # Nothing to tell about the input beyond its rejects (the Source protocol's notices).
+    notices: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
     url: str | Engine
     name: str
     cursor_column: str

@@ -169,7 +169,7 @@ def _score(
                 *(report.n_new_posts, report.n_rejects, report.cursor_to),
             )
     # Files that landed late, were rewritten or hold binary data: said, not hidden.
-    totals.notices = list(getattr(reader, "notices", [])) or None
+    totals.notices = (list(reader.notices) or None) if reader is not None else None
 
 
 def _sequence(run: _Run, reader: Source) -> Iterator[BatchReport]:

@@ -32,6 +32,9 @@ class Source(Protocol):
     # read before this one commits (flows/runtime/batch.py's read-ahead). A Redis consumer
     # group hands out entries by reading them: no read-ahead there.
     readahead: ClassVar[bool]
+    # What the run should tell its user about the input (a file that landed late or was
+    # rewritten, one that holds binary data): one line each, in the order found, each once.
+    notices: list[str]
 
     def read_batch(self, cursor: str | None, limit: int) -> SourceBatch:
         """Up to ``limit`` records after ``cursor`` (None: from the beginning)."""

@@ -41,6 +41,8 @@ class RedisStreamSource:
 
     # The group hands out entries by reading them: no batch may be read ahead of its turn.
     readahead: ClassVar[bool] = False
+    # Nothing to tell about the input beyond its rejects (the Source protocol's notices).
+    notices: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
     url: str | redis.Redis  # redis://host:port/db gets a client of its own; or a live client
     stream: str
     group: str

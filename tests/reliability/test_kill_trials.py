@@ -204,6 +204,7 @@ class _MappedSql:
 
     def __init__(self, inner):
         self.inner, self.name = inner, inner.name
+        self.notices = []
 
     def read_batch(self, cursor, limit):
         from pipeline.records import RawRecord
