@@ -33,24 +33,6 @@ log = logging.getLogger(__name__)
 
 # Below this many posts a batch is analysed here alone: shipping it costs more than it saves.
 MIN_SPLIT = 200
-# Before anything was measured: on 2 cores a commit about half as long as the analysis.
-DEFAULT_AHEAD_SHARE = 0.25
-# The least share of a batch this process keeps: enough to go on measuring its speed.
-MIN_LOCAL_SHARE = 0.05
-
-
-def balanced_share(processes: int, analysis_seconds: float, commit_seconds: float) -> float:
-    """The share of a read-ahead batch to analyse in this process, which commits the batch
-    before it meanwhile, so that it and each of the ``processes - 1`` workers finish together.
-
-    This process does commit + s x analysis, each worker (1 - s) x analysis / (P - 1); equal
-    when s = (1 - (P - 1) x commit / analysis) / P. A slow commit leaves it
-    ``MIN_LOCAL_SHARE``; none leaves it 1/P, as when nothing commits.
-    """
-    if analysis_seconds <= 0:
-        return 1 / processes
-    share = (1 - (processes - 1) * commit_seconds / analysis_seconds) / processes
-    return min(max(share, MIN_LOCAL_SHARE), 1 / processes)
 
 
 @dataclass(frozen=True)
@@ -84,8 +66,6 @@ class AnalysisPool:
         self.team_lexicon = team_lexicon
         self._executor: ProcessPoolExecutor | None = None
         self.broken = False
-        # This process's analysis time per post, from the local parts (None until one ran).
-        self.seconds_per_post: float | None = None
 
     def start(
         self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float
@@ -121,13 +101,7 @@ class AnalysisPool:
         here, and so are later batches, with a warning.
         """
         texts, hints, n = pending.texts, pending.hints, pending.n_local
-        started = time.perf_counter()
         result = analyse(scorer, language, matcher, texts[:n], hints[:n])
-        if n:
-            per_post = (time.perf_counter() - started) / n
-            previous = self.seconds_per_post
-            # Averaged with the last estimate: a batch of short texts is not the norm.
-            self.seconds_per_post = per_post if previous is None else (previous + per_post) / 2
         for a, b, future in pending.remote:
             try:
                 part = future.result()
@@ -136,14 +110,6 @@ class AnalysisPool:
                 part = analyse(scorer, language, matcher, texts[a:b], hints[a:b])
             result = result + part
         return result
-
-    def ahead_share(self, n_texts: int, commit_seconds: float | None) -> float:
-        """The local share for a read-ahead batch of ``n_texts`` while a commit that last took
-        ``commit_seconds`` runs here (`balanced_share`); before either was measured, the share
-        that balanced a commit of half the analysis on 2 cores."""
-        if commit_seconds is None or self.seconds_per_post is None:
-            return DEFAULT_AHEAD_SHARE
-        return balanced_share(self.processes, self.seconds_per_post * n_texts, commit_seconds)
 
     def _lost_worker(self) -> None:
         if not self.broken:

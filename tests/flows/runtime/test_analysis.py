@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from db.tables import post_brands, posts, predictions
-from flows.runtime.analysis import MIN_LOCAL_SHARE, MIN_SPLIT, AnalysisPool, balanced_share
+from flows.runtime.analysis import MIN_SPLIT, AnalysisPool
 from flows.runtime.batch import process_batch
 from flows.runtime.process import get_runtime
 from flows.runtime.settings import BUNDLED_BRANDS, BUNDLED_MODEL, Settings
@@ -185,13 +185,3 @@ def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, mon
         n_predictions = len(conn.execute(select(predictions.c.post_id)).all())
     assert sorted(stored, key=int) == [r["id"] for r in rows]
     assert n_predictions == len(rows) - sum(1 for t in _texts(len(rows)) if "schlecht" in t)
-
-
-def test_the_read_ahead_share_balances_this_process_and_the_workers():
-    # 2 processes, analysis 1.0 s, commit 0.2 s: here 0.2 + 0.4 = the worker's 0.6.
-    assert balanced_share(2, 1.0, 0.2) == pytest.approx(0.4)
-    # 4 processes, commit 0.1 s: here 0.1 + 0.175 = each worker's (1 - 0.175) / 3 = 0.275.
-    assert balanced_share(4, 1.0, 0.1) == pytest.approx(0.175)
-    assert balanced_share(2, 1.0, 0.0) == 0.5  # nothing to commit: an even split
-    assert balanced_share(2, 1.0, 5.0) == MIN_LOCAL_SHARE  # a slow commit: the least share
-    assert balanced_share(2, 0.0, 0.3) == 0.5
