@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pipeline.model.predict import Scorer
-from pipeline.records import ContentKey, DomainSignals, Prediction, content_key
+from pipeline.records import ContentKey, DomainSignals, Post, Prediction, ScoredPost, content_key
 from pipeline.text.brands import BrandMatcher
 from pipeline.text.language import ENGLISH, LanguageIdentifier
 from pipeline.text.tokenize import make_texts_and_docs, texts_tokens
@@ -52,6 +52,15 @@ class Analysis:
             self.keys + other.keys,
             self.signals + other.signals,
         )
+
+    def scored(self, posts: Sequence[Post]) -> list[ScoredPost]:
+        """``posts`` (the ones analysed, in order) with what the analysis found for each."""
+        return [
+            ScoredPost(post=p, brands=b, prediction=pr, lang=lang, content=key)
+            for p, b, pr, lang, key in zip(
+                posts, self.mentions, self.predictions, self.langs, self.keys, strict=True
+            )
+        ]
 
 
 def analyse(

@@ -120,6 +120,20 @@ UCI_ROWS = {
 }
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path, monkeypatch):
+    """Each test twice, through the CLI's own settings: a SQLite file under a data folder of
+    its own, then a PostgreSQL schema of its own; the working folder is tmp_path."""
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}"
+    else:
+        url = request.getfixturevalue("pg_schema_url")
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
+    return url
+
+
 @pytest.fixture
 def uci_dir(tmp_path):
     """A folder holding amazon.json, imdb.json and yelp.json made from UCI_ROWS."""

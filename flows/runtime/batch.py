@@ -24,7 +24,7 @@ from flows.runtime.process import Runtime
 from flows.runtime.readahead import Ahead
 from pipeline.analysis import Analysis, Laps, analyse
 from pipeline.model.domain_shift import DomainSignals, signal_figures
-from pipeline.records import Batch, Post, Reject, ScoredPost
+from pipeline.records import Batch, Post, Reject
 from pipeline.sources import Source, SourceBatch
 from pipeline.sources.guard import check_first_batch
 from pipeline.sources.validate import Validator
@@ -226,17 +226,7 @@ class BatchLoop:
             source=self.reader.name,
             cursor_from=self.cursor,
             cursor_to=read.cursor_to,
-            scored=[
-                ScoredPost(post=p, brands=b, prediction=pr, lang=lang, content=key)
-                for p, b, pr, lang, key in zip(
-                    posts,
-                    analysis.mentions,
-                    analysis.predictions,
-                    analysis.langs,
-                    analysis.keys,
-                    strict=True,
-                )
-            ],
+            scored=analysis.scored(posts),
             rejects=rejects,
             timings=laps.timings,
             signals=analysis.signals,

@@ -25,7 +25,7 @@ from flows.runtime.process import Runtime
 from flows.runtime.reporting import configured_brands
 from pipeline.analysis import analyse
 from pipeline.errors import ConfigError
-from pipeline.records import Batch, Post, RawRecord, ScoredPost
+from pipeline.records import Batch, Post, RawRecord
 from pipeline.report.types import AlertRecord
 from pipeline.sources.validate import Validator
 
@@ -105,17 +105,7 @@ def _commit(
         source=source,
         cursor_from=None,
         cursor_to=None,
-        scored=[
-            ScoredPost(post=p, brands=b, prediction=pr, lang=lang, content=key)
-            for p, b, pr, lang, key in zip(
-                posts,
-                analysis.mentions,
-                analysis.predictions,
-                analysis.langs,
-                analysis.keys,
-                strict=True,
-            )
-        ],
+        scored=analysis.scored(posts),
         timings=timings,
         signals=analysis.signals,
     )

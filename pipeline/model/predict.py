@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pipeline.records import LABELS, Prediction
 from pipeline.text.tokenize import TextConfig, preprocess
 
 FeatureRows = Sequence[Sequence[float]]
+ONEDNN_PRIMITIVES = 32  # oneDNN's primitive cache capacity while scoring (Scorer.__post_init__)
 
 
 def batch_logits(
@@ -99,6 +101,13 @@ class Scorer:
     # The team lexicon laid over the version's own (pipeline.model.team_lexicon): path, sha256,
     # terms.
     team_lexicon: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # Exact-length batches give the LSTM a new input shape per text length, and oneDNN
+        # caches a primitive per shape (1,024 by default): ~200 MB more peak RSS per process
+        # over a long run. 32 keeps ~2% of the speed and a fifth of that memory (docs/
+        # performance.md). Read when the first primitive is made; a value set outside wins.
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_PRIMITIVES))
 
     def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         """Raw texts -> model tokens, through the one preprocessing function training used."""

@@ -298,11 +298,14 @@ def fine_tune_folds(
     depend on it.
     """
     # Every class must reach every fold's training part: no more folds than its texts.
-    smallest = min(Counter(labels).values(), default=0)
-    folds = min(config.folds, smallest)
+    folds = min(config.folds, min(Counter(labels).values(), default=0))
     if folds < 2:
-        fit, val = stratified_split(labels, config.validation, config.seed + 1)
-        result = fine_tune(
+        splits = [stratified_split(labels, config.validation, config.seed + 1)]
+    else:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+        splits = list(splitter.split(np.zeros(len(labels)), labels))
+    results = [
+        fine_tune(
             base,
             [tokens[i] for i in fit],
             [labels[i] for i in fit],
@@ -311,21 +314,10 @@ def fine_tune_folds(
             config,
             on_epoch,
         )
-        return result, [result.best_epoch]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-    results: list[TrainResult] = []
-    for fit, val in splitter.split(np.zeros(len(labels)), labels):
-        results.append(
-            fine_tune(
-                base,
-                [tokens[i] for i in fit],
-                [labels[i] for i in fit],
-                [tokens[i] for i in val],
-                [labels[i] for i in val],
-                config,
-                on_epoch,
-            )
-        )
+        for fit, val in splits
+    ]
+    if len(results) == 1:
+        return results[0], [results[0].best_epoch]
     states = [r.model.state_dict() for r in results]
     model = results[0].model
     model.load_state_dict({name: sum(s[name] for s in states) / len(states) for name in states[0]})

@@ -22,18 +22,6 @@ LATIN_CSV = (
 ).encode("latin-1")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}"
-    else:
-        url = request.getfixturevalue("pg_schema_url")
-    monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
-    return url
-
-
 def _db(url, sql):
     engine = create_engine(url)
     try:

@@ -34,18 +34,6 @@ CLI = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}"
-    else:
-        url = request.getfixturevalue("pg_schema_url")
-    monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
-    return url
-
-
 def _contents(url):
     """What runs left: posts (id -> text), rejects' reasons, cursors, batches; None before
     the database or its tables exist."""

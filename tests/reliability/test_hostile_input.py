@@ -37,18 +37,6 @@ def _good(i):
     return {"id": f"g{i}", "text": f"@united flight {i} was great", "created_at": "2026-11-02"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'sentimon.db'}"
-    else:
-        url = request.getfixturevalue("pg_schema_url")
-    monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
-    return url
-
-
 def _run(*args):
     result = runner.invoke(app, ["run", *args])
     return result.exit_code, result.output
