@@ -4,6 +4,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
+from support.cli import one_error_line
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -87,15 +88,6 @@ def headphones(data_dir, tmp_path, monkeypatch):
     return tmp_path
 
 
-def _one_error_line(result, *fragments):
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:"), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
-
-
 @pytest.mark.slow
 def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
     prefect_server, headphones, data_dir
@@ -117,14 +109,14 @@ def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
 
     typo = runner.invoke(app, ["report", "--brand", "Sonra"])
     assert typo.exit_code == 2
-    _one_error_line(typo, "unknown brand 'Sonra'", "did you mean 'Sonora'", "Aurelle, Basswerk")
+    one_error_line(typo, "unknown brand 'Sonra'", "did you mean 'Sonora'", "Aurelle, Basswerk")
 
 
 def test_an_unknown_brand_is_a_one_line_usage_error_before_any_data(headphones):
     assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["report", "--brand", "Nobody"])
     assert result.exit_code == 2
-    line = _one_error_line(result, "unknown brand 'Nobody'", "Aurelle, Basswerk, Sonora")
+    line = one_error_line(result, "unknown brand 'Nobody'", "Aurelle, Basswerk, Sonora")
     assert "did you mean" not in line
     known = runner.invoke(app, ["report", "--brand", "basswerk", "--format", "json"])
     assert known.exit_code == 0, known.output
@@ -138,7 +130,7 @@ def test_until_not_after_since_is_a_one_line_usage_error(headphones, since, unti
     assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["report", "--since", since, "--until", until])
     assert result.exit_code == 2
-    _one_error_line(result, f"--until {until} is not after --since {since}")
+    one_error_line(result, f"--until {until} is not after --since {since}")
 
 
 @pytest.mark.parametrize(
@@ -159,7 +151,7 @@ def test_a_wrong_map_is_a_one_line_usage_error_before_anything_starts(
     (tmp_path / "reviews.csv").write_text("uid,review_body,rating\nr1,great,5\n")
     result = runner.invoke(app, ["run", "--input", "reviews.csv", "--map", mapping])
     assert result.exit_code == 2
-    _one_error_line(result, *fragments)
+    one_error_line(result, *fragments)
     assert not data_dir.exists()  # no database, no cursor: nothing was read
 
 
@@ -177,7 +169,7 @@ def test_a_mapped_column_the_csv_lacks_is_a_usage_error_before_anything_is_read(
     (tmp_path / "reviews.csv").write_text("uid,review,rating\nr1,great,5\n")
     result = runner.invoke(app, ["run", "--input", "reviews.csv", *mapping])
     assert result.exit_code == 2
-    _one_error_line(result, *fragments)
+    one_error_line(result, *fragments)
     assert not data_dir.exists()  # no database, no cursor: the corrected run reads it all
 
 

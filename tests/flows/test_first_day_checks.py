@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
+from support.cli import one_error_line
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -25,15 +26,6 @@ def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "reviews.csv").write_text("id,text\nr1,great sound\nr2,the hinge broke\n")
     return tmp_path
-
-
-def _one_error_line(result, *fragments):
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:"), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def _tables(path):
@@ -57,20 +49,20 @@ def _run(*args, env=None):
 def test_a_missing_input_is_a_usage_error_with_did_you_mean(project):
     result = _run("--input", "reviws.csv")
     assert result.exit_code == 2
-    _one_error_line(result, "--input reviws.csv does not exist", "did you mean reviews.csv?")
+    one_error_line(result, "--input reviws.csv does not exist", "did you mean reviews.csv?")
     assert not (project / "data").exists()  # nothing created, nothing read
 
 
 def test_a_missing_input_folder_says_so(project):
     result = _run("--input", "landing/today")
     assert result.exit_code == 2
-    _one_error_line(result, "does not exist", "there is no folder landing")
+    one_error_line(result, "does not exist", "there is no folder landing")
 
 
 def test_no_input_and_no_source_is_a_usage_error(project):
     result = _run()
     assert result.exit_code == 2
-    _one_error_line(result, "give --input PATH_OR_URL, or --source NAME")
+    one_error_line(result, "give --input PATH_OR_URL, or --source NAME")
 
 
 @pytest.mark.parametrize(
@@ -86,7 +78,7 @@ def test_no_input_and_no_source_is_a_usage_error(project):
 def test_an_ad_hoc_sql_input_is_checked_before_it_is_opened(project, url, fragments):
     result = _run("--input", url)
     assert result.exit_code == 2
-    _one_error_line(result, *fragments)
+    one_error_line(result, *fragments)
     assert not (project / "nowhere.db").exists()  # opening it would have created it
 
 
@@ -98,7 +90,7 @@ def test_a_brands_file_with_a_toml_error_names_file_and_line(project, monkeypatc
     monkeypatch.setenv("SENTIMON_BRANDS", "brands.toml")
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    _one_error_line(result, "brands file brands.toml:4: not valid TOML")
+    one_error_line(result, "brands file brands.toml:4: not valid TOML")
     assert not (project / "data").exists()
 
 
@@ -106,14 +98,14 @@ def test_a_sentimon_toml_with_a_toml_error_names_file_and_line(project):
     (project / "sentimon.toml").write_text('[sources.reviews]\nkind = "files"\npath = "in\n')
     result = _run("--source", "reviews")
     assert result.exit_code == 1
-    _one_error_line(result, "sentimon.toml:3: not valid TOML")
+    one_error_line(result, "sentimon.toml:3: not valid TOML")
 
 
 def test_sentimon_config_naming_a_missing_file_is_an_error(project, monkeypatch):
     monkeypatch.setenv("SENTIMON_CONFIG", "sentimon-prod.toml")
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    _one_error_line(result, "SENTIMON_CONFIG names sentimon-prod.toml, which does not exist")
+    one_error_line(result, "SENTIMON_CONFIG names sentimon-prod.toml, which does not exist")
 
 
 def test_an_unknown_source_lists_the_known_ones(project):
@@ -121,14 +113,14 @@ def test_an_unknown_source_lists_the_known_ones(project):
     (project / "sentimon.toml").write_text('[sources.reviews]\nkind = "files"\npath = "in"\n')
     result = _run("--source", "review")
     assert result.exit_code == 1
-    _one_error_line(result, "no source 'review' in sentimon.toml (known: reviews)")
+    one_error_line(result, "no source 'review' in sentimon.toml (known: reviews)")
 
 
 def test_a_setting_of_the_wrong_kind_is_one_line(project, monkeypatch):
     monkeypatch.setenv("SENTIMON_WORKERS", "four")
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    _one_error_line(result, "SENTIMON_WORKERS='four'", "valid integer")
+    one_error_line(result, "SENTIMON_WORKERS='four'", "valid integer")
 
 
 # --- the results database ------------------------------------------------------------------
@@ -147,7 +139,7 @@ def test_a_wrong_database_url_is_one_line(project, monkeypatch, url, fragments):
     monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    line = _one_error_line(result, *fragments)
+    line = one_error_line(result, *fragments)
     assert "secret" not in line
     assert "Traceback" not in result.output
 
@@ -160,7 +152,7 @@ def test_a_postgresql_database_that_does_not_exist_is_one_line(project, monkeypa
     monkeypatch.setenv("SENTIMON_DATABASE_URL", f"{base}/sentimon_no_such_db")
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    _one_error_line(result, "cannot be reached", 'database "sentimon_no_such_db" does not exist')
+    one_error_line(result, "cannot be reached", 'database "sentimon_no_such_db" does not exist')
 
 
 def test_a_reachable_postgresql_database_passes_the_checks(project, pg_schema_url):
@@ -226,7 +218,7 @@ def test_a_read_only_database_file_is_one_line_without_run_again(initialised, re
     read_only(initialised)
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    line = _one_error_line(result, f"the results database {initialised} is read-only")
+    line = one_error_line(result, f"the results database {initialised} is read-only")
     assert "run again" not in line and "INSERT" not in line
     assert (
         _tables(initialised)
@@ -245,7 +237,7 @@ def test_a_read_only_database_folder_is_one_line_without_run_again(initialised, 
     read_only(initialised.parent)
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    line = _one_error_line(result, "folder", "is read-only for this user", "journal")
+    line = one_error_line(result, "folder", "is read-only for this user", "journal")
     assert "run again" not in line
     assert _tables(initialised) == before
 
@@ -254,7 +246,7 @@ def test_a_read_only_uri_is_one_line(initialised, monkeypatch):
     monkeypatch.setenv("SENTIMON_DATABASE_URL", f"sqlite:///file:{initialised}?mode=ro&uri=true")
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    _one_error_line(result, "opened read-only (mode=ro", "drop mode=ro")
+    one_error_line(result, "opened read-only (mode=ro", "drop mode=ro")
     assert _tables(initialised)["posts"] == 1
 
 
@@ -263,7 +255,7 @@ def test_a_file_that_is_no_sqlite_database_is_one_line(project, monkeypatch):
     monkeypatch.setenv("SENTIMON_DATABASE_URL", "sqlite:///notes.db")
     result = _run("--input", "reviews.csv")
     assert result.exit_code == 1
-    _one_error_line(result, "notes.db is not an SQLite database")
+    one_error_line(result, "notes.db is not an SQLite database")
     assert (project / "notes.db").read_text() == "my notes\n"
 
 
@@ -389,7 +381,7 @@ def reported(project, monkeypatch):
 def test_an_empty_period_says_when_the_posts_were_written(reported, period, fragments):
     result = runner.invoke(app, ["report", *period])
     assert result.exit_code == 2
-    _one_error_line(
+    one_error_line(
         result, *fragments, "the 5 posts were written from 2026-11-02 12:00 to 2026-11-04 12:00"
     )
 
@@ -397,7 +389,7 @@ def test_an_empty_period_says_when_the_posts_were_written(reported, period, frag
 def test_an_empty_period_of_a_source_without_posts(reported):
     result = runner.invoke(app, ["report", "--since", "2026-11-01", "--source", "shop"])
     assert result.exit_code == 2
-    _one_error_line(result, "no posts of source shop since 2026-11-01", "holds none")
+    one_error_line(result, "no posts of source shop since 2026-11-01", "holds none")
 
 
 def test_a_period_with_posts_reports(reported):
@@ -423,14 +415,14 @@ def test_a_broken_brands_file_is_an_error_not_a_fallback(reported):
     for args in ([], ["--brand", "Sonora"]):
         result = runner.invoke(app, ["report", *args])
         assert result.exit_code == 1
-        _one_error_line(result, "brands file brands.toml:4: not valid TOML")
+        one_error_line(result, "brands file brands.toml:4: not valid TOML")
 
 
 @pytest.mark.parametrize("option", ["--chart", "--html"])
 def test_an_output_in_a_missing_folder_is_one_line(reported, option):
     result = runner.invoke(app, ["report", option, "out/report.file"])
     assert result.exit_code == 2
-    _one_error_line(result, f"{option} out/report.file: there is no folder out", "mkdir -p out")
+    one_error_line(result, f"{option} out/report.file: there is no folder out", "mkdir -p out")
     assert not (reported / "out").exists()
 
 
@@ -438,7 +430,7 @@ def test_an_output_that_is_a_folder_is_one_line(reported):
     (reported / "out").mkdir()
     result = runner.invoke(app, ["report", "--chart", "out"])
     assert result.exit_code == 2
-    _one_error_line(result, "--chart out is a folder")
+    one_error_line(result, "--chart out is a folder")
 
 
 def test_copies_are_counted_in_words():

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
+from support.cli import one_error_line
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -193,16 +194,6 @@ def test_replay_on_postgresql_ends_as_a_correct_first_run(
     assert _snapshot(db) == expected
 
 
-def _one_error_line(result, *fragments):
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:"), result.output
-    flat = lines[0]
-    for fragment in fragments:
-        assert fragment in flat, flat
-    return flat
-
-
 @pytest.mark.slow
 def test_replay_checks_the_map_against_the_stored_columns_before_loading_anything(
     prefect_server, project, monkeypatch
@@ -216,10 +207,10 @@ def test_replay_checks_the_map_against_the_stored_columns_before_loading_anythin
 
     typo = runner.invoke(app, ["rejects", "replay", "--source", source, "--map", "text=body"])
     assert typo.exit_code == 2
-    _one_error_line(typo, "no column 'body' for text", "review_body")
+    one_error_line(typo, "no column 'body' for text", "review_body")
     unknown = runner.invoke(app, ["rejects", "replay", "--source", source[:-1]])
     assert unknown.exit_code == 2
-    _one_error_line(unknown, "has no rejects", f"did you mean {source!r}")
+    one_error_line(unknown, "has no rejects", f"did you mean {source!r}")
     assert _snapshot(db) == before
 
 
@@ -254,10 +245,10 @@ def test_sources_reset_reads_again_and_refuses_while_an_ingest_runs(
     cursor = _snapshot(db)["cursors"]
     busy = runner.invoke(app, ["sources", "reset", source, "--to-start", "--yes"])
     assert busy.exit_code == 1
-    _one_error_line(busy, "being read by a running ingest", "elsewhere:42:1", "nothing was reset")
+    one_error_line(busy, "being read by a running ingest", "elsewhere:42:1", "nothing was reset")
     replay = runner.invoke(app, ["rejects", "replay", "--source", source, "--map", RIGHT_MAP])
     assert replay.exit_code == 1
-    _one_error_line(replay, "being read by a running ingest")
+    one_error_line(replay, "being read by a running ingest")
     assert _snapshot(db)["cursors"] == cursor
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM source_leases"))
@@ -269,7 +260,7 @@ def test_sources_reset_reads_again_and_refuses_while_an_ingest_runs(
     assert _snapshot(db)["cursors"] == cursor
     later = runner.invoke(app, ["sources", "reset", source, "--file", "zzz.jsonl", "--yes"])
     assert later.exit_code == 2
-    _one_error_line(later, "has not been read yet")
+    one_error_line(later, "has not been read yet")
 
     done = runner.invoke(app, ["sources", "reset", source, "--file", "reviews.jsonl"], input="y\n")
     assert done.exit_code == 0, done.output
@@ -291,10 +282,10 @@ def test_reset_and_list_answer_at_once_without_a_database(project, monkeypatch):
     for args in (["sources", "list"], ["rejects", "list"], ["sources", "reset", "x", "--to-start"]):
         result = runner.invoke(app, args)
         assert result.exit_code == 1, result.output
-        _one_error_line(result, "no results database")
+        one_error_line(result, "no results database")
     both = runner.invoke(app, ["sources", "reset", "x", "--to-start", "--file", "a.csv"])
     assert both.exit_code == 2
-    _one_error_line(both, "one of --to-start or --file")
+    one_error_line(both, "one of --to-start or --file")
     for args in (["sources", "reset", "--help"], ["rejects", "replay", "--help"]):
         assert runner.invoke(app, args, terminal_width=200).exit_code == 0
     help_text = " ".join(runner.invoke(app, ["sources", "reset", "--help"]).stdout.split())
