@@ -38,7 +38,7 @@ def rejects_list(
     if fmt not in ("table", "json"):
         raise usage_error(f"--format {fmt!r}: use table or json")
     from db.rejects import count_rejects, list_rejects
-    from flows.runtime.resets import known_sources, open_results
+    from flows.runtime.resets import known_sources, open_results, source_names
 
     engine = open_results(Settings())
     with engine.connect() as conn:
@@ -47,8 +47,9 @@ def rejects_list(
     if source is not None and not rows and total == 0:
         with engine.connect() as conn:
             any_of_source = count_rejects(conn, source)
-        if not any_of_source and "did you mean" in (hint := known_sources(engine, source)):
-            raise usage_error(f"source {source!r} has no rejects{hint}")
+        if not any_of_source and source not in source_names(engine):
+            hint = known_sources(engine, source)
+            raise usage_error(f"no source {source!r} in the results database{hint}")
     if fmt == "json":
         items = [
             {
@@ -98,7 +99,7 @@ def rejects_replay(
     mapping = parse_map(column_map, INGEST_FIELDS)
     from db.rejects import count_rejects, first_fields
     from flows.runtime.config import load_config
-    from flows.runtime.resets import holding, known_sources, open_results
+    from flows.runtime.resets import holding, known_sources, open_results, source_names
 
     settings = Settings()
     engine = open_results(settings)
@@ -110,9 +111,9 @@ def rejects_replay(
         n_rejects = count_rejects(conn, source)
         fields = first_fields(conn, source)
     if not n_rejects:
-        hint = known_sources(engine, source)
-        if "did you mean" in hint:
-            raise usage_error(f"source {source!r} has no rejects{hint}")
+        if source not in source_names(engine):
+            hint = known_sources(engine, source)
+            raise usage_error(f"no source {source!r} in the results database{hint}")
         console.print(f"source {source}: no rejects to replay")
         return
     if fields is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from pathlib import Path
@@ -330,9 +331,13 @@ def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None
     wanted = {"text": "text", **mapping}
     missing = [f"{ours}={theirs}" for ours, theirs in wanted.items() if theirs not in header]
     if missing:
+        # The header column nearest the first missing one: a typo's likely fix.
+        ours, theirs = missing[0].split("=", 1)
+        close = difflib.get_close_matches(theirs, header, n=1, cutoff=0.5)
+        example = f"did you mean {ours}={close[0]}?" if close else f"e.g. {ours}={header[0]}"
         raise UsageError(
             f"{name} has no column for {', '.join(missing)}: its columns are "
-            f"{', '.join(header)}; map ours=theirs with --map, e.g. text={header[0]}"
+            f"{', '.join(header)}; map ours=theirs with --map, {example}"
         )
 
 

@@ -144,12 +144,17 @@ def _check_file(project: ProjectConfig, source: str, file: str) -> None:
         raise UsageError(f"{folder} has no file {file!r} (it has {', '.join(names) or 'none'})")
 
 
+def source_names(engine: Engine) -> list[str]:
+    """The sources the results database knows (cursors, batches, rejects, leases)."""
+    with engine.connect() as conn:
+        return [s.name for s in source_states(conn)]
+
+
 def known_sources(engine: Engine, name: str) -> str:
     """``; did you mean X? the database knows: A, B`` for an error about source ``name``."""
-    with engine.connect() as conn:
-        names = [s.name for s in source_states(conn)]
+    names = source_names(engine)
     if not names:
         return "; the database knows no source yet"
-    close = difflib.get_close_matches(name, names, n=1)
+    close = difflib.get_close_matches(name, [n for n in names if n != name], n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"{hint}; the database knows: {', '.join(names)} (`sentimon sources list`)"

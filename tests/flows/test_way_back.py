@@ -210,8 +210,24 @@ def test_replay_checks_the_map_against_the_stored_columns_before_loading_anythin
     one_error_line(typo, "no column 'body' for text", "review_body")
     unknown = runner.invoke(app, ["rejects", "replay", "--source", source[:-1]])
     assert unknown.exit_code == 2
-    one_error_line(unknown, "has no rejects", f"did you mean {source!r}")
+    one_error_line(unknown, f"no source {source[:-1]!r} in the results", f"did you mean {source!r}")
     assert _snapshot(db) == before
+
+
+@pytest.mark.slow
+def test_replaying_a_source_with_no_rejects_left_is_not_an_error(
+    prefect_server, project, monkeypatch
+):
+    """A known source whose rejects were all replayed: nothing to do, exit 0."""
+    db = _use_database(monkeypatch, project, "none-left")
+    _run("--input", "reviews.jsonl", "--map", RIGHT_MAP)
+    (state,) = json.loads(runner.invoke(app, ["sources", "list", "--format", "json"]).stdout)
+    source = state["source"]
+    with create_engine(db).begin() as conn:
+        conn.execute(text("DELETE FROM rejects"))
+    done = runner.invoke(app, ["rejects", "replay", "--source", source])
+    assert done.exit_code == 0, done.output
+    assert f"source {source}: no rejects to replay" in done.stdout
 
 
 @pytest.mark.slow
