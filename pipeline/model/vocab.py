@@ -257,19 +257,24 @@ class Vocabulary:
 
 def pad_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad id lists with PAD_ID: ids LongTensor[B, T_max], lengths LongTensor[B]."""
-    lengths = torch.tensor([len(ids) for ids in id_lists], dtype=torch.long)  # [B]
-    width = max((len(ids) for ids in id_lists), default=1)
-    batch = torch.full((len(id_lists), width), PAD_ID, dtype=torch.long)  # [B, T_max]
-    for row, ids in enumerate(id_lists):
-        batch[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    return batch, lengths
+    lengths = [len(ids) for ids in id_lists]
+    width = max(lengths, default=1)
+    # One tensor from padded lists: a tensor per row cost ~5 us each, a tenth of scoring.
+    rows = [
+        ids if len(ids) == width else [*ids, *[PAD_ID] * (width - len(ids))] for ids in id_lists
+    ]
+    batch = torch.tensor(rows, dtype=torch.long) if rows else torch.full((0, width), PAD_ID)
+    return batch.reshape(len(id_lists), width), torch.tensor(lengths, dtype=torch.long)
 
 
 def pad_features(feature_lists: Sequence[Sequence[Sequence[float]]]) -> torch.Tensor:
     """Right-pad per-token feature rows with zeros: FloatTensor[B, T_max, NUM_FEATURES]."""
     width = max((len(rows) for rows in feature_lists), default=1)
-    batch = torch.zeros((len(feature_lists), width, NUM_FEATURES), dtype=torch.float32)
-    for row, rows in enumerate(feature_lists):
-        if rows:
-            batch[row, : len(rows)] = torch.tensor(rows, dtype=torch.float32)
-    return batch
+    zero = (0.0,) * NUM_FEATURES
+    padded = [
+        rows if len(rows) == width else [*rows, *[zero] * (width - len(rows))]
+        for rows in feature_lists
+    ]
+    return torch.tensor(padded, dtype=torch.float32).reshape(
+        len(feature_lists), width, NUM_FEATURES
+    )
