@@ -7,12 +7,13 @@ turns the error catalogue into messages. Importing this package registers every 
 
 # Import order is the order of `sentimon --help`.
 from flows.cli import run, sources, rejects, report, train, model, label, serve, demo  # noqa: I001
-from flows.cli.app import app, parse_map, parse_when
+from flows.cli.app import app, main, parse_map, parse_when
 
 __all__ = [
     "app",
     "demo",
     "label",
+    "main",
     "model",
     "parse_map",
     "parse_when",

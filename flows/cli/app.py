@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +23,17 @@ ENVIRONMENT_HELP = (
 )
 
 app = typer.Typer(no_args_is_help=True)
+
+
+def main() -> None:
+    """The `sentimon` command (pyproject.toml's script): ``app``, then a quick exit."""
+    try:
+        app()
+    finally:
+        # At exit the interpreter searches every object torch and spaCy made for cycles
+        # before freeing them: ~0.5 s of a ~3 s `sentimon score`. Frozen, they are left to the
+        # OS; atexit handlers and plain reference counting still run.
+        gc.freeze()
 models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 label_app = typer.Typer(
@@ -89,7 +101,7 @@ def parse_map(value: str | None, fields: Sequence[str] | None = None) -> dict[st
 
 
 @app.callback(epilog=ENVIRONMENT_HELP)
-def main(
+def global_options(
     debug: Annotated[
         bool,
         typer.Option("--debug", help="On an error, show its traceback too (or SENTIMON_DEBUG=1)."),

