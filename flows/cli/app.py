@@ -34,6 +34,8 @@ def main() -> None:
         # before freeing them: ~0.5 s of a ~3 s `sentimon score`. Frozen, they are left to the
         # OS; atexit handlers and plain reference counting still run.
         gc.freeze()
+
+
 models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 label_app = typer.Typer(

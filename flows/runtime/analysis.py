@@ -12,6 +12,7 @@ everything else stay in this process, so a batch is still exactly one commit. RE
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import time
@@ -140,6 +141,21 @@ class AnalysisPool:
 
 # The worker process's own runtime, built by _init_worker.
 _WORKER: tuple[Scorer, LanguageIdentifier, BrandMatcher] | None = None
+_FROZEN = False
+
+
+def freeze_loaded_objects() -> None:
+    """Exempt what is alive now (torch, spaCy, the model and its vocabulary: ~300,000
+    objects) from the garbage collector's full passes, once per process.
+
+    Each full pass walked them all although they live as long as the process: 25 us per post
+    analysed, a tenth of the analysis (0.63 s of GC over 25,000 corpus posts, 0.14 s frozen).
+    Once only, so that a process building many runtimes (the tests) does not pin each one.
+    """
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.freeze()
 
 
 def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = None) -> None:
@@ -150,6 +166,7 @@ def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = No
         scorer = apply_team_lexicon(scorer, load_team_lexicon(Path(team_lexicon)))
     matcher = BrandMatcher(scorer.nlp, load_brands(Path(brands_path)))
     _WORKER = (scorer, LanguageIdentifier(), matcher)
+    freeze_loaded_objects()
     log.debug("analysis worker ready in %.1f s", time.perf_counter() - started)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from db import migrate, repository
 from db.engine import make_engine
-from flows.runtime.analysis import AnalysisPool
+from flows.runtime.analysis import AnalysisPool, freeze_loaded_objects
 from flows.runtime.config import load_config
 from flows.runtime.readahead import Readahead
 from flows.runtime.settings import (
@@ -209,4 +209,6 @@ def _build_runtime(settings: Settings) -> Runtime:
     matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
     workers = settings.workers
     pool = AnalysisPool(model_dir, settings.brands, workers, lexicon) if workers > 1 else None
-    return Runtime(settings=settings, engine=engine, scorer=scorer, matcher=matcher, pool=pool)
+    runtime = Runtime(settings=settings, engine=engine, scorer=scorer, matcher=matcher, pool=pool)
+    freeze_loaded_objects()
+    return runtime
