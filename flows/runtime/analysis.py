@@ -145,12 +145,12 @@ _FROZEN = False
 
 
 def freeze_loaded_objects() -> None:
-    """Exempt what is alive now (torch, spaCy, the model and its vocabulary: ~300,000
-    objects) from the garbage collector's full passes, once per process.
+    """Exempt what is alive now (torch, spaCy, the model and its vocabulary: hundreds of
+    thousands of objects) from the garbage collector's full passes, once per process.
 
-    Each full pass walked them all although they live as long as the process: 25 us per post
-    analysed, a tenth of the analysis (0.63 s of GC over 25,000 corpus posts, 0.14 s frozen).
-    Once only, so that a process building many runtimes (the tests) does not pin each one.
+    Each full pass walked them all although they live as long as the process: ~9% of the
+    analysis (docs/performance.md). Once only, so that a process building many runtimes (the
+    tests) does not pin each one.
     """
     global _FROZEN
     if not _FROZEN:
