@@ -116,42 +116,45 @@ class LSTMClassifier(nn.Module):
                 )
             features = features[:, : ids.size(1)]  # [B, T, F]
             embedded = torch.cat([embedded, features], dim=-1)  # [B, T, E+F]
+        mask: torch.Tensor | None  # BoolTensor[B, T, 1], True on text; None: nothing padded
         if not self.training and bool((lengths == ids.size(1)).all()):
-            # Nothing is padded (batch_logits with exact_lengths): packing would only cost time.
-            # The same numbers up to float rounding (~1e-7), and training always packs.
+            # Nothing is padded (batch_logits with exact_lengths): packing and masking would only
+            # cost time (bench/scorer_engines.py). The same numbers up to float rounding (~1e-7),
+            # and training always packs.
             states, _ = self.lstm(embedded)  # [B, T, 2H]
+            mask = None
         else:
             packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.lstm(packed)
             # total_length keeps T even when the longest sequence is shorter than the padding.
             states, _ = pad_packed_sequence(out, batch_first=True, total_length=ids.size(1))
+            steps = torch.arange(ids.size(1), device=ids.device)  # [T]
+            mask = (steps[None, :] < lengths.to(ids.device)[:, None]).unsqueeze(-1)  # [B, T, 1]
 
-        steps = torch.arange(ids.size(1), device=ids.device)  # [T]
-        mask = (steps[None, :] < lengths.to(ids.device)[:, None]).unsqueeze(-1)  # [B, T, 1]
         pools = []
         if config.pooling in ("maxmean", "max"):
-            pools.append(states.masked_fill(~mask, float("-inf")).amax(dim=1))  # [B, 2H]
+            pools.append(_masked_extreme(states, mask, "max"))  # [B, 2H]
         if config.pooling in ("maxmean", "mean"):
-            pools.append((states * mask).sum(dim=1) / lengths.to(states)[:, None])  # [B, 2H]
+            pools.append(_masked_sum(states, mask) / lengths.to(states)[:, None])  # [B, 2H]
         pooled = self.dropout(torch.cat(pools, dim=-1))  # [B, 4H] or [B, 2H]
         if config.lexicon_head:
             assert features is not None  # checked above
-            total = (features * mask).sum(dim=1)  # [B, F]
+            total = _masked_sum(features, mask)  # [B, F]
             pooled = torch.cat(
                 [
                     pooled,
                     # Squashed like VADER's compound score, so a long review's many rated words
                     # cannot push the logits beyond what the tweets taught the head.
                     total / torch.sqrt(total * total + 1.0),  # [B, F]
-                    features.masked_fill(~mask, float("inf")).amin(dim=1),  # [B, F]
-                    features.masked_fill(~mask, float("-inf")).amax(dim=1),  # [B, F]
+                    _masked_extreme(features, mask, "min"),  # [B, F]
+                    _masked_extreme(features, mask, "max"),  # [B, F]
                 ],
                 dim=-1,
             )
         logits = self.head(pooled)  # [B, C]
         if config.lexicon_prior:
             assert features is not None  # checked above
-            compound = lexicon_compound(features, mask.squeeze(-1))  # [B]
+            compound = lexicon_compound(features, None if mask is None else mask.squeeze(-1))
             if config.prior_mode == "polarity":
                 return polarity_prior(logits, config.lexicon_prior * compound)
             zero = torch.zeros_like(compound)
@@ -175,9 +178,25 @@ def polarity_prior(logits: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
 _VADER_ALPHA = 15.0
 
 
-def lexicon_compound(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """VADER's compound from the per-token features: FloatTensor[B, T, F], BoolTensor[B, T] ->
-    FloatTensor[B] in (-1, 1). Feature 1 is the negation-aware valence / 4
-        (pipeline.model.lexicon)."""
-    total = (features[..., 1] * mask).sum(dim=1) * 4.0  # [B], back on VADER's -4..4 scale
+def _masked_sum(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """FloatTensor[B, T, D] summed over the unpadded steps -> FloatTensor[B, D]."""
+    return (values if mask is None else values * mask).sum(dim=1)
+
+
+def _masked_extreme(values: torch.Tensor, mask: torch.Tensor | None, which: str) -> torch.Tensor:
+    """FloatTensor[B, T, D] -> the max or min over the unpadded steps, FloatTensor[B, D]."""
+    if which == "max":
+        fill, reduce = float("-inf"), torch.amax
+    else:
+        fill, reduce = float("inf"), torch.amin
+    return reduce(values if mask is None else values.masked_fill(~mask, fill), dim=1)
+
+
+def lexicon_compound(features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """VADER's compound from the per-token features: FloatTensor[B, T, F], BoolTensor[B, T]
+    (None: nothing padded) -> FloatTensor[B] in (-1, 1). Feature 1 is the negation-aware
+    valence / 4 (pipeline.model.lexicon)."""
+    # contiguous(): summed as a strided view, the floats would add up in another order.
+    valences = features[..., 1].contiguous() if mask is None else features[..., 1] * mask  # [B, T]
+    total = valences.sum(dim=1) * 4.0  # [B], back on VADER's -4..4 scale
     return total / torch.sqrt(total * total + _VADER_ALPHA)
