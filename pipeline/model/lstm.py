@@ -133,7 +133,7 @@ class LSTMClassifier(nn.Module):
 
         pools = []
         if config.pooling in ("maxmean", "max"):
-            pools.append(_masked_extreme(states, mask, "max"))  # [B, 2H]
+            pools.append(_masked_max(states, mask))  # [B, 2H]
         if config.pooling in ("maxmean", "mean"):
             pools.append(_masked_sum(states, mask) / lengths.to(states)[:, None])  # [B, 2H]
         pooled = self.dropout(torch.cat(pools, dim=-1))  # [B, 4H] or [B, 2H]
@@ -146,8 +146,8 @@ class LSTMClassifier(nn.Module):
                     # Squashed like VADER's compound score, so a long review's many rated words
                     # cannot push the logits beyond what the tweets taught the head.
                     total / torch.sqrt(total * total + 1.0),  # [B, F]
-                    _masked_extreme(features, mask, "min"),  # [B, F]
-                    _masked_extreme(features, mask, "max"),  # [B, F]
+                    _masked_min(features, mask),  # [B, F]
+                    _masked_max(features, mask),  # [B, F]
                 ],
                 dim=-1,
             )
@@ -183,13 +183,14 @@ def _masked_sum(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
     return (values if mask is None else values * mask).sum(dim=1)
 
 
-def _masked_extreme(values: torch.Tensor, mask: torch.Tensor | None, which: str) -> torch.Tensor:
-    """FloatTensor[B, T, D] -> the max or min over the unpadded steps, FloatTensor[B, D]."""
-    if which == "max":
-        fill, reduce = float("-inf"), torch.amax
-    else:
-        fill, reduce = float("inf"), torch.amin
-    return reduce(values if mask is None else values.masked_fill(~mask, fill), dim=1)
+def _masked_max(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """FloatTensor[B, T, D] -> the max over the unpadded steps, FloatTensor[B, D]."""
+    return (values if mask is None else values.masked_fill(~mask, float("-inf"))).amax(dim=1)
+
+
+def _masked_min(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """FloatTensor[B, T, D] -> the min over the unpadded steps, FloatTensor[B, D]."""
+    return (values if mask is None else values.masked_fill(~mask, float("inf"))).amin(dim=1)
 
 
 def lexicon_compound(features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
