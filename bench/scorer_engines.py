@@ -13,19 +13,18 @@ Engines:
 - ``predict_proba (today)``: ``Scorer.predict_proba`` itself (exact-length batches of at most
   ``Scorer.batch_size`` texts, through the module as it is).
 - ``eager bN``: length-sorted padded batches of N, packed BiLSTM (what training uses).
-- ``exact pack bN``: exact-length buckets (every text in a batch has the same length, so no
-  padding), at most N texts each, through the unchanged module (packing included).
-- ``exact nopack bN``: exact-length buckets through ``NoPackForward``: the module's own layers
-  without pack/pad (nothing to pack when nothing is padded).
-- ``jit trace bN``: ``torch.jit.trace`` of ``NoPackForward``, frozen, on exact-length buckets.
+- ``exact bN``: exact-length buckets (every text in a batch has the same length, so no
+  padding), at most N texts each, through the module (``ExactForward``): ``predict_proba``'s
+  arithmetic with this bench's batching.
+- ``jit trace bN``: ``torch.jit.trace`` of ``ExactForward``, frozen, on exact-length buckets.
   (``torch.jit.script`` of the module itself fails at its first line: ``self.config``, a
   dataclass, has no TorchScript type; packing and the optional ``features`` would come next.)
-- ``onnxruntime bN``: ``NoPackForward`` exported with ``torch.onnx.export`` (dynamic batch and
+- ``onnxruntime bN``: ``ExactForward`` exported with ``torch.onnx.export`` (dynamic batch and
   length axes; ``logaddexp``, which ONNX lacks, written as torch computes it), run by ONNX
   Runtime with one intra-op thread, on exact-length buckets.
 
-Not included: ``torch.compile(NoPackForward, dynamic=True)`` took 40 s to compile on 2 busy
-cores (in every process that scores) and scored no faster than ``exact nopack`` (2026-11-30).
+Not included: ``torch.compile`` of the unpadded forward (``dynamic=True``) took 40 s to compile
+on 2 busy cores (in every process that scores) and scored no faster than eager (2026-11-30).
 
 For each: docs/s, the largest |p - p_today| over all texts and classes, and the number of texts
 whose argmax label differs from today's. An engine is adoptable only at max |dp| <= 1e-5 and no
@@ -48,7 +47,7 @@ import torch
 from torch import nn
 
 from pipeline.model.artifacts import load_scorer
-from pipeline.model.lstm import LSTMClassifier, lexicon_compound, polarity_prior
+from pipeline.model.lstm import LSTMClassifier
 from pipeline.model.predict import Scorer, batch_logits, encode_all
 from pipeline.training.corpus import load_corpus
 
@@ -62,12 +61,11 @@ Forward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 Engine = Callable[[IdLists, FeatureLists], torch.Tensor]
 
 
-class NoPackForward(nn.Module):
-    """``LSTMClassifier.forward`` in eval mode for a batch with no padding (all texts of one
-    length): the same layers and arithmetic, without pack_padded_sequence / pad_packed_sequence.
-
-    Only valid when no row is padded: with padding, the backward LSTM would read the padding
-    before the text. Always takes features (a model without lexicon features ignores them).
+class ExactForward(nn.Module):
+    """``LSTMClassifier.forward`` with one signature for every engine (lengths as floats,
+    features always given). On exact-length batches the module takes its unpadded path (no
+    packing, no masks), and that is the path ``torch.jit.trace`` and the ONNX export record, so
+    the traced graphs are only valid for batches with no padding, which is all they get here.
     """
 
     def __init__(self, model: LSTMClassifier) -> None:
@@ -79,38 +77,8 @@ class NoPackForward(nn.Module):
     ) -> torch.Tensor:
         """ids LongTensor[B, T], lengths FloatTensor[B] (all T), features FloatTensor[B, T, F]
         -> logits FloatTensor[B, C]."""
-        model, config = self.model, self.model.config
-        embedded = model.embedding(ids)  # [B, T, E]
-        if config.lexicon_features:
-            embedded = torch.cat([embedded, features], dim=-1)  # [B, T, E+F]
-        states, _ = model.lstm(embedded)  # [B, T, 2H]
-        pools = []
-        if config.pooling in ("maxmean", "max"):
-            pools.append(states.amax(dim=1))  # [B, 2H]
-        if config.pooling in ("maxmean", "mean"):
-            pools.append(states.sum(dim=1) / lengths[:, None])  # [B, 2H]
-        pooled = torch.cat(pools, dim=-1)  # [B, 4H] or [B, 2H]
-        if config.lexicon_head:
-            total = features.sum(dim=1)  # [B, F]
-            pooled = torch.cat(
-                [
-                    pooled,
-                    total / torch.sqrt(total * total + 1.0),
-                    features.amin(dim=1),
-                    features.amax(dim=1),
-                ],
-                dim=-1,
-            )  # [B, P + 3F]
-        logits = model.head(pooled)  # [B, C]
-        if config.lexicon_prior:
-            mask = torch.ones_like(features[..., 1], dtype=torch.bool)  # [B, T]
-            compound = lexicon_compound(features, mask)  # [B]
-            if config.prior_mode == "polarity":
-                return polarity_prior(logits, config.lexicon_prior * compound)
-            zero = torch.zeros_like(compound)
-            prior = torch.stack([-compound, zero, compound], dim=-1)  # [B, 3]
-            logits = logits + config.lexicon_prior * prior
-        return logits
+        lexicon = features if self.model.config.lexicon_features else None
+        return self.model(ids, lengths.long(), lexicon)  # type: ignore[no-any-return]
 
 
 def exact_length_engine(forward: Forward, cap: int, num_classes: int, width: int) -> Engine:
@@ -138,19 +106,11 @@ def exact_length_engine(forward: Forward, cap: int, num_classes: int, width: int
     return run
 
 
-def packed_forward(model: LSTMClassifier) -> Forward:
-    def forward(ids: torch.Tensor, lengths: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        lexicon = features if model.config.lexicon_features else None
-        return model(ids, lengths.long(), lexicon)
-
-    return forward
-
-
 def traced_forward(model: LSTMClassifier, width: int) -> Forward:
     example = (torch.ones(4, 7, dtype=torch.long), torch.full((4,), 7.0), torch.zeros(4, 7, width))
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(NoPackForward(model).eval(), example)
+        traced = torch.jit.trace(ExactForward(model).eval(), example)
         frozen = torch.jit.freeze(traced)
     return frozen  # type: ignore[no-any-return]
 
@@ -165,7 +125,7 @@ def onnx_forward(model: LSTMClassifier, width: int, workdir: Path) -> Forward:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            NoPackForward(model).eval(),
+            ExactForward(model).eval(),
             example,
             str(path),
             input_names=["ids", "lengths", "features"],
@@ -225,12 +185,9 @@ def build_engines(scorer: Scorer, caps: Sequence[int], workdir: Path) -> dict[st
     engines: dict[str, Engine | None] = {TODAY: None}
     for cap in caps:
         engines[f"eager b{cap}"] = _eager(model, cap)
-    nopack = NoPackForward(model).eval()
+    exact = ExactForward(model).eval()
     for cap in caps:
-        engines[f"exact pack b{cap}"] = exact_length_engine(
-            packed_forward(model), cap, classes, width
-        )
-        engines[f"exact nopack b{cap}"] = exact_length_engine(nopack, cap, classes, width)
+        engines[f"exact b{cap}"] = exact_length_engine(exact, cap, classes, width)
     big = max(caps)
     try:
         engines[f"jit trace b{big}"] = exact_length_engine(

@@ -148,8 +148,8 @@ def freeze_loaded_objects() -> None:
     """Exempt what is alive now (torch, spaCy, the model and its vocabulary: hundreds of
     thousands of objects) from the garbage collector's full passes, once per process.
 
-    Each full pass walked them all although they live as long as the process: ~9% of the
-    analysis (docs/performance.md). Once only, so that a process building many runtimes (the
+    Each full pass walked them all although they live as long as the process: ~8% of the
+    analysis (bench/gc_freeze.py). Once only, so that a process building many runtimes (the
     tests) does not pin each one.
     """
     global _FROZEN
