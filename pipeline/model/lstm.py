@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -43,6 +43,13 @@ class ModelConfig:
     # network then learns what the lexicon gets wrong on the corpus rather than all of it, and
     # on text unlike the corpus, where it is unsure, the lexicon still speaks.
     lexicon_prior: float = 0.0
+    # The prior's weight when the compound is negative; None: ``lexicon_prior`` both ways.
+    # Positive words mislead more often than negative ones ("thanks for losing my bag", "would
+    # have been nice"), so a negative compound can be trusted with more weight.
+    lexicon_prior_negative: float | None = None
+    # The vocabulary id of "but": the prior's compound then weighs the valences before the first
+    # "but" by 0.5 and those after it by 1.5, as VADER does ("good food, but look elsewhere").
+    prior_contrast_id: int | None = None
     # How the prior is added. "logits": (-c, 0, +c) as above, which also draws probability away
     # from neutral. "polarity": negative and positive move apart by the same amount while the
     # neutral probability stays exactly what the network gave: the lexicon decides which way a
@@ -55,8 +62,20 @@ class ModelConfig:
             raise ValueError(f"unknown pooling {self.pooling!r}: use one of {POOLINGS}")
         if self.prior_mode not in PRIOR_MODES:
             raise ValueError(f"unknown prior_mode {self.prior_mode!r}: use one of {PRIOR_MODES}")
-        if (self.lexicon_head or self.lexicon_prior) and not self.lexicon_features:
+        if (self.lexicon_head or self.has_prior) and not self.lexicon_features:
             raise ValueError("lexicon_head and lexicon_prior need lexicon_features")
+
+    @property
+    def has_prior(self) -> bool:
+        return bool(self.lexicon_prior or self.lexicon_prior_negative)
+
+    def prior_weights(self) -> tuple[float, float]:
+        """The prior's weight for a positive and for a negative compound."""
+        negative = self.lexicon_prior_negative
+        return self.lexicon_prior, self.lexicon_prior if negative is None else negative
+
+    def without_prior(self) -> ModelConfig:
+        return replace(self, lexicon_prior=0.0, lexicon_prior_negative=None)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,14 +171,23 @@ class LSTMClassifier(nn.Module):
                 dim=-1,
             )
         logits = self.head(pooled)  # [B, C]
-        if config.lexicon_prior:
+        if config.has_prior:
             assert features is not None  # checked above
-            compound = lexicon_compound(features, None if mask is None else mask.squeeze(-1))
+            compound = lexicon_compound(
+                features,
+                None if mask is None else mask.squeeze(-1),
+                None if config.prior_contrast_id is None else (ids, config.prior_contrast_id),
+            )
+            positive, negative = config.prior_weights()
+            if positive == negative:
+                # One multiplication, as before the two weights existed: the same floats.
+                weighted = positive * compound
+            else:
+                weighted = torch.where(compound > 0, positive * compound, negative * compound)
             if config.prior_mode == "polarity":
-                return polarity_prior(logits, config.lexicon_prior * compound)
+                return polarity_prior(logits, weighted)
             zero = torch.zeros_like(compound)
-            prior = torch.stack([-compound, zero, compound], dim=-1)  # [B, 3] (LABELS order)
-            logits = logits + config.lexicon_prior * prior
+            return logits + torch.stack([-weighted, zero, weighted], dim=-1)  # [B, 3]
         return logits
 
 
@@ -193,11 +221,28 @@ def _masked_min(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
     return (values if mask is None else values.masked_fill(~mask, float("inf"))).amin(dim=1)
 
 
-def lexicon_compound(features: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def lexicon_compound(
+    features: torch.Tensor,
+    mask: torch.Tensor | None,
+    contrast: tuple[torch.Tensor, int] | None = None,
+) -> torch.Tensor:
     """VADER's compound from the per-token features: FloatTensor[B, T, F], BoolTensor[B, T]
     (None: nothing padded) -> FloatTensor[B] in (-1, 1). Feature 1 is the negation-aware
-    valence / 4 (pipeline.model.lexicon)."""
+    valence / 4 (pipeline.model.lexicon). ``contrast`` (ids LongTensor[B, T], the id of "but")
+    applies VADER's "but" rule (`contrast_weights`)."""
     # contiguous(): summed as a strided view, the floats would add up in another order.
     valences = features[..., 1].contiguous() if mask is None else features[..., 1] * mask  # [B, T]
+    if contrast is not None:
+        valences = valences * contrast_weights(*contrast)
     total = valences.sum(dim=1) * 4.0  # [B], back on VADER's -4..4 scale
     return total / torch.sqrt(total * total + _VADER_ALPHA)
+
+
+def contrast_weights(ids: torch.Tensor, contrast_id: int) -> torch.Tensor:
+    """VADER's "but" rule: ids LongTensor[B, T] -> FloatTensor[B, T] weights, 0.5 before the
+    first ``contrast_id`` of a row and 1.5 after it; 1 everywhere in a row without one."""
+    is_contrast = ids == contrast_id  # [B, T]
+    first = is_contrast.int().argmax(dim=1, keepdim=True)  # [B, 1], 0 in a row without one
+    steps = torch.arange(ids.size(1), device=ids.device)[None, :]  # [1, T]
+    side = (steps > first).float() - (steps < first).float()  # [B, T]: -1 before, +1 after
+    return 1.0 + 0.5 * side * is_contrast.any(dim=1, keepdim=True)

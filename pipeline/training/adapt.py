@@ -28,7 +28,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -225,9 +225,7 @@ def fine_tune(
     # The base learnt without its lexicon prior, which was added after training
     # (pipeline.training.train):
     # fine-tune the same way, or the network learns to cancel the prior.
-    training_config = (
-        final_config if config.prior_in_training else replace(final_config, lexicon_prior=0.0)
-    )
+    training_config = final_config if config.prior_in_training else final_config.without_prior()
     _freeze(model, config.layers, base.train_config)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)

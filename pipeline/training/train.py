@@ -64,6 +64,10 @@ class TrainConfig:
     lexicon: bool = False  # VADER lexicon features per token (pipeline.model.lexicon)
     lexicon_head: bool = False  # and their summary straight into the classifier head
     lexicon_prior: float = 0.0  # weight of the lexicon's compound added to the logits
+    # Its weight when the compound is negative (unset: lexicon_prior).
+    lexicon_prior_negative: float | None = None
+    # The prior's compound weighs valences 0.5 before the first "but" and 1.5 after it (VADER).
+    prior_but_rule: bool = False
     prior_mode: str = "logits"  # how (pipeline.model.lstm.PRIOR_MODES)
     word_dropout: float = 0.0  # share of tokens replaced by <unk> in training
     text_dropout: float = 0.0  # share of texts read through their lexicon features only
@@ -110,8 +114,12 @@ class TrainConfig:
             )
         if self.confidence not in ("weight", "ignore"):
             raise ConfigError(f"unknown confidence {self.confidence!r}: use 'weight' or 'ignore'")
-        if (self.lexicon_head or self.lexicon_prior) and not self.lexicon:
+        if (self.lexicon_head or self.lexicon_prior or self.lexicon_prior_negative) and (
+            not self.lexicon
+        ):
             raise ConfigError("lexicon_head and lexicon_prior need lexicon = true")
+        if self.lexicon_prior < 0 or (self.lexicon_prior_negative or 0) < 0:
+            raise ConfigError("lexicon_prior and lexicon_prior_negative cannot be negative")
         positive = ("epochs", "batch_size", "min_freq", "embed_dim", "hidden_size", "num_layers")
         too_small = [
             name for name in (*positive, "max_tokens", "threads") if getattr(self, name) < 1
@@ -291,11 +299,15 @@ def train_model(
 
     model.load_state_dict(best.state)
     model.eval()
-    if config.lexicon_prior:
+    if config.lexicon_prior or config.lexicon_prior_negative:
         # Added only now: trained with it, the network learnt to cancel the lexicon on the
         # corpus and did worse on held-out topics (configs/lstm.toml, lexicon_prior).
         model_config = replace(
-            model_config, lexicon_prior=config.lexicon_prior, prior_mode=config.prior_mode
+            model_config,
+            lexicon_prior=config.lexicon_prior,
+            lexicon_prior_negative=config.lexicon_prior_negative,
+            prior_contrast_id=vocab.index.get("but") if config.prior_but_rule else None,
+            prior_mode=config.prior_mode,
         )
         model.config = model_config
     temperature = (

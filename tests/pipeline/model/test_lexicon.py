@@ -180,6 +180,57 @@ def test_polarity_prior_moves_the_score_and_leaves_neutral_alone():
     assert score_shift[0] > 0 > score_shift[1] and c[0] > 0 > c[1]
 
 
+def test_a_negative_compound_can_weigh_more_than_a_positive_one():
+    from pipeline.model.lstm import lexicon_compound
+
+    config = ModelConfig(
+        vocab_size=10, embed_dim=4, hidden_size=3, lexicon_features=4, lexicon_prior=1.0
+    )
+    plain = LSTMClassifier(dataclasses.replace(config, lexicon_prior=0.0)).eval()
+    split = LSTMClassifier(dataclasses.replace(config, lexicon_prior_negative=3.0)).eval()
+    split.load_state_dict(plain.state_dict())
+    rows = [(0.5, 0.5, 0.0, 0.0), (-0.5, -0.5, 0.0, 0.0)]
+    ids, lengths = pad_batch([[2], [3]])
+    features = pad_features([rows[:1], rows[1:]])
+    c = lexicon_compound(features, None)
+    assert c[0] > 0 > c[1]
+    weighted = torch.stack([1.0 * c[0], 3.0 * c[1]])
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            split(ids, lengths, features),
+            plain(ids, lengths, features)
+            + torch.stack([-weighted, torch.zeros(2), weighted], dim=-1),
+        )
+    assert config.prior_weights() == (1.0, 1.0)  # unset: one weight both ways
+    assert config.without_prior().has_prior is False
+    split_config = dataclasses.replace(config, lexicon_prior_negative=3.0)
+    assert split_config.without_prior().has_prior is False
+
+
+def test_the_but_rule_weighs_the_clause_after_the_first_but():
+    from pipeline.model.lstm import contrast_weights, lexicon_compound
+
+    but = 7
+    ids = torch.tensor([[2, but, 3, but, 4], [2, 3, 4, 5, 6]])
+    expected = torch.tensor([[0.5, 1.0, 1.5, 1.5, 1.5], [1.0] * 5])
+    torch.testing.assert_close(contrast_weights(ids, but), expected)
+    # "good, but bad": VADER's 0.5 x 2 - 1.5 x 2 leans negative where the plain sum is 0.
+    features = torch.tensor([[[0.0, 0.5, 0, 0], [0.0, 0.0, 0, 0], [0.0, -0.5, 0, 0]]])
+    good_but_bad = torch.tensor([[3, but, 4]])
+    assert lexicon_compound(features, None) == 0
+    total = torch.tensor([(0.5 * 0.5 - 1.5 * 0.5) * 4])
+    torch.testing.assert_close(
+        lexicon_compound(features, None, (good_but_bad, but)),
+        total / torch.sqrt(total * total + 15.0),
+    )
+    # A padded batch weighs the same steps: padding is masked, not counted as a clause.
+    mask = torch.tensor([[True, True, True]])
+    torch.testing.assert_close(
+        lexicon_compound(features, mask, (good_but_bad, but)),
+        lexicon_compound(features, None, (good_but_bad, but)),
+    )
+
+
 def test_unknown_prior_mode_is_refused():
     with pytest.raises(ValueError, match="unknown prior_mode"):
         ModelConfig(vocab_size=10, lexicon_features=4, lexicon_prior=1.0, prior_mode="gate")

@@ -93,9 +93,20 @@ def test_a_lexicon_prior_is_attached_after_training_and_leaves_the_weights_alone
     tiny_data, tiny_config
 ):
     config = dataclasses.replace(tiny_config, epochs=2, lexicon=True)
-    plain = train_model(**tiny_data, config=config)
-    prior = train_model(**tiny_data, config=dataclasses.replace(config, lexicon_prior=1.5))
+    # "but" is in the vocabulary only if training saw it (min_freq 2).
+    but_texts = [["ok", "but", "slow"]] * 2
+    with_but = {**tiny_data, "train_tokens": [*tiny_data["train_tokens"][:-2], *but_texts]}
+    plain = train_model(**with_but, config=config)
+    prior = train_model(
+        **with_but,
+        config=dataclasses.replace(
+            config, lexicon_prior=1.5, lexicon_prior_negative=2.5, prior_but_rule=True
+        ),
+    )
     assert plain.model.config.lexicon_prior == 0.0
     assert prior.model.config.lexicon_prior == prior.model_config.lexicon_prior == 1.5
+    assert prior.model_config.prior_weights() == (1.5, 2.5)
+    contrast = prior.model_config.prior_contrast_id
+    assert contrast is not None and prior.vocab.tokens[contrast] == "but"
     first, second = _state(plain), _state(prior)
     assert all(torch.equal(first[k], second[k]) for k in first)

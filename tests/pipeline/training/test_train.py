@@ -41,6 +41,11 @@ def test_toml_keeps_defaults_for_keys_left_out(tmp_path):
         ('[train]\nconfidence = "square"\n', "unknown confidence 'square'"),
         ("[train]\nlexicon_head = true\n", "lexicon_head and lexicon_prior need lexicon = true"),
         ("[train]\nlexicon_prior = 1.0\n", "lexicon_head and lexicon_prior need lexicon = true"),
+        (
+            "[train]\nlexicon_prior_negative = 2.0\n",
+            "lexicon_head and lexicon_prior need lexicon = true",
+        ),
+        ("[train]\nlexicon = true\nlexicon_prior = -1.0\n", "cannot be negative"),
     ],
 )
 def test_bad_toml_is_a_config_error(tmp_path, content, message):
