@@ -183,7 +183,7 @@ class LSTMClassifier(nn.Module):
                 # One multiplication, as before the two weights existed: the same floats.
                 weighted = positive * compound
             else:
-                weighted = torch.where(compound > 0, positive * compound, negative * compound)
+                weighted = torch.where(compound > 0, positive, negative) * compound
             if config.prior_mode == "polarity":
                 return polarity_prior(logits, weighted)
             zero = torch.zeros_like(compound)
@@ -232,16 +232,20 @@ def lexicon_compound(
     applies VADER's "but" rule (`contrast_weights`)."""
     # contiguous(): summed as a strided view, the floats would add up in another order.
     valences = features[..., 1].contiguous() if mask is None else features[..., 1] * mask  # [B, T]
-    if contrast is not None:
-        valences = valences * contrast_weights(*contrast)
+    weights = None if contrast is None else contrast_weights(*contrast)
+    if weights is not None:
+        valences = valences * weights
     total = valences.sum(dim=1) * 4.0  # [B], back on VADER's -4..4 scale
     return total / torch.sqrt(total * total + _VADER_ALPHA)
 
 
-def contrast_weights(ids: torch.Tensor, contrast_id: int) -> torch.Tensor:
+def contrast_weights(ids: torch.Tensor, contrast_id: int) -> torch.Tensor | None:
     """VADER's "but" rule: ids LongTensor[B, T] -> FloatTensor[B, T] weights, 0.5 before the
-    first ``contrast_id`` of a row and 1.5 after it; 1 everywhere in a row without one."""
+    first ``contrast_id`` of a row and 1.5 after it; 1 everywhere in a row without one. None
+    when no row has one (most batches: the weights would all be 1)."""
     is_contrast = ids == contrast_id  # [B, T]
+    if not bool(is_contrast.any()):
+        return None
     first = is_contrast.int().argmax(dim=1, keepdim=True)  # [B, 1], 0 in a row without one
     steps = torch.arange(ids.size(1), device=ids.device)[None, :]  # [1, T]
     side = (steps > first).float() - (steps < first).float()  # [B, T]: -1 before, +1 after

@@ -214,6 +214,7 @@ def test_the_but_rule_weighs_the_clause_after_the_first_but():
     ids = torch.tensor([[2, but, 3, but, 4], [2, 3, 4, 5, 6]])
     expected = torch.tensor([[0.5, 1.0, 1.5, 1.5, 1.5], [1.0] * 5])
     torch.testing.assert_close(contrast_weights(ids, but), expected)
+    assert contrast_weights(ids[1:], but) is None  # no "but" in the batch: nothing to weigh
     # "good, but bad": VADER's 0.5 x 2 - 1.5 x 2 leans negative where the plain sum is 0.
     features = torch.tensor([[[0.0, 0.5, 0, 0], [0.0, 0.0, 0, 0], [0.0, -0.5, 0, 0]]])
     good_but_bad = torch.tensor([[3, but, 4]])
