@@ -210,7 +210,8 @@ def backfill(
     """Re-score stored posts of a period with a model version and refresh its aggregates."""
     from flows.backfill import backfill as backfill_flow
 
-    result = backfill_flow(parse_when(since), parse_when(until), model, chunk_size)
+    with flow_tracebacks_on_debug():
+        result = backfill_flow(parse_when(since), parse_when(until), model, chunk_size)
     console.print_json(data=result)
 
 
@@ -342,12 +343,29 @@ def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None
 
 
 def _read_texts(input_path: str) -> list[str]:
+    from pipeline.errors import UsageError
+
     if input_path == "-":
         lines = sys.stdin.read().splitlines()
         is_jsonl = False
     else:
         path = Path(input_path)
-        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError as err:
+            raise UsageError(f"--input {input_path}: no such file") from err
+        except IsADirectoryError as err:
+            raise UsageError(
+                f"--input {input_path} is a folder: give one text file (one text per line, or "
+                ".jsonl), or score a folder's files with `sentimon run --input`"
+            ) from err
+        except PermissionError as err:
+            raise UsageError(f"--input {input_path}: not readable ({err.strerror})") from err
+        except UnicodeDecodeError as err:
+            raise UsageError(
+                f"--input {input_path} is not UTF-8 text (byte {err.start}): convert it, e.g. "
+                f"`iconv -f cp1252 -t utf-8 {input_path}`"
+            ) from err
         is_jsonl = path.suffix == ".jsonl"
     if not is_jsonl:
         return [line for line in lines if line.strip()]
@@ -358,7 +376,7 @@ def _read_texts(input_path: str) -> list[str]:
         try:
             texts.append(str(json.loads(line)["text"]))
         except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise typer.BadParameter(
-                f"{input_path} line {n}: needs a JSON object with text"
+            raise UsageError(
+                f'--input {input_path} line {n}: needs a JSON object with a "text" field'
             ) from err
     return texts

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from flows.cli.app import app, console, parse_map
-from flows.cli.errors import handle_errors
+from flows.cli.app import app, console, parse_map, warn
+from flows.cli.errors import flow_tracebacks_on_debug, handle_errors
 from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
 
 
@@ -93,17 +93,18 @@ def train(
             fmt,
         )
         return
-    summary = train_flow(
-        data=str(data) if data else None,
-        column_map=parse_map(column_map),
-        label_map=parse_label_map(labels),
-        config_path=str(config),
-        out_root=str(out) if out else None,
-        activate=activate is not False,
-        limit=limit,
-        generalisation=generalisation,
-        show_progress=True,
-    )
+    with flow_tracebacks_on_debug():
+        summary = train_flow(
+            data=str(data) if data else None,
+            column_map=parse_map(column_map),
+            label_map=parse_label_map(labels),
+            config_path=str(config),
+            out_root=str(out) if out else None,
+            activate=activate is not False,
+            limit=limit,
+            generalisation=generalisation,
+            show_progress=True,
+        )
     if fmt == "json":
         sys.stdout.write(json.dumps({"version": summary["version"], "metrics": summary}) + "\n")
         return
@@ -128,7 +129,7 @@ def _adapt(
     from flows.runtime.process import resolve_model
     from flows.training import adapt_flow
     from pipeline.errors import CorpusError
-    from pipeline.training.corpus import load_corpus
+    from pipeline.training.adapt import read_labels
 
     if data is None:
         raise CorpusError(
@@ -139,18 +140,20 @@ def _adapt(
         raise CorpusError(f"labelled file {data} does not exist: check the path")
     settings = Settings()
     base_dir = resolve_model(base, settings)
-    # Read once here, so that a wrong column or label is one line, not a failed flow run.
-    load_corpus(data, column_map, label_map=label_map, skip_unlabelled=True)
-    summary = adapt_flow(
-        base_dir=str(base_dir),
-        data=str(data),
-        column_map=column_map,
-        label_map=label_map,
-        out_root=str(out) if out else None,
-        holdout=holdout,
-        activate=activate,
-        show_progress=True,
-    )
+    # Read once here, so that a wrong column or label, or a file not labelled yet, is one line
+    # within seconds, not a failed flow run.
+    read_labels(data, column_map, label_map)
+    with flow_tracebacks_on_debug():
+        summary = adapt_flow(
+            base_dir=str(base_dir),
+            data=str(data),
+            column_map=column_map,
+            label_map=label_map,
+            out_root=str(out) if out else None,
+            holdout=holdout,
+            activate=activate,
+            show_progress=True,
+        )
     if fmt == "json":
         sys.stdout.write(
             json.dumps({"version": summary["version"], "metrics": summary["metrics"]}) + "\n"
@@ -174,6 +177,9 @@ def _adapt(
         + (" (active)" if activate else ""),
         soft_wrap=True,
     )
+    worse = worse_than_base(held)
+    if worse:
+        warn(worse)
     if not activate:
         console.print(
             f"next: `sentimon models activate {summary['version']}`, then `sentimon backfill` "
@@ -182,3 +188,25 @@ def _adapt(
         )
     else:
         console.print("next: `sentimon backfill` to re-score stored posts")
+
+
+def worse_than_base(held: dict[str, Any]) -> str | None:
+    """A warning when the new version does worse than its base on the held-out labels (by the
+    accuracy of the score's sign for positive/negative labels, else macro-F1), or None.
+
+    A few hundred labels can teach the wrong thing (inconsistent labels, too few of a class):
+    said before the next step suggests activating the version.
+    """
+    key, name = (
+        ("sign_accuracy", "accuracy of the score's sign")
+        if "sign_accuracy" in held["adapted"]
+        else ("macro_f1", "macro-F1")
+    )
+    new, base = held["adapted"][key], held["base"][key]
+    if new >= base:
+        return None
+    return (
+        f"the new version does worse than its base on the {held['adapted']['n']} held-out "
+        f"labels ({name} {new:.3f} against {base:.3f}): check the labels, or label more, "
+        "before activating it"
+    )

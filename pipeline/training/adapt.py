@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import spacy
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
@@ -360,6 +361,27 @@ class Adaptation:
     metrics: dict[str, Any]
 
 
+def read_labels(
+    data_path: Path, column_map: dict[str, str] | None, label_map: dict[str, str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The labelled CSV's rows (rows with an empty label skipped) and its unique texts; a
+    CorpusError when they are too few to fine-tune on or all of one class. Cheap: `train
+    --base` calls it before starting the flow, so that a file not labelled yet is one line."""
+    corpus = load_corpus(data_path, column_map, label_map=label_map, skip_unlabelled=True)
+    unique = dedupe(corpus)
+    if len(unique) < _MIN_LABELS:
+        raise CorpusError(
+            f"{data_path}: {len(unique)} labelled texts (after dropping empty labels and repeated "
+            f"texts); fine-tuning needs at least {_MIN_LABELS}, a few hundred to be worth it: "
+            "fill the label column (negative, neutral or positive)"
+        )
+    if unique["label"].nunique() < 2:
+        raise CorpusError(
+            f"{data_path}: every label is {unique['label'].iloc[0]!r}: label both sides"
+        )
+    return corpus, unique
+
+
 def run_adaptation(
     base_dir: Path,
     data_path: Path,
@@ -376,17 +398,9 @@ def run_adaptation(
     are both measured on it. Early stopping reads ``config.validation`` of what remains.
     """
     base = load_base(base_dir)
-    corpus = load_corpus(data_path, column_map, label_map=label_map, skip_unlabelled=True)
-    unique = dedupe(corpus)
-    if len(unique) < _MIN_LABELS:
-        raise CorpusError(
-            f"{data_path}: {len(unique)} labelled texts (after dropping empty labels and repeated "
-            f"texts); fine-tuning needs at least {_MIN_LABELS}, a few hundred to be worth it"
-        )
+    corpus, unique = read_labels(data_path, column_map, label_map)
     texts = unique["text"].tolist()
     labels = [LABELS.index(label) for label in unique["label"]]
-    if len(set(labels)) < 2:
-        raise CorpusError(f"{data_path}: every label is {LABELS[labels[0]]!r}: label both sides")
     tokens = base.scorer.tokenize(texts)
     kept, aside = stratified_split(labels, config.holdout, config.seed)
     result, fold_epochs = fine_tune_folds(

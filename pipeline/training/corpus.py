@@ -182,8 +182,8 @@ def load_corpus(
         shown = ", ".join(f"{value!r} ({n} rows)" for value, n in unknown.head(5).items())
         raise CorpusError(
             f"{path}: unknown labels {shown}; labels must be one of {', '.join(LABELS)} "
-            "(or neg/neu/pos, -1/0/1, stars 1-5): fix them, map the right column with "
-            "column_map, or map the values with label_map (--labels 1=negative,...)"
+            "(or neg/neu/pos, -1/0/1, stars 1-5): fix them, name the right column "
+            "(--map label=COLUMN), or map the values (--labels 1=negative,...)"
         )
     if (df["weight"] < 0).any():
         raise CorpusError(f"{path}: weights must not be negative: fix the weight column")
@@ -195,7 +195,7 @@ def _resolve_columns(raw: pd.DataFrame, column_map: dict[str, str], path: Path) 
     unknown = set(column_map) - set(_DEFAULT_COLUMNS)
     if unknown:
         raise CorpusError(
-            f"column_map keys {sorted(unknown)} are not ours: use text, label and weight"
+            f"--map names {sorted(unknown)}, which are not ours: use text, label and weight"
         )
     resolved = {}
     for ours, defaults in _DEFAULT_COLUMNS.items():
@@ -206,8 +206,7 @@ def _resolve_columns(raw: pd.DataFrame, column_map: dict[str, str], path: Path) 
         elif ours != "weight" or ours in column_map:
             raise CorpusError(
                 f"{path} has no column {' or '.join(map(repr, candidates))} for the {ours}; "
-                f"its columns are {list(raw.columns)}: map it, e.g. column_map "
-                f'{{"{ours}": "<column>"}}'
+                f"its columns are {list(raw.columns)}: name it with --map {ours}=COLUMN"
             )
     return resolved
 

@@ -138,6 +138,30 @@ def test_train_base_mistakes_are_one_line(tiny_model_dir, tmp_path):
         app, ["train", "--base", "lstm-nope", "--data", "l.csv", "--map", "text=body"]
     )
     _fails_in_one_line(result, "neither a model directory nor a registered version")
+    # Exported but not labelled yet: said before any flow starts, with what to do.
+    (tmp_path / "todo.csv").write_text("text,label\ngreat,\nawful,\n", encoding="utf-8")
+    result = runner.invoke(app, ["train", "--base", str(tiny_model_dir), "--data", "todo.csv"])
+    _fails_in_one_line(result, "0 labelled texts")
+    assert "fill the label column" in " ".join(result.output.split())
+
+
+def test_a_new_version_worse_than_its_base_is_said():
+    from flows.cli.train import worse_than_base
+
+    def held(base, new, binary):
+        key = "sign_accuracy" if binary else "macro_f1"
+        extra = {"sign_accuracy": 0.0} if binary else {}
+        return {
+            "base": {**extra, key: base, "n": 15},
+            "adapted": {**extra, key: new, "n": 15},
+        }
+
+    assert worse_than_base(held(0.8, 0.8, binary=True)) is None
+    assert worse_than_base(held(0.7, 0.9, binary=False)) is None
+    said = worse_than_base(held(0.533, 0.333, binary=False))
+    assert said is not None and "macro-F1 0.333 against 0.533" in said and "15 held-out" in said
+    said = worse_than_base(held(0.9, 0.8, binary=True))
+    assert said is not None and "accuracy of the score's sign 0.800 against 0.900" in said
 
 
 @pytest.mark.slow

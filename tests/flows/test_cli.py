@@ -7,6 +7,7 @@ import sys
 from importlib.metadata import entry_points
 
 import pytest
+from support.cli import one_error_line
 from typer.testing import CliRunner
 
 from flows.cli import app, parse_map, parse_when
@@ -58,6 +59,27 @@ def test_score_reads_jsonl_and_stdin(tmp_path):
 def test_score_without_input_is_a_usage_error():
     result = runner.invoke(app, ["score"])
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda folder: folder / "missing.txt", "no such file"),
+        (lambda folder: folder, "is a folder"),
+        (lambda folder: _write(folder / "latin1.txt", "caf\xe9 ok\n".encode("cp1252")), "UTF-8"),
+        (lambda folder: _write(folder / "bad.jsonl", b'{"body": "x"}\n'), "line 1"),
+    ],
+)
+def test_a_bad_score_input_is_one_error_line_and_exit_2(tmp_path, make, fragment):
+    path = make(tmp_path)
+    result = runner.invoke(app, ["score", "--input", str(path)])
+    assert result.exit_code == 2, result.output
+    one_error_line(result, "--input", fragment)
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
 
 
 def test_init_is_idempotent(data_dir):
