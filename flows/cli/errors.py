@@ -41,7 +41,8 @@ def error_line(err: SentimonError, doing: str | None = None) -> str:
     hint = next((h for kind, h in _NEXT.items() if isinstance(err, kind)), None)
     if hint:
         message = f"{message}; {hint}"
-    lead = f"{doing}: " if doing else ""
+    # A usage mistake is found before anything is done: "training failed" would mislead.
+    lead = f"{doing}: " if doing and not isinstance(err, UsageError) else ""
     return f"[red]error:[/red] {escape(lead + message)}"
 
 
@@ -49,7 +50,8 @@ def handle_errors(doing: str | None = None) -> Callable[[Command], Command]:
     """Decorate a command so that a SentimonError ends it with one error line and exit 1 (2 for
     a UsageError).
 
-    ``doing`` (e.g. "training failed") goes before the error's own message.
+    ``doing`` (e.g. "training failed") goes before the error's own message, unless it is a
+    UsageError.
     """
 
     def decorate(command: Command) -> Command:

@@ -76,11 +76,14 @@ def train(
     With --base, fine-tune an existing version on a team's labels instead (the adapt-model
     flow); the new version is registered but not activated unless --activate.
     """
+    from flows.runtime.preflight import check_input_path
     from flows.training import train_flow
     from pipeline.training.corpus import parse_label_map
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("--format is text or json")
+    if data is not None:
+        check_input_path(data, f"--data {data}", folders=False)
     if base is not None:
         _adapt(
             base,
@@ -136,8 +139,6 @@ def _adapt(
             "--base needs --data: the labelled CSV to fine-tune on (e.g. the file "
             "`sentimon label export` wrote, with its label column filled)"
         )
-    if not data.is_file():
-        raise CorpusError(f"labelled file {data} does not exist: check the path")
     settings = Settings()
     base_dir = resolve_model(base, settings)
     # Read once here, so that a wrong column or label, or a file not labelled yet, is one line

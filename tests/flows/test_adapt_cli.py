@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from support.cli import one_error_line
 from typer.testing import CliRunner
 
 from db import repository
@@ -132,7 +133,8 @@ def test_train_base_mistakes_are_one_line(tiny_model_dir, tmp_path):
     result = runner.invoke(app, ["train", "--base", str(tiny_model_dir)])
     _fails_in_one_line(result, "--base needs --data")
     result = runner.invoke(app, ["train", "--base", "lstm-nope", "--data", "x.csv"])
-    _fails_in_one_line(result, "does not exist")
+    assert result.exit_code == 2, result.output  # a usage mistake, as `run --input`
+    one_error_line(result, "--data x.csv does not exist")
     (tmp_path / "l.csv").write_text("body,verdict\ngreat,positive\n", encoding="utf-8")
     result = runner.invoke(
         app, ["train", "--base", "lstm-nope", "--data", "l.csv", "--map", "text=body"]
