@@ -71,7 +71,8 @@ def save_model(
     """Write ``out_root/lstm-YYYYMMDD-<sha256[:8] of weights and model config>/``; return it.
 
     Everything is written into a temporary sibling directory first and renamed at the end, so
-    a crash leaves no half-written version behind.
+    a crash leaves no half-written version behind. When that version is there already (the
+    same model saved again the same day), the saved copy is verified and kept, and returned.
     """
     out_root.mkdir(parents=True, exist_ok=True)
     created_at = datetime.now(UTC).replace(microsecond=0)
@@ -117,10 +118,12 @@ def save_model(
         _write_json(tmp / MANIFEST, manifest)
         final = out_root / version
         if final.exists():
-            raise ArtifactError(
-                f"{final} already exists: the same model was saved today (same data, config "
-                "and seed); use that version, or delete the directory to save again"
-            )
+            # The id hashes the weights and what scores with them, so this very model was saved
+            # today already (same data, config and seed): running the same command again keeps
+            # that copy, once it checks out, rather than failing after the training.
+            verify_artifact(final)
+            shutil.rmtree(tmp)
+            return final
         tmp.rename(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

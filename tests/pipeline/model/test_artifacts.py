@@ -152,10 +152,20 @@ def test_missing_directory_or_manifest(copy, tmp_path):
         read_manifest(copy)
 
 
-def test_saving_the_same_weights_twice_is_refused(saved, tiny_result, pipeline_nlp, tiny_config):
-    with pytest.raises(ArtifactError, match="already exists"):
-        save_model(saved.parent, tiny_result, pipeline_nlp, TextConfig(), tiny_config, METRICS)
-    assert not [p for p in saved.parent.iterdir() if p.name.startswith(".")]
+def test_saving_the_same_model_again_keeps_the_saved_copy(
+    saved, tmp_path, tiny_result, pipeline_nlp, tiny_config
+):
+    mine = shutil.copytree(saved, tmp_path / saved.name)  # the shared one must stay intact
+    before = {p.name: p.read_bytes() for p in mine.iterdir() if p.is_file()}
+    again = save_model(tmp_path, tiny_result, pipeline_nlp, TextConfig(), tiny_config, {})
+    assert again == mine
+    assert {p.name: p.read_bytes() for p in mine.iterdir() if p.is_file()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # A saved copy that no longer checks out is not silently kept.
+    (mine / "metrics.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ArtifactError, match=re.escape("metrics.json")):
+        save_model(tmp_path, tiny_result, pipeline_nlp, TextConfig(), tiny_config, METRICS)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_a_crash_while_saving_leaves_nothing(tmp_path, tiny_result, tiny_config, monkeypatch):
