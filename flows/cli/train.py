@@ -77,13 +77,14 @@ def train(
     flow); the new version is registered but not activated unless --activate.
     """
     from flows.runtime.preflight import check_input_path
-    from flows.training import train_flow
-    from pipeline.training.corpus import parse_label_map
 
     if fmt not in ("text", "json"):
         raise typer.BadParameter("--format is text or json")
-    if data is not None:
+    if data is not None:  # before Prefect and torch are imported: a wrong path costs no wait
         check_input_path(data, f"--data {data}", folders=False)
+    from flows.training import train_flow
+    from pipeline.training.corpus import parse_label_map
+
     if base is not None:
         _adapt(
             base,
