@@ -179,7 +179,7 @@ def _insert_posts(
     # RETURNING gives only the rows that were inserted: exact, even under concurrency.
     key = [posts.c.source, posts.c.external_id]
     inserted = insert_new(conn, posts, rows, key, [posts.c.id, *key])
-    return {(row.source, row.external_id): row.id for row in inserted}
+    return {(source, external_id): post_id for post_id, source, external_id in inserted}
 
 
 def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:
@@ -210,7 +210,7 @@ def _insert_mentions(
     if not rows:
         return set()
     key = [post_brands.c.post_id, post_brands.c.brand]
-    return {(row.post_id, row.brand) for row in insert_new(conn, post_brands, rows, key, key)}
+    return {(post_id, brand) for post_id, brand in insert_new(conn, post_brands, rows, key, key)}
 
 
 def _insert_predictions(
@@ -246,7 +246,7 @@ def insert_predictions(
         for post_id, pred in rows
     ]
     key = [predictions.c.post_id, predictions.c.model_version]
-    return {row.post_id for row in insert_new(conn, predictions, values, key, key[:1])}
+    return {row[0] for row in insert_new(conn, predictions, values, key, key[:1])}
 
 
 def refresh_for_posts(conn: Connection, model_version: str, post_ids: set[int]) -> int:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, MetaData, Row, Table, delete, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Row,
+    Table,
+    delete,
+    insert,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 # Bound values per IN list: far below SQLite's limit (32766 since 3.32, 999 before).
@@ -53,38 +64,30 @@ def insert_new(
     rows: Sequence[Mapping[str, Any]],
     conflict: Sequence[Column[Any]],
     returning: Sequence[Column[Any]],
-) -> list[Row[Any]]:
+) -> list[Row[*tuple[Any, ...]]]:
     """INSERT ``rows`` (dicts with the same keys) ON CONFLICT (``conflict``) DO NOTHING; return
-    ``returning`` of the rows that were new.
+    ``returning`` of the rows that were new (unpack them: a Row's attributes are looked up by
+    name, ~5x the time).
 
-    On PostgreSQL the rows are COPYed into a temporary table and inserted from there in one
-    statement: an executemany with RETURNING cost ~150 us a row there, most of a batch's commit
-    (docs/performance.md). SQLite runs in process, where executemany is already cheap.
+    The rows are loaded into a temporary table by the driver's own bulk path (COPY on
+    PostgreSQL, executemany on SQLite) and inserted from there in one statement. An executemany
+    with RETURNING cost ~150 us a row on PostgreSQL, most of a batch's commit; on SQLite, where
+    SQLAlchemy builds and binds multi-row VALUES statements instead, the load table takes a
+    batch of 5,000 from 0.35 to 0.28 s (bench/commit_speed.py, docs/performance.md).
     """
     if not rows:
         return []
-    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        return _copy_insert_new(conn, target, rows, conflict, returning)
-    stmt = (
-        dialect_insert(conn, target)
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(*returning)
-    )
-    return list(conn.execute(stmt, list(rows)).all())
-
-
-def _copy_insert_new(
-    conn: Connection,
-    target: Table,
-    rows: Sequence[Mapping[str, Any]],
-    conflict: Sequence[Column[Any]],
-    returning: Sequence[Column[Any]],
-) -> list[Row[Any]]:
-    from psycopg import sql  # the driver this path is for; SQLite installs need not load it
-
+    driver = (conn.dialect.name, conn.dialect.driver)
+    if driver not in (("postgresql", "psycopg"), ("sqlite", "pysqlite")):
+        stmt = (
+            dialect_insert(conn, target)
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*returning)
+        )
+        return list(conn.execute(stmt, list(rows)).all())
     names = list(rows[0])
-    # One per table and column set; a session's temporary tables are its own and emptied at
-    # every commit. Built from our own Table's columns, so no SQL text is assembled here.
+    # One per table and column set; a session's temporary tables are its own. Built from our
+    # own Table's columns, so no SQL text is assembled here.
     loading = Table(
         f"sentimon_load_{target.name}_{len(names)}",
         MetaData(),
@@ -94,25 +97,69 @@ def _copy_insert_new(
     )
     loading.create(conn, checkfirst=True)
     conn.execute(delete(loading))  # a second call in the same transaction starts empty
-    # The column types' own bind processing (UTC timestamps stored naive, JSON as text).
-    processors = [target.c[name].type.bind_processor(conn.dialect) for name in names]
+    # The column types' own bind processing for this dialect (UTC timestamps stored naive, as
+    # SQLite's ISO text; JSON as text), as SQLAlchemy applies it to the statements it runs.
+    processors = [
+        _memoised(target.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
+        for name in names
+    ]
+    values = (
+        [
+            value if process is None else process(value)
+            for value, process in zip(row.values(), processors, strict=True)
+        ]
+        for row in rows
+    )
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, loading, names, values)
+    else:
+        # Positional parameters in ``names`` order: the statement SQLAlchemy compiles for
+        # these columns, run by the driver's executemany (one C loop over the rows).
+        compiled = insert(loading).compile(dialect=conn.dialect, column_keys=names)
+        conn.exec_driver_sql(str(compiled), [tuple(v) for v in values])
+    stmt = (
+        dialect_insert(conn, target)
+        # WHERE true: SQLite reads "SELECT ... FROM t ON CONFLICT" as a join's ON otherwise.
+        .from_select(names, select(*[loading.c[name] for name in names]).where(true()))
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(*returning)
+    )
+    inserted = list(conn.execute(stmt).all())  # all(): one fetch, not one per row
+    if conn.dialect.name == "sqlite":
+        conn.execute(delete(loading))  # SQLite keeps temporary rows past the commit
+    return inserted
+
+
+def _memoised(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``process`` computed once per distinct value of a call: a batch's rows share their
+    ``ingested_at`` (and predictions their ``scored_at``), and formatting a timestamp for SQLite
+    costs ~4 us, about a third of the Python work of a post's commit (bench/commit_speed.py)."""
+    if process is None:
+        return None
+    done: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = result = process(value)
+            return result
+        except TypeError:  # unhashable (a JSON column's dict)
+            return process(value)
+
+    return run
+
+
+def _copy_rows(
+    conn: Connection, loading: Table, names: list[str], values: Iterator[list[Any]]
+) -> None:
+    from psycopg import sql  # the driver this path is for; SQLite installs need not load it
+
     driver_connection = conn.connection.driver_connection
     assert driver_connection is not None  # an open SQLAlchemy connection has one
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(loading.name), sql.SQL(", ").join(map(sql.Identifier, names))
     )
     with driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    value if process is None else process(value)
-                    for value, process in zip(row.values(), processors, strict=True)
-                ]
-            )
-    stmt = (
-        postgresql.insert(target)
-        .from_select(names, select(*[loading.c[name] for name in names]))
-        .on_conflict_do_nothing(index_elements=list(conflict))
-        .returning(*returning)
-    )
-    return list(conn.execute(stmt).all())  # all(): one fetch, not one per row
+        for row in values:
+            copy.write_row(row)

@@ -13,7 +13,7 @@ from pipeline.model.predict import Scorer
 from pipeline.records import ContentKey, DomainSignals, Post, Prediction, ScoredPost, content_key
 from pipeline.text.brands import BrandMatcher
 from pipeline.text.language import ENGLISH, LanguageIdentifier
-from pipeline.text.tokenize import make_texts_and_docs, texts_tokens
+from pipeline.text.tokenize import docs_tokens, make_texts_and_docs
 
 Lap = Callable[[str], None]
 
@@ -85,7 +85,7 @@ def analyse(
     lap("brands")
     # Only English posts are scored; the others are stored with their language, unscored.
     english = [i for i, lang in enumerate(langs) if lang == ENGLISH]
-    tokens = texts_tokens(scorer.nlp, [normalized[i] for i in english], config)
+    tokens = docs_tokens([docs[i] for i in english], config)
     predictions: list[Prediction | None] = [None] * len(normalized)
     scored, signals = scorer.score_with_signals(tokens)
     for i, prediction in zip(english, scored, strict=True):

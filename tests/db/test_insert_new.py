@@ -1,8 +1,10 @@
-"""db.sql.insert_new: the bulk upsert behind every batch commit (COPY on PostgreSQL)."""
+"""db.sql.insert_new: the bulk upsert behind every batch commit (a load table filled by COPY on
+PostgreSQL, by executemany on SQLite)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import insert, select
 
 from db.sql import insert_new
 from db.tables import batches, posts
@@ -38,6 +40,24 @@ def test_only_new_rows_come_back_and_values_round_trip(db):
     assert stored[0]["text"] == _post(0, when)["text"]
     assert stored[0]["created_at"] == datetime(2026, 1, 2, 12, 30, tzinfo=UTC)
     assert stored[0]["author"] is None
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])
+def test_rows_are_stored_exactly_as_sqlalchemys_own_insert_stores_them(db, microsecond):
+    # The load table bypasses SQLAlchemy's statement execution, not its types: a timestamp must
+    # keep its stored form (SQLite compares the ISO text, ".000000" included).
+    when = datetime(2026, 1, 2, 12, 30, 5, microsecond, tzinfo=UTC)
+    key = [posts.c.source, posts.c.external_id]
+    with db.begin() as conn:
+        insert_new(conn, posts, [_post(1, when)], key, [posts.c.id])
+        conn.execute(insert(posts), [_post(2, when)])
+        raw = conn.exec_driver_sql(
+            "SELECT created_at, ingested_at, text FROM posts ORDER BY external_id"
+        ).all()
+    assert raw[0][:2] == raw[1][:2]
+    assert raw[0][2] == _post(1, when)["text"]
+    with db.connect() as conn:
+        assert conn.execute(select(posts.c.created_at)).scalars().all() == [when, when]
 
 
 def test_json_columns_are_stored_as_their_type_stores_them(db):

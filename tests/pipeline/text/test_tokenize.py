@@ -10,6 +10,7 @@ import spacy
 from pipeline.text.tokenize import (
     BRAND_HANDLES,
     TextConfig,
+    docs_tokens,
     make_docs,
     make_nlp,
     model_tokens,
@@ -203,3 +204,5 @@ def test_preprocess_gives_exactly_the_tokens_of_the_docs(config):
         from_docs = [model_tokens(doc, config) for doc in make_docs(nlp, texts, config)]
         assert preprocess(nlp, texts, config) == from_docs
         assert preprocess(nlp, texts, config) == from_docs  # and again, from the cache
+        # The pipeline reads the tokens of the Docs it made for brand matching.
+        assert docs_tokens(list(make_docs(nlp, texts, config)), config) == from_docs
