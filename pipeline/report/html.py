@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from pipeline.report.text import FOOTNOTE, HEADERS, copies_text, figure_cells
+from pipeline.report.text import FOOTNOTE, HEADERS, copies_text, figure_cells, shown_text
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #111; }
@@ -100,6 +100,7 @@ def _posts(posts: Sequence[dict[str, Any]]) -> str:
         if url.startswith(("http://", "https://")):
             meta += f' · <a href="{escape(url, quote=True)}">link</a>'
         items.append(
-            f'<div class="post">{escape(post["text"])}<div class="meta">{meta}</div></div>'
+            f'<div class="post">{escape(shown_text(post["text"], 280))}'
+            f'<div class="meta">{meta}</div></div>'
         )
     return "\n".join(items)

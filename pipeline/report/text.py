@@ -112,7 +112,7 @@ def report_table(rows: Sequence[dict[str, Any]], title: str, warnings: Sequence[
             # Text(), not markup: post text is user input and may hold [brackets].
             copies = f", {copies_text(post['copies'])}" if post["copies"] else ""
             parts.append(
-                Text(f"  {brand} ({post['score']:+.2f}{copies}): {_one_line(post['text'])}")
+                Text(f"  {brand} ({post['score']:+.2f}{copies}): {shown_text(post['text'])}")
             )
     for warning in warnings:
         parts.append(Text.assemble(("\nwarning: ", "bold yellow"), warning))
@@ -124,14 +124,20 @@ def copies_text(n: int) -> str:
     return f"{n} {'copy' if n == 1 else 'copies'}"
 
 
-def _one_line(text: str, limit: int = 140) -> str:
-    flat = " ".join(text.split())
+def shown_text(text: str, limit: int = 140) -> str:
+    """A post's text for people: as the model read it (normalised, so the "&amp;" and mojibake
+    that feeds deliver read "&" and "don't"; whitespace one space), cut to ``limit``. JSON and
+    CSV keep the stored text as it came."""
+    # Imported here: ftfy adds ~45 ms to `sentimon report`'s start, needed only for posts.
+    from pipeline.text.normalize import normalize_text
+
+    flat = normalize_text(text)
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _md(text: str) -> str:
     """User text made safe inside a markdown table cell or line."""
-    flat = _one_line(text, 200)
+    flat = shown_text(text, 200)
     for char in "\\`*_[]<>|#":
         flat = flat.replace(char, "\\" + char)
     return flat

@@ -132,3 +132,20 @@ def test_terminal_table_renders_user_text_literally(data):
     out = console.export_text()
     assert "[link](javascript:x)" in out and "sentiment-drop" in out
     assert "net sentiment = (positive - negative) / volume" in out
+
+
+def test_people_read_a_posts_text_repaired_and_json_keeps_it_as_stored(data):
+    # Feeds deliver HTML entities and mojibake; the terminal, markdown and HTML show the text
+    # as the model read it, JSON the stored text.
+    stored = "fast &amp;amp; cheap, donâ€™t   wait"
+    post = TopPost(9, "reviews", "r9", at(2, 7), "negative", -0.7, 9, stored, None)
+    data.top_negative["Apple"] = [post]
+    rows = build_report(data, ["Apple"])
+    assert json.loads(report_json(rows))[0]["top_negative"][0]["text"] == stored
+    console = Console(width=200, record=True)
+    console.print(report_table(rows, "Report"))
+    for shown in (console.export_text(), report_markdown(rows, "Report")):
+        assert "fast & cheap, don't wait" in shown and "&amp;" not in shown
+    parsed = _Collector()
+    parsed.feed(render_html(rows, "Report", b"\x89PNG fake"))
+    assert "fast & cheap, don't wait" in "".join(parsed.text)
