@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -63,10 +63,30 @@ def models_list() -> None:
     prepare_database(engine, settings.data_dir)
     with engine.connect() as conn:
         for row in repository.list_model_versions(conn):
-            f1 = (row.metrics or {}).get("test", {}).get("macro_f1")
             mark = "*" if row.active else " "
-            f1_text = f"{f1:.3f}" if isinstance(f1, float) else "-"
-            console.print(f"{mark} {row.version}  test macro-F1 {f1_text}  {row.path}")
+            # One line per version, however narrow the terminal: the list is grepped.
+            line = f"{mark} {row.version}  {_quality(row.metrics or {})}  {row.path}"
+            console.print(line, soft_wrap=True, markup=False)
+
+
+def _quality(metrics: dict[str, Any]) -> str:
+    """A version's macro-F1, with what it was measured on: the corpus's test split, or for an
+    adapted version the team's labels kept aside, beside its base version's on the same texts
+    (the two are not comparable with each other)."""
+
+    def f1(block: dict[str, Any]) -> str:
+        value = block.get("macro_f1")
+        return f"{value:.3f}" if isinstance(value, float) else "-"
+
+    holdout = metrics.get("holdout")
+    if isinstance(holdout, dict) and "adapted" in holdout:
+        base = metrics.get("adaptation", {}).get("base_version", "base")
+        n = holdout["adapted"].get("n", "?")
+        return (
+            f"macro-F1 {f1(holdout['adapted'])} on {n} held-out team labels "
+            f"({base}: {f1(holdout.get('base', {}))})"
+        )
+    return f"test macro-F1 {f1(metrics.get('test', {}))}"
 
 
 @models_app.command("activate")

@@ -187,6 +187,11 @@ def test_train_base_registers_an_inactive_version(prefect_server, tiny_model_dir
     assert "sign_accuracy" in out["metrics"]["adapted"]
     listed = runner.invoke(app, ["models", "list"]).stdout
     assert out["version"] in listed and f"* {out['version']}" not in listed
+    # Its figure is on the labels kept aside, with the base's beside it, not a test split's.
+    adapted_line = next(line for line in listed.splitlines() if out["version"] in line)
+    n_aside = out["metrics"]["adapted"]["n"]
+    assert f"on {n_aside} held-out team labels ({tiny_model_dir.name}: " in adapted_line
+    assert "test macro-F1" not in adapted_line
     scored = runner.invoke(app, ["score", "--model", out["version"], "great"])
     assert json.loads(scored.stdout)["model_version"] == out["version"]
     # The same labels again: the same weights, so the same version, kept as it is.
