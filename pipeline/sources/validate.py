@@ -20,6 +20,9 @@ FIELDS = ("id", "text", "created_at", "author", "url", "brand")
 # (ids and brands are indexed), and 4 UTF-8 bytes a character keeps these well under it.
 MAX_FIELD_CHARS = {"id": 512, "author": 512, "url": 4096, "brand": 256}
 MAX_BRAND_HINTS = 32
+# A missing text's reason names the record's fields, this many, each cut to this length.
+MAX_NAMES_SHOWN = 8
+MAX_NAME_CHARS = 40
 # A string of digits is read as epoch seconds only from 100000000 (1973-03-03) on: a bare
 # small number ("3", "12") is a day or a count, never a time; 8 digits stay ISO basic dates.
 _EPOCH_RE = re.compile(r"[+-]?(\d+)(\.\d+)?")
@@ -64,7 +67,7 @@ class Validator:
             return self._reject(record, problem)
         text = fields.get("text")
         if text is None or text == "":
-            return self._reject(record, "missing text", external_id)
+            return self._reject(record, self._missing_text(record.fields), external_id)
         if not isinstance(text, str):
             return self._reject(
                 record, f"text is a {type(text).__name__}, not a string", external_id
@@ -102,6 +105,22 @@ class Validator:
             author=author,
             url=url,
             brand_hints=hints,
+        )
+
+    def _missing_text(self, fields: dict[str, Any]) -> str:
+        """ "missing text", and when the record has no such field at all, the fields it has: a
+        wrong ``--map text=...`` (or none) is then fixed from the first refusal's message. The
+        details stay in parentheses without ": ", so rejects group by ``reason_kind`` as one."""
+        name = (self.column_map or {}).get("text", "text")
+        if name in fields:
+            return "missing text"
+        shown = [repr(key[:MAX_NAME_CHARS]) for key in list(fields)[:MAX_NAMES_SHOWN]]
+        more = ", ..." if len(fields) > MAX_NAMES_SHOWN else ""
+        if not shown:
+            return f"missing text (no field {name[:MAX_NAME_CHARS]!r}; the record has none)"
+        return (
+            f"missing text (no field {name[:MAX_NAME_CHARS]!r}; the record has "
+            f"{', '.join(shown)}{more}; --map text=FIELD picks one)"
         )
 
     def _mapped(self, fields: dict[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,8 @@ def test_a_map_typo_on_a_new_jsonl_source_stores_nothing_until_accepted(
     line = _error_line(typo)
     assert line.startswith(
         "error: source 'reviews': 5 of its first 5 records would be rejected as "
-        '"missing text" (the first at reviews.jsonl@0); nothing was stored.'
+        "\"missing text (no field 'body'; the record has 'uid', 'review_body'; --map text=FIELD "
+        'picks one)" (the first at reviews.jsonl@0); nothing was stored.'
     )
     assert "--accept-rejects" in line
     # Refused before the run began: not even the tables were created.
@@ -95,7 +96,14 @@ def test_a_map_typo_on_a_new_jsonl_source_stores_nothing_until_accepted(
         "--input", "reviews.jsonl", "--source", "typo", "--map", "text=body", "--accept-rejects"
     )
     assert accepted.exit_code == 0, accepted.output
-    assert _contents(db_url)[1] == ["missing text"] * 5
+    assert (
+        _contents(db_url)[1]
+        == [
+            "missing text (no field 'body'; the record has 'uid', 'review_body'; --map text=FIELD "
+            "picks one)"
+        ]
+        * 5
+    )
 
 
 def test_a_latin_1_csv_names_its_encoding_and_is_stored_whole_with_it(

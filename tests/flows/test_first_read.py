@@ -99,9 +99,10 @@ def test_a_map_typo_on_a_new_source_is_refused_before_prefect_starts(db_url, tmp
     assert code == 2
     assert _one_line(stderr) == (
         "error: source 'reviews': 5 of its first 5 records would be rejected as "
-        '"missing text" (the first at reviews.jsonl@0); nothing was stored. Fix the command '
-        "or the input, or rerun with --accept-rejects to store the records that pass and "
-        "quarantine the rest"
+        "\"missing text (no field 'review_bdy'; the record has 'uid', 'review_body'; "
+        '--map text=FIELD picks one)" (the first at reviews.jsonl@0); nothing was stored. Fix '
+        "the command or the input, or rerun with --accept-rejects to store the records that "
+        "pass and quarantine the rest"
     )
     assert imported == "imported: []"
     assert _contents(db_url) is None  # no table created, let alone a cursor
@@ -125,8 +126,8 @@ def test_a_named_landing_folder_is_guarded_with_its_own_map_and_batch_size(db_ur
     assert code == 2
     line = _one_line(stderr)
     assert line.startswith(
-        "error: source 'shop': 2 of its first 2 records would be rejected as \"missing text\" "
-        "(the first at a.jsonl@0); nothing was stored."
+        "error: source 'shop': 2 of its first 2 records would be rejected as \"missing text "
+        "(no field 'review'; the record has "
     )
     assert imported == "imported: []"
     assert _contents(db_url) is None

@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.records import Post, RawRecord, Reject
+from pipeline.sources.guard import reason_kind
 from pipeline.sources.validate import Validator, content_id
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -39,6 +40,21 @@ def test_bad_records_are_rejected_with_their_reason(fields, reason):
     assert isinstance(result, Reject)
     assert result.reason.startswith(reason)
     assert result.locator == "f@0"
+
+
+def test_a_missing_text_field_is_named_with_the_fields_the_record_has():
+    # A wrong --map (or none) is fixed from the reason: it names the field looked for and
+    # those there are, a bounded number of them, each cut short.
+    fields = {"id": 1, "review": "great", "x" * 100: 1, **{f"f{i}": i for i in range(10)}}
+    reason = check(fields, column_map={"text": "body"}).reason
+    assert reason.startswith("missing text (no field 'body'; the record has 'id', 'review', ")
+    assert reason.endswith(", ...; --map text=FIELD picks one)")
+    assert reason_kind(reason) == "missing text"  # grouped as one kind by the first-batch guard
+    assert "x" * 41 not in reason and "'f9'" not in reason
+    assert check({"id": 1}).reason == (
+        "missing text (no field 'text'; the record has 'id'; --map text=FIELD picks one)"
+    )
+    assert check({"id": 1, "text": None}).reason == "missing text"  # there, but empty
 
 
 def test_reader_errors_pass_through_as_rejects():
