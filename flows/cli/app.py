@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,15 +26,45 @@ ENVIRONMENT_HELP = (
 app = typer.Typer(no_args_is_help=True)
 
 
-def main() -> None:
-    """The `sentimon` command (pyproject.toml's script): ``app``, then a quick exit."""
+def main() -> int:
+    """The `sentimon` command (pyproject.toml's script): ``app``, then a quick exit.
+
+    Click's own usage errors (a misspelt option, a bad value) come out as one ``error:`` line
+    with exit status 2, like ours, instead of Typer's usage text and boxed panel.
+    """
+    # Click's exceptions, or the copy of Click that Typer vendors (0.19 on): the module that
+    # holds typer.BadParameter, a public name in both.
+    errors = sys.modules[typer.BadParameter.__module__]
+    no_args_help: Any = getattr(errors, "NoArgsIsHelpError", ())  # Click 8.2 on
     try:
-        app()
+        result = app(standalone_mode=False, prog_name="sentimon")
+    except errors.UsageError as err:
+        usage: Any = err  # Click's class, seen through a module looked up at run time
+        if isinstance(usage, no_args_help):
+            usage.show()  # `sentimon models`: the group's help, as Click shows it
+        else:
+            where = f"; see '{usage.ctx.command_path} --help'" if usage.ctx is not None else ""
+            err_console.print(
+                f"error: {usage.format_message().rstrip('.')}{where}",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
+        return int(usage.exit_code)
+    except errors.ClickException as err:
+        err.show()
+        return int(err.exit_code)
+    except (errors.Abort, typer.Abort):
+        err_console.print("Aborted.", markup=False, highlight=False)
+        return 1
     finally:
         # At exit the interpreter searches every object torch and spaCy made for cycles
         # before freeing them: ~0.5 s of a ~3 s `sentimon score`. Frozen, they are left to the
         # OS; atexit handlers and plain reference counting still run.
         gc.freeze()
+    # Without standalone mode Click returns what ended the command: a typer.Exit's code, or
+    # the command's return value (None: every command prints rather than returns).
+    return result if isinstance(result, int) else 0
 
 
 models_app = typer.Typer(help="List and activate model versions.", no_args_is_help=True)

@@ -189,3 +189,17 @@ def test_the_installed_command_runs_a_command_and_exits_with_its_status(tmp_path
         timeout=120,
     )
     assert wrong.returncode == 1 and wrong.stderr.startswith("error: "), wrong.stderr
+    # Click's own usage errors: one line and status 2 too, not a usage text and a boxed panel.
+    for args, expected in [
+        (["run", "--inptu", "x"], "error: No such option: --inptu (Possible options: --input)"),
+        (["report", "--format", "yaml"], "error: Invalid value: --format is table, json"),
+        (["nosuch"], "error: No such command 'nosuch'; see 'sentimon --help'"),
+    ]:
+        misspelt = subprocess.run(
+            [sys.executable, "-c", call, *args], capture_output=True, text=True, timeout=120
+        )
+        assert misspelt.returncode == 2, misspelt.stderr
+        assert misspelt.stderr.count("\n") == 1 and misspelt.stderr.startswith(expected)
+    # Help, and a group without its command, still print Click's help.
+    group = subprocess.run([sys.executable, "-c", call, "models"], capture_output=True, text=True)
+    assert group.returncode == 2 and "activate" in group.stdout + group.stderr
