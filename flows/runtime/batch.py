@@ -268,11 +268,11 @@ def _inputs(posts: list[Post]) -> tuple[list[str], list[tuple[str, ...]]]:
 
 
 # The share of a read-ahead batch left to this process, which first commits the batch before
-# it: on 2 cores the commit is about a third of the work, so a quarter here and three quarters
-# in the worker finish together (analysis here 2 x 1/4, commit ~1/2, worker 3/4). Measured
-# with the next batch queued before this one's local part (bench/run.py --posts 100000 --only
-# e2e, twice each): 0.25 4,359 / 4,356 docs/s, 0.30 4,160 / 4,399, 0.35 4,046 / 3,943.
-AHEAD_LOCAL_SHARE = 0.25
+# it: on 2 cores the commit is about a quarter of the work, so 0.3 here and 0.7 in the worker
+# finish together. Measured with the SQLite commit through a load table (bench/run.py --posts
+# 100000 --only e2e, in turns): 0.25 4,766 / 4,897 docs/s; 0.30 4,887 / 4,980 / 4,898 / 4,954;
+# 0.35 4,730 / 4,740.
+AHEAD_LOCAL_SHARE = 0.30
 
 
 def _read_ahead(
