@@ -268,11 +268,13 @@ def _inputs(posts: list[Post]) -> tuple[list[str], list[tuple[str, ...]]]:
 
 
 # The share of a read-ahead batch left to this process, which first commits the batch before
-# it: on 2 cores the commit is about a quarter of the work, so 0.3 here and 0.7 in the worker
-# finish together. Measured with the SQLite commit through a load table (bench/run.py --posts
-# 100000 --only e2e, in turns): 0.25 4,766 / 4,897 docs/s; 0.30 4,887 / 4,980 / 4,898 / 4,954;
-# 0.35 4,730 / 4,740.
-AHEAD_LOCAL_SHARE = 0.30
+# it: on 2 cores the commit is about a quarter to a third of the work, so a quarter here and
+# three quarters in the worker finish together. On PostgreSQL part of the commit runs in the
+# server, on the same cores, so a larger share here costs more there. Measured in turns
+# (bench/run.py --posts 100000 --only e2e --postgres URL), SQLite / PostgreSQL docs/s:
+# 0.25 4,912 / 4,314 and 4,771 / 4,348; 0.30 4,811 / 4,196 and 4,963 / 4,138 (0.35 on SQLite
+# alone: 4,730 / 4,740).
+AHEAD_LOCAL_SHARE = 0.25
 
 
 def _read_ahead(
