@@ -54,7 +54,7 @@ def main() -> int:
     except errors.ClickException as err:
         err.show()
         return int(err.exit_code)
-    except (errors.Abort, typer.Abort):
+    except (getattr(errors, "Abort", typer.Abort), typer.Abort):  # Typer's copy has none
         err_console.print("Aborted.", markup=False, highlight=False)
         return 1
     finally:

@@ -9,7 +9,7 @@ import typer
 from flows.cli.app import app, console
 from flows.cli.errors import handle_errors
 from flows.cli.report import report
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 
 @app.command()
@@ -22,7 +22,7 @@ def demo(
     """Replay the corpus's test split as a 30-day stream, score it, print the brand report."""
     from flows.demo import run_demo
 
-    settings = Settings()
+    settings = load_settings()
     landing = run_demo(settings, batch_size=batch_size, days=days, limit=limit, console=console)
     console.print(f"landing folder: {landing}")
     report(fmt="table", since=None, until=None)

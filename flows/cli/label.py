@@ -9,7 +9,7 @@ import typer
 
 from flows.cli.app import console, label_app
 from flows.cli.errors import handle_errors
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 
 @label_app.command("export")
@@ -24,7 +24,7 @@ def label_export(
     brands, each text once) to a CSV whose empty `label` column a person fills in."""
     from flows.runtime.labelling import export_for_labelling
 
-    export = export_for_labelling(Settings(), n, source, brand, out)
+    export = export_for_labelling(load_settings(), n, source, brand, out)
     console.print(
         f"{export.rows} posts to label (model {export.model_version}) written to {export.path}",
         soft_wrap=True,

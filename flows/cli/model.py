@@ -11,7 +11,7 @@ import typer
 
 from flows.cli.app import app, console, err_console, models_app
 from flows.cli.errors import handle_errors
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 
 @app.command()
@@ -38,7 +38,7 @@ def evaluate(
 
     if fmt not in ("table", "json"):
         raise typer.BadParameter("--format is table or json")
-    settings = Settings()
+    settings = load_settings()
     uci_dir = resolve_uci(uci, settings)
     result = evaluate_version(resolve_model(model, settings), uci_dir)
     hint = None if uci_dir else uci_hint(settings)
@@ -58,7 +58,7 @@ def models_list() -> None:
     from db.engine import make_engine
     from flows.runtime.process import prepare_database
 
-    settings = Settings()
+    settings = load_settings()
     engine = make_engine(settings.db_url)
     prepare_database(engine, settings.data_dir)
     with engine.connect() as conn:
@@ -97,7 +97,7 @@ def models_activate(version: str) -> None:
     from db.engine import make_engine
     from flows.runtime.process import prepare_database
 
-    settings = Settings()
+    settings = load_settings()
     engine = make_engine(settings.db_url)
     prepare_database(engine, settings.data_dir)
     with engine.begin() as conn:

@@ -12,7 +12,7 @@ import typer
 from flows.cli.app import INGEST_FIELDS, MapOption, console, err_console, parse_map, rejects_app
 from flows.cli.errors import handle_errors, usage_error
 from flows.cli.sources import print_table
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 RAW_SHOWN = 60  # characters of the raw input in the table (json gives it whole)
 
@@ -40,7 +40,7 @@ def rejects_list(
     from db.rejects import count_rejects, list_rejects
     from flows.runtime.resets import known_sources, open_results, source_names
 
-    engine = open_results(Settings())
+    engine = open_results(load_settings())
     with engine.connect() as conn:
         rows = list_rejects(conn, source, reason, limit)
         total = count_rejects(conn, source, reason)
@@ -101,7 +101,7 @@ def rejects_replay(
     from flows.runtime.config import load_config
     from flows.runtime.resets import holding, known_sources, open_results, source_names
 
-    settings = Settings()
+    settings = load_settings()
     engine = open_results(settings)
     if mapping is None:
         project = load_config(settings.config)

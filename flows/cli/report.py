@@ -11,7 +11,7 @@ from rich.console import Console
 
 from flows.cli.app import app, console, err_console, parse_when, warn
 from flows.cli.errors import handle_errors, usage_error
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 
 @app.command()
@@ -51,7 +51,7 @@ def report(
             f"--until {until} is not after --since {since}: the period [since, until) is empty"
         )
     built = make_report(
-        Settings(), start, end, bucket, source, brand, min_volume, require_posts=True
+        load_settings(), start, end, bucket, source, brand, min_volume, require_posts=True
     )
     if fmt == "json":
         sys.stdout.write(report_json(built.rows) + "\n")

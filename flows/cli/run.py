@@ -21,7 +21,7 @@ from flows.cli.app import (
     warn,
 )
 from flows.cli.errors import flow_tracebacks_on_debug, handle_errors
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 
 @app.command()
@@ -32,7 +32,7 @@ def init() -> None:
     from db.migrate import current_revision
     from flows.runtime.process import prepare_database
 
-    settings = Settings()
+    settings = load_settings()
     engine = make_engine(settings.db_url)
     model_dir = prepare_database(engine, settings.data_dir)
     console.print(f"database {redact_url(settings.db_url)} at revision {current_revision(engine)}")
@@ -123,7 +123,7 @@ def run(
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
     from flows.runtime.first_read import check_first_read
-    from flows.runtime.preflight import check_run, load_settings
+    from flows.runtime.preflight import check_run
     from flows.runtime.sources import with_run_options
 
     mapping = parse_map(column_map, INGEST_FIELDS)
@@ -241,7 +241,7 @@ def score(
         items.extend(_read_texts(input_path))
     if not items:
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
-    settings = Settings()
+    settings = load_settings()
     scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
     skipped = _not_scored(items, scorer.text_config.normalization)
     kept = [t for t, why in zip(items, skipped, strict=True) if why is None]

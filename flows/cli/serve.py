@@ -8,7 +8,7 @@ import typer
 
 from flows.cli.app import app
 from flows.cli.errors import handle_errors
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 
 @app.command()
@@ -35,6 +35,6 @@ def serve(
 
     check_server()
     deployments = build_deployments(
-        load_config(Settings().config), report_cron, train_cron, timezone
+        load_config(load_settings().config), report_cron, train_cron, timezone
     )
     serve_deployments(deployments, limit)

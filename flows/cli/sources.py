@@ -11,7 +11,7 @@ import typer
 
 from flows.cli.app import console, err_console, sources_app
 from flows.cli.errors import handle_errors, usage_error
-from flows.runtime.settings import Settings
+from flows.runtime.settings import load_settings
 
 FormatOption = Annotated[str, typer.Option("--format", help="table or json")]
 
@@ -26,7 +26,7 @@ def sources_list(fmt: FormatOption = "table") -> None:
     from db.sources import source_states
     from flows.runtime.resets import open_results
 
-    engine = open_results(Settings())
+    engine = open_results(load_settings())
     with engine.connect() as conn:
         states = source_states(conn)
     now = datetime.now(UTC)
@@ -136,7 +136,7 @@ def sources_reset(
     from flows.runtime.config import load_config
     from flows.runtime.resets import apply_reset, open_results, plan_reset
 
-    settings = Settings()
+    settings = load_settings()
     engine = open_results(settings)
     plan = plan_reset(engine, load_config(settings.config), source, file)
     question = f"source {source}: the next run reads {plan.rereads}. Move the cursor back?"

@@ -11,7 +11,7 @@ import typer
 
 from flows.cli.app import app, console, parse_map, warn
 from flows.cli.errors import flow_tracebacks_on_debug, handle_errors
-from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings
+from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, load_settings
 
 
 @app.command()
@@ -140,7 +140,7 @@ def _adapt(
             "--base needs --data: the labelled CSV to fine-tune on (e.g. the file "
             "`sentimon label export` wrote, with its label column filled)"
         )
-    settings = Settings()
+    settings = load_settings()
     base_dir = resolve_model(base, settings)
     # Read once here, so that a wrong column or label, or a file not labelled yet, is one line
     # within seconds, not a failed flow run.

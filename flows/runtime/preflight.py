@@ -38,16 +38,6 @@ DATABASE_EXAMPLES = "sqlite:///PATH or postgresql+psycopg://USER@HOST:5432/DB"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def load_settings() -> Settings:
-    """The SENTIMON_* settings; a value of the wrong kind is one ConfigError naming it."""
-    try:
-        return Settings()
-    except ValidationError as err:
-        first = err.errors()[0]
-        name = "SENTIMON_" + "_".join(str(part) for part in first["loc"]).upper()
-        raise ConfigError(f"{name}={first.get('input')!r}: {first['msg']}") from None
-
-
 def check_run(settings: Settings, input_path: str | None, source: str | None) -> ResolvedSource:
     """Everything `sentimon run` needs that can be checked without starting it; the source.
 

@@ -6,9 +6,10 @@ import os
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.errors import ConfigError
 from pipeline.model.domain_shift import (
     MAX_UNKNOWN_TOKEN_SHARE,
     MIN_MEAN_TOP_PROBABILITY,
@@ -104,3 +105,14 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where `sentimon train` writes new model versions."""
         return self.data_dir / "models"
+
+
+def load_settings() -> Settings:
+    """The SENTIMON_* settings; a value of the wrong kind is one ConfigError naming it (what
+    every command reads them with: a traceback would otherwise be the whole answer)."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        first = err.errors()[0]
+        name = "SENTIMON_" + "_".join(str(part) for part in first["loc"]).upper()
+        raise ConfigError(f"{name}={first.get('input')!r}: {first['msg']}") from None

@@ -1,6 +1,7 @@
 """The `sentimon` commands, called in-process with Typer's runner on real files."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -200,6 +201,18 @@ def test_the_installed_command_runs_a_command_and_exits_with_its_status(tmp_path
         )
         assert misspelt.returncode == 2, misspelt.stderr
         assert misspelt.stderr.count("\n") == 1 and misspelt.stderr.startswith(expected)
+    # A setting of the wrong kind, in any command (it once reached main as a traceback).
+    for args in (["report"], ["sources", "list"]):
+        bad = subprocess.run(
+            [sys.executable, "-c", call, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "SENTIMON_WORKERS": "abc", "SENTIMON_DATA_DIR": str(tmp_path)},
+        )
+        assert bad.returncode == 1, bad.stderr
+        assert bad.stderr.startswith("error: SENTIMON_WORKERS='abc': Input should be a valid")
+        assert bad.stderr.count("\n") == 1
     # Help, and a group without its command, still print Click's help.
     group = subprocess.run([sys.executable, "-c", call, "models"], capture_output=True, text=True)
     assert group.returncode == 2 and "activate" in group.stdout + group.stderr
