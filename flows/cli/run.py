@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -329,17 +330,45 @@ def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None
     if found is None:
         return
     name, header = found
+    if len(header) == 1 and header[0].count(";") >= 1:
+        raise UsageError(
+            f"{name} looks semicolon-separated (its header is {header[0]!r}): sentimon reads "
+            "comma-separated CSV; save it as CSV with commas (or as JSONL) and run again"
+        )
     wanted = {"text": "text", **mapping}
     missing = [f"{ours}={theirs}" for ours, theirs in wanted.items() if theirs not in header]
     if missing:
-        # The header column nearest the first missing one: a typo's likely fix.
         ours, theirs = missing[0].split("=", 1)
-        close = difflib.get_close_matches(theirs, header, n=1, cutoff=0.5)
-        example = f"did you mean {ours}={close[0]}?" if close else f"e.g. {ours}={header[0]}"
+        close = _likely_column(ours, theirs, header)
+        example = f"did you mean {ours}={close}?" if close else f"e.g. {ours}=COLUMN"
         raise UsageError(
             f"{name} has no column for {', '.join(missing)}: its columns are "
             f"{', '.join(header)}; map ours=theirs with --map, {example}"
         )
+
+
+# Column names that hold a post's text, and names that never do (an id, a time, a rating):
+# "review_id" is nearer "review_text" than "review_body" is, and mapping it stores ids as texts.
+_TEXT_WORDS = ("text", "body", "review", "content", "message", "msg", "comment", "tweet", "post")
+_NOT_TEXT = re.compile(r"(^|_|\b)(id|uid|uuid|date|time|at|posted|created|stars?|rating|score)$")
+
+
+def _snake(name: str) -> str:
+    """``createdAt`` -> ``created_at``: camel case keeps its word boundaries when lowered."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _likely_column(ours: str, theirs: str, header: list[str]) -> str | None:
+    """The header column that ``--map ours=theirs`` most likely meant: the nearest by spelling
+    (a typo's fix), and for the text, only among columns whose name could hold text."""
+    columns = header
+    if ours == "text":
+        columns = [c for c in header if not _NOT_TEXT.search(_snake(c))]
+        worded = [c for c in columns if any(word in _snake(c) for word in _TEXT_WORDS)]
+        close = difflib.get_close_matches(theirs, worded or columns, n=1, cutoff=0.0)
+        return close[0] if close else None
+    close = difflib.get_close_matches(theirs, columns, n=1, cutoff=0.5)
+    return close[0] if close else None
 
 
 def _read_texts(input_path: str) -> list[str]:

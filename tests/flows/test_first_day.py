@@ -160,7 +160,7 @@ def test_a_wrong_map_is_a_one_line_usage_error_before_anything_starts(
     [
         (["--map", "text=reviw"], ["reviews.csv has no column for text=reviw", "uid, review"]),
         (["--map", "text=review,created_at=when"], ["created_at=when"]),
-        ([], ["no column for text=text", "uid, review, rating"]),
+        ([], ["no column for text=text", "uid, review, rating", "did you mean text=review?"]),
     ],
 )
 def test_a_mapped_column_the_csv_lacks_is_a_usage_error_before_anything_is_read(
@@ -178,3 +178,39 @@ def test_the_cli_knows_the_fields_validation_maps():
     from pipeline.sources.validate import FIELDS
 
     assert sorted(INGEST_FIELDS) == sorted(FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("header", "mapping", "suggested"),
+    [
+        # "review_id" is the nearer spelling, but mapping it would store ids as the texts.
+        (
+            "review_id,review_body,stars,posted",
+            "text=review_text",
+            "did you mean text=review_body?",
+        ),
+        ("review_id,review_body,stars,posted", None, "did you mean text=review_body?"),
+        ("ReviewID,createdAt,msg", None, "did you mean text=msg?"),
+        ("id,date", None, "e.g. text=COLUMN"),
+        ("review_id,review_body", "text=review_body,id=reviewid", "did you mean id=review_id?"),
+    ],
+)
+def test_the_suggested_text_column_is_one_that_can_hold_text(
+    data_dir, tmp_path, header, mapping, suggested
+):
+    (tmp_path / "reviews.csv").write_text(
+        header + "\n" + ",".join(["x"] * header.count(",")) + ",y\n"
+    )
+    args = ["run", "--input", "reviews.csv", *(["--map", mapping] if mapping else [])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    one_error_line(result, suggested)
+    assert not data_dir.exists()
+
+
+def test_a_semicolon_separated_csv_is_named_as_such(data_dir, tmp_path):
+    (tmp_path / "reviews.csv").write_text("review_id;review_body;stars\nr1;great;5\n")
+    result = runner.invoke(app, ["run", "--input", "reviews.csv", "--map", "text=review_body"])
+    assert result.exit_code == 2
+    one_error_line(result, "reviews.csv looks semicolon-separated", "save it as CSV with commas")
+    assert not data_dir.exists()
