@@ -26,7 +26,7 @@ from pipeline.analysis import Analysis, Laps, analyse
 from pipeline.model.domain_shift import DomainSignals, signal_figures
 from pipeline.records import Batch, Post, Reject
 from pipeline.sources import Source, SourceBatch
-from pipeline.sources.guard import check_first_batch
+from pipeline.sources.guard import check_first_batch, check_mapped_fields
 from pipeline.sources.validate import Validator
 
 log = logging.getLogger(__name__)
@@ -199,6 +199,7 @@ class BatchLoop:
             posts, rejects = self.validator.split(read.records)
             if self.cursor is None and self.validator.guard_first_batch:
                 check_first_batch(source.name, len(read.records), rejects)
+                check_mapped_fields(source.name, read.records, self.validator.column_map)
             laps("validate")
         pool = rt.pool
         if pool is None:

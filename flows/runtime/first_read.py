@@ -29,7 +29,7 @@ from db.partitions import partition_cursors
 from flows.runtime.preflight import CONNECT_TIMEOUT_S, check_database_url
 from flows.runtime.sources import ResolvedSource, open_source
 from pipeline.sources import FileSource
-from pipeline.sources.guard import check_first_batch
+from pipeline.sources.guard import check_first_batch, check_mapped_fields
 from pipeline.sources.validate import Validator
 
 
@@ -70,6 +70,7 @@ def check_first_read(
     validator = Validator(resolved.name, column_map or resolved.config.column_map)
     _, rejects = validator.split(read.records)
     check_first_batch(resolved.name, len(read.records), rejects)
+    check_mapped_fields(resolved.name, read.records, validator.column_map)
 
 
 def _stored_cursors(db_url: str, name: str) -> tuple[str | None, bool] | None:

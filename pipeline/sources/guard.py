@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pipeline.errors import FirstBatchRejectedError
-from pipeline.records import Reject
+from pipeline.records import RawRecord, Reject
 
 # Refused when the rejects of one reason are more than this share of the records read.
 GUARD_SHARE = 0.5
+# A refusal for a mapped field no record has names this many of the fields they have.
+FIELDS_SHOWN = 8
 _DETAIL = re.compile(r"\s*\([^)]*\)")
 
 
@@ -49,4 +51,43 @@ def first_batch_refusal(source: str, n_read: int, rejects: Sequence[Reject]) -> 
 def check_first_batch(source: str, n_read: int, rejects: Sequence[Reject]) -> None:
     """Raise FirstBatchRejectedError when ``first_batch_refusal`` gives a reason."""
     if (why := first_batch_refusal(source, n_read, rejects)) is not None:
+        raise FirstBatchRejectedError(why)
+
+
+def unmapped_field_refusal(
+    source: str, records: Sequence[RawRecord], column_map: Mapping[str, str] | None
+) -> str | None:
+    """Why the first batch of ``source`` must not be committed when a field that ``--map``
+    names (``id=reviewid``) is in none of its records; None when each is in some.
+
+    A missing text rejects the record, which ``first_batch_refusal`` catches; a missing id or
+    time does not: each post would get a content hash for its id, or the time it was read, and
+    correcting the map afterwards would store every post a second time under its real id.
+    """
+    read = [r.fields for r in records if r.fields is not None]
+    if not column_map or not read:
+        return None
+    present = set().union(*read)
+    absent = [
+        (ours, theirs)
+        for ours, theirs in column_map.items()
+        if ours != "text" and theirs not in present
+    ]
+    if not absent:
+        return None
+    names = ", ".join(repr(name[:40]) for name in list(dict.fromkeys(read[0]))[:FIELDS_SHOWN])
+    pairs = ", ".join(f"{ours}={theirs}" for ours, theirs in absent)
+    return (
+        f"source {source!r}: --map {pairs}: none of its first {len(records)} records has "
+        f"{'that field' if len(absent) == 1 else 'those fields'} (the first has {names}); "
+        "nothing was stored. Fix --map, or rerun with --accept-rejects to store the records "
+        f"without {'it' if len(absent) == 1 else 'them'}"
+    )
+
+
+def check_mapped_fields(
+    source: str, records: Sequence[RawRecord], column_map: Mapping[str, str] | None
+) -> None:
+    """Raise FirstBatchRejectedError when ``unmapped_field_refusal`` gives a reason."""
+    if (why := unmapped_field_refusal(source, records, column_map)) is not None:
         raise FirstBatchRejectedError(why)

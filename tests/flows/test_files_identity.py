@@ -86,6 +86,17 @@ def test_a_map_typo_on_a_new_jsonl_source_stores_nothing_until_accepted(
     assert "--accept-rejects" in line
     # Refused before the run began: not even the tables were created.
     assert _contents(db_url) is None
+    # A typo in the id's column rejects nothing, yet would store every post under a content
+    # hash, and the corrected map would store them all again: refused the same way.
+    id_typo = _run(
+        "--input", "reviews.jsonl", "--source", "reviews", "--map", "id=uidd,text=review_body"
+    )
+    assert id_typo.exit_code == 2
+    assert _error_line(id_typo).startswith(
+        "error: source 'reviews': --map id=uidd: none of its first 5 records has that field "
+        "(the first has 'uid', 'review_body'); nothing was stored."
+    )
+    assert _contents(db_url) is None
     right = _run(
         "--input", "reviews.jsonl", "--source", "reviews", "--map", "id=uid,text=review_body"
     )

@@ -3,8 +3,14 @@
 import pytest
 
 from pipeline.errors import FirstBatchRejectedError, UsageError
-from pipeline.records import Reject
-from pipeline.sources.guard import check_first_batch, first_batch_refusal, reason_kind
+from pipeline.records import RawRecord, Reject
+from pipeline.sources.guard import (
+    check_first_batch,
+    check_mapped_fields,
+    first_batch_refusal,
+    reason_kind,
+    unmapped_field_refusal,
+)
 
 
 def rejects(*reasons):
@@ -51,3 +57,33 @@ def test_the_refusal_is_a_usage_error():
     with pytest.raises(FirstBatchRejectedError) as err:
         check_first_batch("s", 1, rejects("missing text"))
     assert isinstance(err.value, UsageError)
+
+
+def records(*fields):
+    return [RawRecord(f"a.jsonl@{n}", f, str(f)) for n, f in enumerate(fields)]
+
+
+def test_a_mapped_field_in_no_record_of_the_first_batch_is_refused():
+    # A missing id or time rejects nothing: each post would be stored under a content hash or
+    # the time it was read, and the corrected map would store them all again.
+    batch = records({"review_id": "r1", "body": "x"}, {"review_id": "r2", "body": "y"})
+    why = unmapped_field_refusal("s", batch, {"text": "body", "id": "reviewid"})
+    assert why == (
+        "source 's': --map id=reviewid: none of its first 2 records has that field (the first "
+        "has 'review_id', 'body'); nothing was stored. Fix --map, or rerun with "
+        "--accept-rejects to store the records without it"
+    )
+    with pytest.raises(FirstBatchRejectedError) as raised:
+        check_mapped_fields("s", batch, {"text": "body", "id": "reviewid", "created_at": "when"})
+    assert "--map id=reviewid, created_at=when: none of its first 2 records has those" in str(
+        raised.value
+    )
+
+
+def test_a_mapped_field_in_some_record_or_the_text_alone_passes():
+    batch = records({"body": "x"}, {"body": "y", "link": "https://x.test"}, None)
+    assert unmapped_field_refusal("s", batch, {"text": "body", "url": "link"}) is None
+    # The text's absence rejects the records: first_batch_refusal's case, not this one.
+    assert unmapped_field_refusal("s", batch, {"text": "review"}) is None
+    assert unmapped_field_refusal("s", batch, None) is None
+    assert unmapped_field_refusal("s", records(None), {"id": "uid"}) is None  # unreadable only
