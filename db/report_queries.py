@@ -39,6 +39,12 @@ def brands_seen(conn: Connection) -> list[str]:
     return [row[0] for row in conn.execute(query)]
 
 
+def sources_seen(conn: Connection) -> list[str]:
+    """Every source that has aggregates, sorted: the names ``--source`` can filter on."""
+    query = select(brand_sentiment.c.source).distinct().order_by(brand_sentiment.c.source)
+    return [row[0] for row in conn.execute(query)]
+
+
 def posts_created(
     conn: Connection,
     since: datetime | None = None,

@@ -42,7 +42,9 @@ def report(
     from pipeline.report.text import report_markdown, report_table
 
     if fmt not in ("table", "json", "csv", "md"):
-        raise typer.BadParameter("--format is table, json, csv or md")
+        raise typer.BadParameter(
+            "--format is table, json, csv or md (an HTML page: --html FILE.html)"
+        )
     if bucket not in ("hour", "day"):
         raise typer.BadParameter("--bucket is hour or day")
     start, end = parse_when(since), parse_when(until)

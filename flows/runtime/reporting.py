@@ -9,6 +9,7 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection
@@ -17,10 +18,16 @@ from db import repository
 from db.buckets import Bucket
 from db.engine import make_engine, redact_url
 from db.language_stats import unscored_by_language
-from db.report_queries import ALL_SOURCES, load_report_data, posts_created, report_window
+from db.report_queries import (
+    ALL_SOURCES,
+    load_report_data,
+    posts_created,
+    report_window,
+    sources_seen,
+)
 from flows.runtime.settings import Settings
 from pipeline.analytics.aggregate_math import DEFAULT_MIN_VOLUME
-from pipeline.errors import EmptyPeriodError, NoDatabaseError, UnknownBrandError
+from pipeline.errors import EmptyPeriodError, NoDatabaseError, UnknownBrandError, UsageError
 from pipeline.model.domain_shift import shift_warning
 from pipeline.text.brand_file import load_brands
 
@@ -82,6 +89,17 @@ def resolve_brands(asked: Sequence[str], known: Mapping[str, Sequence[str]]) -> 
     return resolved
 
 
+def check_source(source: str, known: Sequence[str]) -> None:
+    """A UsageError when ``source`` is not one the database has figures for (a misspelt name
+    would give an empty report that reads as a quiet week), naming those it has."""
+    if not known or source in known:
+        return  # an empty database: the report says there is nothing yet
+    close = difflib.get_close_matches(source, list(known), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
+    raise UsageError(f"unknown source {source!r}: {hint}the sources are {shown}")
+
+
 def _unknown_brand(wanted: str, known: Mapping[str, Sequence[str]], by_key: dict[str, str]) -> str:
     names = sorted(known, key=str.casefold)
     if not names:
@@ -117,7 +135,14 @@ def make_report(
 
     checked = check_bucket(bucket)
     names = list(configured_brands(settings))
-    engine = make_engine(settings.db_url)
+    url = settings.db_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        # Checked before connecting: SQLite would create an empty file at a misspelt path.
+        raise NoDatabaseError(
+            f"no results database at {redact_url(url)}: run `sentimon init` or `sentimon demo` "
+            "first, or fix SENTIMON_DATABASE_URL"
+        )
+    engine = make_engine(url)
     try:
         if current_revision(engine) is None:
             raise NoDatabaseError(
@@ -127,6 +152,9 @@ def make_report(
         with engine.connect() as conn:
             if brands:
                 brands = resolve_brands(brands, configured_brands(settings))
+            if require_posts and source is not None and source != ALL_SOURCES:
+                # The CLI's: a scheduled report of a source with no figures yet stays empty.
+                check_source(source, sources_seen(conn))
             if require_posts and (since is not None or until is not None):
                 _check_period(conn, since, until, checked, source or ALL_SOURCES)
             active = repository.active_model_version(conn)

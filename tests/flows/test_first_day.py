@@ -110,6 +110,10 @@ def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
     typo = runner.invoke(app, ["report", "--brand", "Sonra"])
     assert typo.exit_code == 2
     one_error_line(typo, "unknown brand 'Sonra'", "did you mean 'Sonora'", "Aurelle, Basswerk")
+    # A misspelt source would read as a quiet week: it names the sources there are.
+    source = runner.invoke(app, ["report", "--source", "reviews"])
+    assert source.exit_code == 2
+    one_error_line(source, "unknown source 'reviews': did you mean 'reviews-")
 
 
 def test_an_unknown_brand_is_a_one_line_usage_error_before_any_data(headphones):
@@ -214,3 +218,13 @@ def test_a_semicolon_separated_csv_is_named_as_such(data_dir, tmp_path):
     assert result.exit_code == 2
     one_error_line(result, "reviews.csv looks semicolon-separated", "save it as CSV with commas")
     assert not data_dir.exists()
+
+
+def test_a_report_on_a_misspelt_sqlite_path_leaves_no_file(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", f"sqlite:///{tmp_path / 'sentimn.db'}")
+    result = runner.invoke(app, ["report"])
+    assert result.exit_code == 1
+    one_error_line(result, "no results database at", "fix SENTIMON_DATABASE_URL")
+    assert not list(tmp_path.glob("sentimn.db*"))
+    html = runner.invoke(app, ["report", "--format", "html"])  # the way to an HTML page
+    assert html.exit_code == 2 and "--html" in html.output
