@@ -395,6 +395,13 @@ def _read_texts(input_path: str) -> list[str]:
                 f"--input {input_path} is not UTF-8 text (byte {err.start}): convert it, e.g. "
                 f"`iconv -f cp1252 -t utf-8 {input_path}`"
             ) from err
+        if path.suffix.lower() in (".csv", ".tsv", ".parquet"):
+            # Read line by line, a CSV's header and whole rows (ids, dates) would be scored.
+            raise UsageError(
+                f"--input {input_path}: score reads one text per line, or .jsonl with a "
+                '"text" field; for a table, `sentimon run --input '
+                f"{input_path} --map text=COLUMN` stores and scores its rows"
+            )
         is_jsonl = path.suffix == ".jsonl"
     if not is_jsonl:
         return [line for line in lines if line.strip()]
@@ -403,9 +410,18 @@ def _read_texts(input_path: str) -> list[str]:
         if not line.strip():
             continue
         try:
-            texts.append(str(json.loads(line)["text"]))
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise UsageError(f"--input {input_path} line {n}: not JSON ({err.msg})") from err
+        if not isinstance(record, dict) or "text" not in record:
+            has = (
+                f"its fields are {', '.join(repr(k[:40]) for k in list(record)[:8])}"
+                if isinstance(record, dict) and record
+                else "it is not an object with fields"
+            )
             raise UsageError(
-                f'--input {input_path} line {n}: needs a JSON object with a "text" field'
-            ) from err
+                f'--input {input_path} line {n}: needs a "text" field ({has}); for other '
+                f"field names, `sentimon run --input {input_path} --map text=FIELD`"
+            )
+        texts.append(str(record["text"]))
     return texts

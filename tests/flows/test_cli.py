@@ -68,7 +68,18 @@ def test_score_without_input_is_a_usage_error():
         (lambda folder: folder / "missing.txt", "no such file"),
         (lambda folder: folder, "is a folder"),
         (lambda folder: _write(folder / "latin1.txt", "caf\xe9 ok\n".encode("cp1252")), "UTF-8"),
-        (lambda folder: _write(folder / "bad.jsonl", b'{"body": "x"}\n'), "line 1"),
+        (
+            lambda folder: _write(folder / "bad.jsonl", b'{"body": "x"}\n'),
+            "line 1: needs a \"text\" field (its fields are 'body'); for other field names, "
+            "`sentimon run --input",
+        ),
+        (lambda folder: _write(folder / "list.jsonl", b"[1, 2]\n"), "not an object"),
+        (lambda folder: _write(folder / "cut.jsonl", b'{"text": "x\n'), "line 1: not JSON"),
+        # Line by line, a CSV's header and whole rows would be scored as texts.
+        (
+            lambda folder: _write(folder / "r.csv", b"id,review\n1,great\n"),
+            "score reads one text per line, or .jsonl",
+        ),
     ],
 )
 def test_a_bad_score_input_is_one_error_line_and_exit_2(tmp_path, make, fragment):
