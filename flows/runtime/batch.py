@@ -93,7 +93,7 @@ class RunTotals:
             "new_posts": self.new_posts,
             "rejects": self.rejects,
             "reject_reasons": self.reject_reasons,
-            "seconds": self.seconds,
+            "seconds": round(self.seconds, 3),  # a sum of rounded laps: no float tail
         }
         if self.skipped is not None:
             return {**out, "skipped": self.skipped}
