@@ -82,7 +82,6 @@ def train(
         raise typer.BadParameter("--format is text or json")
     if data is not None:  # before Prefect and torch are imported: a wrong path costs no wait
         check_input_path(data, f"--data {data}", folders=False)
-    from flows.training import train_flow
     from pipeline.training.corpus import parse_label_map
 
     if base is not None:
@@ -97,6 +96,8 @@ def train(
             fmt,
         )
         return
+    from flows.training import train_flow  # Prefect and torch: ~4 s, after the quick checks
+
     with flow_tracebacks_on_debug():
         summary = train_flow(
             data=str(data) if data else None,
@@ -130,10 +131,8 @@ def _adapt(
     fmt: str,
 ) -> None:
     """`train --base`: fine-tune, register, print the holdout metrics beside the base's."""
-    from flows.runtime.process import resolve_model
-    from flows.training import adapt_flow
     from pipeline.errors import CorpusError
-    from pipeline.training.adapt import read_labels
+    from pipeline.training.corpus import read_labels
 
     if data is None:
         raise CorpusError(
@@ -141,10 +140,13 @@ def _adapt(
             "`sentimon label export` wrote, with its label column filled)"
         )
     settings = load_settings()
-    base_dir = resolve_model(base, settings)
-    # Read once here, so that a wrong column or label, or a file not labelled yet, is one line
-    # within seconds, not a failed flow run.
+    # Read first, before torch and Prefect are imported (~4 s), so that a wrong column or
+    # label, or a file not labelled yet, is one line within a second or two.
     read_labels(data, column_map, label_map)
+    from flows.runtime.process import resolve_model
+    from flows.training import adapt_flow
+
+    base_dir = resolve_model(base, settings)
     with flow_tracebacks_on_debug():
         summary = adapt_flow(
             base_dir=str(base_dir),

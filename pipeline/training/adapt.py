@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import spacy
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
@@ -44,7 +43,7 @@ from pipeline.model.artifacts import CONFIG, TOKENIZER, load_scorer, save_model
 from pipeline.model.lstm import LSTMClassifier
 from pipeline.model.predict import Scorer, batch_logits, encode_all
 from pipeline.records import LABELS
-from pipeline.training.corpus import dedupe, load_corpus
+from pipeline.training.corpus import read_labels
 from pipeline.training.steps import BestEpoch, EpochInputs, train_epoch
 from pipeline.training.train import (
     EpochReport,
@@ -56,7 +55,6 @@ from pipeline.training.train import (
 
 LAYERS = ("all", "no-embeddings", "head")
 NEUTRAL = LABELS.index("neutral")
-_MIN_LABELS = 20  # fewer labelled texts cannot be split three ways and mean anything
 
 
 @dataclass(frozen=True)
@@ -359,27 +357,6 @@ class Adaptation:
 
     path: Path
     metrics: dict[str, Any]
-
-
-def read_labels(
-    data_path: Path, column_map: dict[str, str] | None, label_map: dict[str, str] | None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The labelled CSV's rows (rows with an empty label skipped) and its unique texts; a
-    CorpusError when they are too few to fine-tune on or all of one class. Cheap: `train
-    --base` calls it before starting the flow, so that a file not labelled yet is one line."""
-    corpus = load_corpus(data_path, column_map, label_map=label_map, skip_unlabelled=True)
-    unique = dedupe(corpus)
-    if len(unique) < _MIN_LABELS:
-        raise CorpusError(
-            f"{data_path}: {len(unique)} labelled texts (after dropping empty labels and repeated "
-            f"texts); fine-tuning needs at least {_MIN_LABELS}, a few hundred to be worth it: "
-            "fill the label column (negative, neutral or positive)"
-        )
-    if unique["label"].nunique() < 2:
-        raise CorpusError(
-            f"{data_path}: every label is {unique['label'].iloc[0]!r}: label both sides"
-        )
-    return corpus, unique
 
 
 def run_adaptation(

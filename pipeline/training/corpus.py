@@ -313,3 +313,30 @@ def load_splits(
         "train_labels": splits["train"]["label"].value_counts().to_dict(),
     }
     return splits, info
+
+
+# Fewer labelled texts cannot be split three ways (train, early stopping, held out) and mean
+# anything.
+MIN_LABELS = 20
+
+
+def read_labels(
+    data_path: Path, column_map: dict[str, str] | None, label_map: dict[str, str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The labelled CSV's rows (rows with an empty label skipped) and its unique texts; a
+    CorpusError when they are too few to fine-tune on or all of one class. Cheap (pandas,
+    no torch): `train --base` calls it first, so that a file not labelled yet, a wrong column or
+    an unknown label value is one line within a second or two."""
+    corpus = load_corpus(data_path, column_map, label_map=label_map, skip_unlabelled=True)
+    unique = dedupe(corpus)
+    if len(unique) < MIN_LABELS:
+        raise CorpusError(
+            f"{data_path}: {len(unique)} labelled texts (after dropping empty labels and repeated "
+            f"texts); fine-tuning needs at least {MIN_LABELS}, a few hundred to be worth it: "
+            "fill the label column (negative, neutral or positive)"
+        )
+    if unique["label"].nunique() < 2:
+        raise CorpusError(
+            f"{data_path}: every label is {unique['label'].iloc[0]!r}: label both sides"
+        )
+    return corpus, unique

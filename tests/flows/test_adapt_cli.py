@@ -135,11 +135,19 @@ def test_train_base_mistakes_are_one_line(tiny_model_dir, tmp_path):
     result = runner.invoke(app, ["train", "--base", "lstm-nope", "--data", "x.csv"])
     assert result.exit_code == 2, result.output  # a usage mistake, as `run --input`
     one_error_line(result, "--data x.csv does not exist")
-    (tmp_path / "l.csv").write_text("body,verdict\ngreat,positive\n", encoding="utf-8")
+    rows = [
+        f"review {i} {'great' if i % 2 else 'awful'},{'pos' if i % 2 else 'neg'}" for i in range(30)
+    ]
+    (tmp_path / "l.csv").write_text("body,verdict\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["train", "--base", "lstm-nope", "--data", "l.csv", "--map", "text=body,label=verdict"]
+    )
+    _fails_in_one_line(result, "neither a model directory nor a registered version")
+    # The labels file is read first, before torch and Prefect load: its mistakes come first.
     result = runner.invoke(
         app, ["train", "--base", "lstm-nope", "--data", "l.csv", "--map", "text=body"]
     )
-    _fails_in_one_line(result, "neither a model directory nor a registered version")
+    _fails_in_one_line(result, "has no column 'label' or 'sentiment' for the label")
     # Exported but not labelled yet: said before any flow starts, with what to do.
     (tmp_path / "todo.csv").write_text("text,label\ngreat,\nawful,\n", encoding="utf-8")
     result = runner.invoke(app, ["train", "--base", str(tiny_model_dir), "--data", "todo.csv"])
