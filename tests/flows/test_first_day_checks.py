@@ -386,10 +386,14 @@ def test_an_empty_period_says_when_the_posts_were_written(reported, period, frag
     )
 
 
-def test_an_empty_period_of_a_source_without_posts(reported):
+def test_an_empty_period_of_a_source_and_a_source_without_posts(reported):
+    result = runner.invoke(app, ["report", "--since", "2030-01-01", "--source", "reviews"])
+    assert result.exit_code == 2
+    one_error_line(result, "no posts of source reviews since 2030-01-01")
+    # A source the database has no figures for is named as unknown, with those it has.
     result = runner.invoke(app, ["report", "--since", "2026-11-01", "--source", "shop"])
     assert result.exit_code == 2
-    one_error_line(result, "no posts of source shop since 2026-11-01", "holds none")
+    one_error_line(result, "unknown source 'shop': the sources are reviews")
 
 
 def test_a_period_with_posts_reports(reported):
