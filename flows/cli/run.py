@@ -330,7 +330,7 @@ def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None
     if found is None:
         return
     name, header = found
-    if len(header) == 1 and header[0].count(";") >= 1:
+    if len(header) == 1 and ";" in header[0]:
         raise UsageError(
             f"{name} looks semicolon-separated (its header is {header[0]!r}): sentimon reads "
             "comma-separated CSV; save it as CSV with commas (or as JSONL) and run again"
@@ -350,7 +350,7 @@ def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None
 # Column names that hold a post's text, and names that never do (an id, a time, a rating):
 # "review_id" is nearer "review_text" than "review_body" is, and mapping it stores ids as texts.
 _TEXT_WORDS = ("text", "body", "review", "content", "message", "msg", "comment", "tweet", "post")
-_NOT_TEXT = re.compile(r"(^|_|\b)(id|uid|uuid|date|time|at|posted|created|stars?|rating|score)$")
+_NOT_TEXT = re.compile(r"(^|_)(id|uid|uuid|date|time|at|posted|created|stars?|rating|score)$")
 
 
 def _snake(name: str) -> str:
@@ -373,6 +373,7 @@ def _likely_column(ours: str, theirs: str, header: list[str]) -> str | None:
 
 def _read_texts(input_path: str) -> list[str]:
     from pipeline.errors import UsageError
+    from pipeline.sources.validate import field_names
 
     if input_path == "-":
         lines = sys.stdin.read().splitlines()
@@ -415,7 +416,7 @@ def _read_texts(input_path: str) -> list[str]:
             raise UsageError(f"--input {input_path} line {n}: not JSON ({err.msg})") from err
         if not isinstance(record, dict) or "text" not in record:
             has = (
-                f"its fields are {', '.join(repr(k[:40]) for k in list(record)[:8])}"
+                f"its fields are {field_names(record)}"
                 if isinstance(record, dict) and record
                 else "it is not an object with fields"
             )

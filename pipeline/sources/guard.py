@@ -16,11 +16,10 @@ from collections.abc import Mapping, Sequence
 
 from pipeline.errors import FirstBatchRejectedError
 from pipeline.records import RawRecord, Reject
+from pipeline.sources.validate import field_names
 
 # Refused when the rejects of one reason are more than this share of the records read.
 GUARD_SHARE = 0.5
-# A refusal for a mapped field no record has names this many of the fields they have.
-FIELDS_SHOWN = 8
 _DETAIL = re.compile(r"\s*\([^)]*\)")
 
 
@@ -75,11 +74,11 @@ def unmapped_field_refusal(
     ]
     if not absent:
         return None
-    names = ", ".join(repr(name[:40]) for name in list(dict.fromkeys(read[0]))[:FIELDS_SHOWN])
     pairs = ", ".join(f"{ours}={theirs}" for ours, theirs in absent)
+    that = "that field" if len(absent) == 1 else "those fields"
     return (
         f"source {source!r}: --map {pairs}: none of its first {len(records)} records has "
-        f"{'that field' if len(absent) == 1 else 'those fields'} (the first has {names}); "
+        f"{that} (the first has {field_names(read[0])}); "
         "nothing was stored. Fix --map, or rerun with --accept-rejects to store the records "
         f"without {'it' if len(absent) == 1 else 'them'}"
     )

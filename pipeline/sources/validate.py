@@ -20,7 +20,7 @@ FIELDS = ("id", "text", "created_at", "author", "url", "brand")
 # (ids and brands are indexed), and 4 UTF-8 bytes a character keeps these well under it.
 MAX_FIELD_CHARS = {"id": 512, "author": 512, "url": 4096, "brand": 256}
 MAX_BRAND_HINTS = 32
-# A missing text's reason names the record's fields, this many, each cut to this length.
+# Messages that name a record's fields (field_names) show this many, each cut to this length.
 MAX_NAMES_SHOWN = 8
 MAX_NAME_CHARS = 40
 # A string of digits is read as epoch seconds only from 100000000 (1973-03-03) on: a bare
@@ -114,13 +114,11 @@ class Validator:
         name = (self.column_map or {}).get("text", "text")
         if name in fields:
             return "missing text"
-        shown = [repr(key[:MAX_NAME_CHARS]) for key in list(fields)[:MAX_NAMES_SHOWN]]
-        more = ", ..." if len(fields) > MAX_NAMES_SHOWN else ""
-        if not shown:
+        if not fields:
             return f"missing text (no field {name[:MAX_NAME_CHARS]!r}; the record has none)"
         return (
             f"missing text (no field {name[:MAX_NAME_CHARS]!r}; the record has "
-            f"{', '.join(shown)}{more}; --map text=FIELD picks one)"
+            f"{field_names(fields)}; --map text=FIELD picks one)"
         )
 
     def _mapped(self, fields: dict[str, Any]) -> dict[str, Any]:
@@ -133,6 +131,14 @@ class Validator:
         if record.error is None and record.fields is not None:
             fields = replayable_fields(record.fields, self.max_text_chars + 1)
         return Reject(self.source, record.locator, reason, record.raw, external_id, fields)
+
+
+def field_names(fields: Iterable[str]) -> str:
+    """A record's field names as a message shows them: quoted, the first MAX_NAMES_SHOWN, each
+    cut to MAX_NAME_CHARS (a hostile record's names can be long and many)."""
+    names = list(fields)
+    shown = ", ".join(repr(name[:MAX_NAME_CHARS]) for name in names[:MAX_NAMES_SHOWN])
+    return shown + (", ..." if len(names) > MAX_NAMES_SHOWN else "")
 
 
 def replayable_fields(fields: Mapping[str, Any], keep: int) -> dict[str, Any] | None:
