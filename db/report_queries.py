@@ -23,6 +23,7 @@ from db.tables import (
     posts,
     predictions,
     scored_mentions,
+    source_cursors,
 )
 from pipeline.analytics.aggregate_math import Counts
 from pipeline.records import DomainSignals
@@ -40,9 +41,12 @@ def brands_seen(conn: Connection) -> list[str]:
 
 
 def sources_seen(conn: Connection) -> list[str]:
-    """Every source that has aggregates, sorted: the names ``--source`` can filter on."""
-    query = select(brand_sentiment.c.source).distinct().order_by(brand_sentiment.c.source)
-    return [row[0] for row in conn.execute(query)]
+    """Every source read so far (a cursor) or with figures, sorted: the names ``--source`` can
+    filter on. A source read per file counts once (``SOURCE/FILE`` cursors are SOURCE's)."""
+    cursors = select(source_cursors.c.source)
+    figures = select(brand_sentiment.c.source).distinct()
+    names = {row[0].split(SEPARATOR, 1)[0] for row in conn.execute(cursors.union(figures))}
+    return sorted(names)
 
 
 def posts_created(

@@ -90,11 +90,14 @@ def resolve_brands(asked: Sequence[str], known: Mapping[str, Sequence[str]]) -> 
 
 
 def check_source(source: str, known: Sequence[str]) -> None:
-    """A UsageError when ``source`` is not one the database has figures for (a misspelt name
-    would give an empty report that reads as a quiet week), naming those it has."""
+    """A UsageError when ``source`` is not one the database knows (a misspelt name would give
+    an empty report that reads as a quiet week), naming those it knows."""
     if not known or source in known:
         return  # an empty database: the report says there is nothing yet
-    close = difflib.get_close_matches(source, list(known), n=1, cutoff=0.6)
+    # `run --input reviews.jsonl` names its source "reviews-<hash>": the stem is the likely slip.
+    close = [name for name in known if name.startswith(source + "-")][:1] or (
+        difflib.get_close_matches(source, list(known), n=1, cutoff=0.6)
+    )
     hint = f"did you mean {close[0]!r}? " if close else ""
     shown = ", ".join(known[:30]) + (f" and {len(known) - 30} more" if len(known) > 30 else "")
     raise UsageError(f"unknown source {source!r}: {hint}the sources are {shown}")

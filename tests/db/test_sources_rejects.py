@@ -65,3 +65,16 @@ def test_sources_group_per_file_cursors_and_count_rejects(db):
     with db.connect() as conn:
         assert [r.locator for r in list_rejects(conn)] == ["a.csv@5"]
         assert datetime.now(UTC) >= list_rejects(conn)[0].created_at
+
+
+def test_the_sources_a_report_can_filter_on_include_those_without_figures(db):
+    from db.report_queries import sources_seen
+
+    # A batch without brand mentions leaves no aggregates: the source is known by its cursor,
+    # and a source read per file is known once, by its own name.
+    with db.begin() as conn:
+        _commit(conn, "shop", "12")
+        set_cursor(conn, partition_key("landing", "a.csv"), "1")
+        set_cursor(conn, partition_key("landing", "b.csv"), "2")
+    with db.connect() as conn:
+        assert sources_seen(conn) == ["landing", "shop"]
