@@ -81,6 +81,11 @@ class DatabaseUnavailableError(SentimonError):
     """The results database cannot be reached, opened or written: nothing was read or stored."""
 
 
+class OrchestratorUnavailableError(SentimonError):
+    """Prefect's API (its temporary server, or the server PREFECT_API_URL names) did not
+    answer: no flow ran, nothing was read or stored."""
+
+
 def toml_syntax_error(path: object, text: str, err: ValueError) -> str:
     """``FILE:LINE: what is wrong (column C)`` for a tomllib.TOMLDecodeError of ``text``.
 

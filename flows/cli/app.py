@@ -147,6 +147,9 @@ def global_options(
     # Before any command imports prefect: its temporary server would otherwise try to send
     # usage analytics, and log an ERROR for each failed attempt on a machine without network.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's 20 s is too short for a first run on a slow machine (its temporary server also
+    # creates its database then: ~35 s on the 2-core VM), which then failed with a traceback.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def warn(message: str) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from flows.cli.app import app, console
-from flows.cli.errors import handle_errors
+from flows.cli.errors import handle_errors, running_flow
 from flows.cli.report import report
 from flows.runtime.settings import load_settings
 
@@ -23,6 +23,7 @@ def demo(
     from flows.demo import run_demo
 
     settings = load_settings()
-    landing = run_demo(settings, batch_size=batch_size, days=days, limit=limit, console=console)
+    with running_flow():
+        landing = run_demo(settings, batch_size=batch_size, days=days, limit=limit, console=console)
     console.print(f"landing folder: {landing}")
     report(fmt="table", since=None, until=None)

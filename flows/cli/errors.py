@@ -80,8 +80,10 @@ class _NoSentimonTraceback(logging.Filter):
 
 
 @contextlib.contextmanager
-def flow_tracebacks_on_debug() -> Iterator[None]:
-    """While a command runs a flow: no SentimonError traceback on the terminal without --debug.
+def running_flow() -> Iterator[None]:
+    """While a command runs a flow: Prefect's API answers (its temporary server, launched
+    early by `flows.api_server.start` or now; one error line if it does not come up), and no
+    SentimonError traceback on the terminal without --debug.
 
     Prefect logs an exception that ends a flow run with its traceback (``logger.exception`` in
     its flow engine), and a SentimonError is already said in one error line. The filter sits on
@@ -89,12 +91,15 @@ def flow_tracebacks_on_debug() -> Iterator[None]:
     enter this after prefect is imported): the run loggers' own API handler has sent the record
     whole before it propagates there, so the Prefect UI keeps the traceback.
     """
+    from flows.api_server import running
+
     handlers = [] if _debug else list(logging.getLogger().handlers)
     quiet = _NoSentimonTraceback()
     for handler in handlers:
         handler.addFilter(quiet)
     try:
-        yield
+        with running():
+            yield
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)

@@ -21,7 +21,7 @@ from flows.cli.app import (
     parse_when,
     warn,
 )
-from flows.cli.errors import flow_tracebacks_on_debug, handle_errors
+from flows.cli.errors import handle_errors, running_flow
 from flows.runtime.settings import load_settings
 
 
@@ -144,6 +144,10 @@ def run(
         accept_rejects=accept_rejects,
         partition_files=task_runner == "dask",
     )
+    # Nothing wrong found: Prefect's temporary server comes up while the flow's modules load.
+    from flows.api_server import start
+
+    start()
     result = _ingest(
         (task_runner, dask_address),
         input_path,
@@ -175,7 +179,7 @@ def _ingest(runner_options: tuple[str, str | None], *args: Any, **options: Any) 
             if runner is None
             else ingest_and_score.with_options(task_runner=runner)
         )
-        with flow_tracebacks_on_debug():
+        with running_flow():
             result = flow(
                 *args,
                 show_progress=sys.stderr.isatty(),
@@ -211,7 +215,7 @@ def backfill(
     """Re-score stored posts of a period with a model version and refresh its aggregates."""
     from flows.backfill import backfill as backfill_flow
 
-    with flow_tracebacks_on_debug():
+    with running_flow():
         result = backfill_flow(parse_when(since), parse_when(until), model, chunk_size)
     console.print_json(data=result)
 

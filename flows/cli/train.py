@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli.app import app, console, parse_map, warn
-from flows.cli.errors import flow_tracebacks_on_debug, handle_errors
+from flows.cli.errors import handle_errors, running_flow
 from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, load_settings
 
 
@@ -98,7 +98,7 @@ def train(
         return
     from flows.training import train_flow  # Prefect and torch: ~4 s, after the quick checks
 
-    with flow_tracebacks_on_debug():
+    with running_flow():
         summary = train_flow(
             data=str(data) if data else None,
             column_map=parse_map(column_map),
@@ -147,7 +147,7 @@ def _adapt(
     from flows.training import adapt_flow
 
     base_dir = resolve_model(base, settings)
-    with flow_tracebacks_on_debug():
+    with running_flow():
         summary = adapt_flow(
             base_dir=str(base_dir),
             data=str(data),
