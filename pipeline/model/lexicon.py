@@ -22,7 +22,7 @@ import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pipeline.errors import ConfigError
 
@@ -36,7 +36,7 @@ _MAX_VALENCE = 4.0
 _EXTRA_NEGATORS = ("n't", "nt")
 # Distinct tokens whose lookups are remembered; a stream's long tail must not grow it forever.
 _CACHE_LIMIT = 200_000
-TokenInfo = tuple[float, bool, float]  # (valence / 4, is a negation, intensity)
+FeatureRow = tuple[float, ...]  # the NUM_FEATURES of one token, in order
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,14 @@ class Lexicon:
     # Tokens that do not count towards the negation window: spaCy makes "I'm" two tokens,
     # VADER's window counts it as one word ("can't say I'm happy" is negated in VADER).
     clitics: frozenset[str] = frozenset()
-    # Lower-cased token -> TokenInfo: scoring looks the same few thousand words up millions of
-    # times, and three dict probes plus lower() per token were a tenth of the pipeline's time.
-    _seen: dict[str, TokenInfo] = field(default_factory=dict, compare=False, repr=False)
+    # Token -> its FeatureRow where no negation reaches it: scoring looks the same few thousand
+    # words up millions of times. A text without negation (most) is then a list of these shared
+    # rows: three dict probes and lower() per token were a tenth of the pipeline's time, and a
+    # new tuple per token made work for the garbage collector.
+    _seen: dict[str, FeatureRow] = field(default_factory=dict, compare=False, repr=False)
+    # The tokens of _seen that are negations, as written (their lower-case form is in
+    # ``negators``): one set lookup per text tells whether any negation needs the loop.
+    _negating: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def lookup(self, token: str) -> float:
         """The valence of a model token; a hashtag counts as its word ("#love" as "love")."""
@@ -62,9 +67,7 @@ class Lexicon:
             found = self.valence.get(key[1:])
         return found if found is not None else 0.0
 
-    def features(
-        self, tokens: Sequence[str], max_len: int | None = None
-    ) -> list[tuple[float, ...]]:
+    def features(self, tokens: Sequence[str], max_len: int | None = None) -> list[FeatureRow]:
         """One feature row per token (after truncation to ``max_len``), as documented above.
 
         An empty token list gives one row of zeros, matching the single ``<unk>`` id that
@@ -72,42 +75,43 @@ class Lexicon:
         """
         kept = tokens[:max_len]
         if not kept:
-            return [(0.0,) * NUM_FEATURES]
-        rows: list[tuple[float, ...]] = []
-        last_negation = -(NEGATION_WINDOW + 1)
+            return [(0.0, 0.0, 0.0, 0.0)]
         seen = self._seen
+        found = list(map(seen.get, kept))
+        if None in found:
+            if len(seen) >= _CACHE_LIMIT:
+                seen.clear()
+            found = [
+                row if row is not None else seen.setdefault(token, self._row(token))
+                for row, token in zip(found, kept, strict=True)
+            ]
+        rows = cast("list[FeatureRow]", found)
+        if self._negating.isdisjoint(kept) and kept[0] not in self.clitics:
+            # No negation in the text (most texts): no token is within a negation's reach, and
+            # each row is its token's cached plain row, shared, not a new tuple per token.
+            return rows
+        last_negation = -(NEGATION_WINDOW + 1)
         clitics = self.clitics
         i = -1  # words so far, clitics not counted
-        for token in kept:
+        for position, token in enumerate(kept):
             if token not in clitics:
                 i += 1
-            info = seen.get(token)
-            if info is None:
-                info = self._info(token)
-                if len(seen) >= _CACHE_LIMIT:
-                    seen.clear()
-                seen[token] = info
-            valence, is_negator, intensity = info
-            negated = i - last_negation <= NEGATION_WINDOW
-            rows.append(
-                (
-                    valence,
-                    valence * NEGATION_SCALAR if negated else valence,
-                    1.0 if is_negator else 0.0,
-                    intensity,
-                )
-            )
-            if is_negator:
+            row = rows[position]
+            if i - last_negation <= NEGATION_WINDOW:
+                valence, _, negation, intensity = row
+                rows[position] = (valence, valence * NEGATION_SCALAR, negation, intensity)
+            if row[2]:
                 last_negation = i
         return rows
 
-    def _info(self, token: str) -> TokenInfo:
+    def _row(self, token: str) -> FeatureRow:
+        """The token's row where no negation reaches it."""
         key = token.lower()
-        return (
-            self.lookup(key) / _MAX_VALENCE,
-            key in self.negators,
-            self.intensity.get(key, 0.0),
-        )
+        valence = self.lookup(key) / _MAX_VALENCE
+        negation = 1.0 if key in self.negators else 0.0
+        if negation:
+            self._negating.add(token)
+        return (valence, valence, negation, self.intensity.get(key, 0.0))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (saved in each model version)."""

@@ -14,6 +14,7 @@ import torch
 from spacy.language import Language
 
 from pipeline.model.domain_shift import DomainSignals, measure
+from pipeline.model.lexicon import FeatureRow
 from pipeline.model.lstm import LSTMClassifier
 from pipeline.model.vocab import UNK_ID, Vocabulary, pad_batch, pad_features
 from pipeline.records import LABELS, Prediction
@@ -69,7 +70,7 @@ def _chunks(
 
 def encode_all(
     vocab: Vocabulary, token_lists: Sequence[Sequence[str]], max_tokens: int | None
-) -> tuple[list[list[int]], list[list[tuple[float, ...]]] | None]:
+) -> tuple[list[list[int]], list[list[FeatureRow]] | None]:
     """Ids (and lexicon features when the vocabulary has a lexicon) of each token list."""
     pairs = [vocab.encode_with_features(tokens, max_tokens) for tokens in token_lists]
     ids = [token_ids for token_ids, _ in pairs]
@@ -156,15 +157,13 @@ class Scorer:
         return self._predictions(probs), signals
 
     def _predictions(self, probs: np.ndarray) -> list[Prediction]:
+        # tolist() makes the Python floats in one call (float(row[i]) gives the same ones).
+        version = self.version
         return [
-            Prediction(
-                label=LABELS[int(row.argmax())],
-                p_negative=float(row[0]),
-                p_neutral=float(row[1]),
-                p_positive=float(row[2]),
-                model_version=self.version,
+            Prediction(LABELS[best], negative, neutral, positive, version)
+            for (negative, neutral, positive), best in zip(
+                probs.tolist(), probs.argmax(axis=1).tolist(), strict=True
             )
-            for row in probs
         ]
 
     def score_texts(self, texts: Sequence[str]) -> list[Prediction]:

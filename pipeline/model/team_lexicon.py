@@ -97,6 +97,7 @@ def overlay(lexicon: Lexicon, team: TeamLexicon) -> Lexicon:
         valence={**lexicon.valence, **team.terms},
         source=f"{lexicon.source} + team lexicon {team.path.name} ({team.sha256[:12]})",
         _seen={},
+        _negating=set(),
     )
 
 

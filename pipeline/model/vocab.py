@@ -6,11 +6,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice, repeat
+from operator import eq
 from typing import Any
 
 import torch
 
-from pipeline.model.lexicon import NUM_FEATURES, Lexicon
+from pipeline.model.lexicon import NUM_FEATURES, FeatureRow, Lexicon
 
 PAD, UNK, BRAND = "<pad>", "<unk>", "<brand>"
 PAD_ID, UNK_ID = 0, 1
@@ -54,7 +56,9 @@ class TokenRules:
 
     def apply(self, tokens: Sequence[str]) -> list[str]:
         """The tokens with brand phrases collapsed to ``<brand>`` and dropped tokens removed."""
-        if self.max_run:
+        # The scorer runs this on every post: the common case (no repeats, no brand phrase)
+        # goes through map/filter/isdisjoint, which loop in C, not in Python.
+        if self.max_run and any(map(eq, tokens, islice(tokens, 1, None))):
             tokens = _cap_runs(tokens, self.max_run)
         if not (self.brands or self.drop):
             return list(tokens)
@@ -62,28 +66,35 @@ class TokenRules:
             stripped = self._stripped
             if len(stripped) >= 200_000:
                 stripped.clear()
-            tokens = [
-                stripped[t] if t in stripped else stripped.setdefault(t, self._strip(t))
-                for t in tokens
-            ]
-            tokens = [t for t in tokens if t]
+            found = list(map(stripped.get, tokens))
+            if None in found:
+                found = [
+                    f if f is not None else stripped.setdefault(t, self._strip(t))
+                    for f, t in zip(found, tokens, strict=True)
+                ]
+            tokens = list(filter(None, found))
         else:
             tokens = list(tokens)
         by_first = self._by_first
         if not by_first:
             return tokens
-        lowered = [t.lower() for t in tokens]
+        lowered = list(map(str.lower, tokens))
+        if by_first.keys().isdisjoint(lowered):
+            return tokens
+        # Only where a phrase can start, left to right; what lies between is copied as it is.
         out: list[str] = []
-        i = 0
-        while i < len(tokens):
-            for phrase, is_brand in by_first.get(lowered[i], ()):
-                if tuple(lowered[i : i + len(phrase)]) == phrase:
-                    out.extend([BRAND] if is_brand else tokens[i : i + len(phrase)])
-                    i += len(phrase)
+        i = 0  # the first token not copied or collapsed yet
+        for start, first in enumerate(lowered):
+            if start < i or first not in by_first:
+                continue
+            for phrase, is_brand in by_first[first]:
+                end = start + len(phrase)
+                if tuple(lowered[start:end]) == phrase:
+                    out += tokens[i:start]
+                    out += [BRAND] if is_brand else tokens[start:end]
+                    i = end
                     break
-            else:
-                out.append(tokens[i])
-                i += 1
+        out += tokens[i:]
         return out
 
     def _strip(self, token: str) -> str:
@@ -204,7 +215,7 @@ class Vocabulary:
 
     def features(
         self, tokens: Sequence[str], max_len: int | None = None
-    ) -> list[tuple[float, ...]] | None:
+    ) -> list[FeatureRow] | None:
         """Lexicon feature rows aligned with ``encode``'s ids, or None without a lexicon."""
         if self.lexicon is None:
             return None
@@ -212,11 +223,10 @@ class Vocabulary:
 
     def encode_with_features(
         self, tokens: Sequence[str], max_len: int | None = None
-    ) -> tuple[list[int], list[tuple[float, ...]] | None]:
+    ) -> tuple[list[int], list[FeatureRow] | None]:
         """``(encode(tokens), features(tokens))`` with the rules applied once: the hot path."""
         kept = self.rules.apply(tokens)[:max_len]
-        index = self.index
-        ids = [index.get(t, UNK_ID) for t in kept] or [UNK_ID]
+        ids = list(map(self.index.get, kept, repeat(UNK_ID))) or [UNK_ID]
         return ids, None if self.lexicon is None else self.lexicon.features(kept)
 
     def __len__(self) -> int:
