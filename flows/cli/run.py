@@ -196,6 +196,15 @@ def _print_run(result: dict[str, Any]) -> None:
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
+    if not result.get("read") and "skipped" not in result:
+        # Exit 0 all the same (a scheduled run often finds nothing new), but a person who
+        # pointed it at an empty file, or re-ran one, is told why nothing was stored.
+        source = result.get("source", "the source")
+        warn(
+            f"nothing new in {source}: no record after where its last run stopped (an empty "
+            f"input, or one read already); `sentimon sources list` shows where it stands, "
+            f"`sentimon sources reset {source} --to-start` reads it again"
+        )
     for notice in result.get("notices", []):
         warn(notice)
     if "warning" in result:

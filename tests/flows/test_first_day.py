@@ -99,6 +99,13 @@ def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
     )
     ingested = runner.invoke(app, ["run", "--input", "reviews.jsonl"])
     assert ingested.exit_code == 0, ingested.output
+    assert "nothing new" not in ingested.stderr
+    # Run again: nothing is stored twice, and the output says why nothing was read.
+    again = runner.invoke(app, ["run", "--input", "reviews.jsonl"])
+    assert again.exit_code == 0, again.output
+    assert '"read": 0' in again.stdout
+    assert "warning: nothing new in reviews-" in again.stderr
+    assert "sentimon sources reset reviews-" in again.stderr
     exact = runner.invoke(app, ["report", "--format", "csv", "--brand", "Sonora"])
     lower = runner.invoke(app, ["report", "--format", "csv", "--brand", "sonora"])
     alias = runner.invoke(app, ["report", "--format", "csv", "--brand", "SONORA AUDIO"])
