@@ -143,9 +143,14 @@ def running() -> Iterator[None]:
     if _server is None:
         yield
         return
+    from prefect.logging import get_logger
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     _server.wait(float(get_current_settings().server.ephemeral.startup_timeout_seconds))
+    # Said as Prefect says its own (its logging is set up by now, unlike at `start`).
+    get_logger().info(
+        "Temporary Prefect API server on %s until this command exits", _server.api_url
+    )
     with temporary_settings({PREFECT_API_URL: _server.api_url}):
         yield
 
