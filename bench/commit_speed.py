@@ -68,7 +68,7 @@ def analysed_batches(n: int, batch_size: int, cache: Path) -> list[Batch]:
     """The scored batches, from the cache when this model and these posts were analysed."""
     from flows.runtime.settings import BUNDLED_BRANDS, BUNDLED_MODEL
     from pipeline.analysis import analyse
-    from pipeline.model.artifacts import read_manifest
+    from pipeline.model.manifest import read_manifest
 
     manifest = json.dumps(read_manifest(BUNDLED_MODEL), sort_keys=True, default=str)
     brands = BUNDLED_BRANDS.read_bytes()

@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from rich.console import Console, Group
 from rich.table import Table
 
-from flows.runtime.process import resolve_model
+from flows.runtime.model_dirs import resolve_model
 from flows.runtime.settings import Settings
 from pipeline.records import LABELS
 from pipeline.training.devsets import UCI_SOURCES, fetch_command

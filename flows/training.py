@@ -22,7 +22,7 @@ from db import repository
 from db.engine import make_engine
 from flows.runtime.process import prepare_database
 from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings, model_path_ref
-from pipeline.model.artifacts import read_manifest
+from pipeline.model.manifest import read_manifest
 from pipeline.text.brand_file import load_brands
 from pipeline.training.adapt import AdaptConfig, run_adaptation
 from pipeline.training.experiment import run_training

@@ -35,24 +35,22 @@ def set_debug(on: bool) -> None:
     _debug = on
 
 
-def error_line(err: SentimonError, doing: str | None = None) -> str:
-    """``error: [doing: ]message[; next step]``, as rich markup with the message escaped."""
+def error_line(err: SentimonError) -> str:
+    """``error: message[; next step]``, as rich markup with the message escaped.
+
+    No "training failed:" lead: most errors are found before anything starts (a wrong file,
+    name or label), and the message itself says what is wrong and where.
+    """
     message = str(err)
     hint = next((h for kind, h in _NEXT.items() if isinstance(err, kind)), None)
     if hint:
         message = f"{message}; {hint}"
-    # A usage mistake is found before anything is done: "training failed" would mislead.
-    lead = f"{doing}: " if doing and not isinstance(err, UsageError) else ""
-    return f"[red]error:[/red] {escape(lead + message)}"
+    return f"[red]error:[/red] {escape(message)}"
 
 
-def handle_errors(doing: str | None = None) -> Callable[[Command], Command]:
+def handle_errors() -> Callable[[Command], Command]:
     """Decorate a command so that a SentimonError ends it with one error line and exit 1 (2 for
-    a UsageError).
-
-    ``doing`` (e.g. "training failed") goes before the error's own message, unless it is a
-    UsageError.
-    """
+    a UsageError)."""
 
     def decorate(command: Command) -> Command:
         @functools.wraps(command)
@@ -60,7 +58,7 @@ def handle_errors(doing: str | None = None) -> Callable[[Command], Command]:
             try:
                 return command(*args, **kwargs)
             except SentimonError as err:
-                err_console.print(error_line(err, doing), soft_wrap=True)
+                err_console.print(error_line(err), soft_wrap=True)
                 if _debug:
                     err_console.print_exception()
                 raise typer.Exit(2 if isinstance(err, UsageError) else 1) from err

@@ -15,7 +15,7 @@ from flows.runtime.settings import load_settings
 
 
 @app.command()
-@handle_errors("evaluation failed")
+@handle_errors()
 def evaluate(
     model: Annotated[
         str | None,
@@ -33,7 +33,7 @@ def evaluate(
     """The model beside VADER and TextBlob on its test split (overall, by topic, by length)
     and on the UCI sentences (Amazon, IMDb, Yelp) when they are found."""
     from flows.evaluation import print_report, resolve_uci, uci_hint
-    from flows.runtime.process import resolve_model
+    from flows.runtime.model_dirs import resolve_model
     from pipeline.training.evaluation import evaluate_version
 
     if fmt not in ("table", "json"):

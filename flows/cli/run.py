@@ -248,7 +248,8 @@ def score(
     says why under "skipped" (an empty text, one over the size limit, or not English).
     The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
     """
-    from flows.runtime.process import load_scoring_model, resolve_model, team_lexicon_path
+    from flows.runtime.model_dirs import resolve_model
+    from flows.runtime.process import load_scoring_model, team_lexicon_path
 
     items = list(texts or [])
     if input_path:

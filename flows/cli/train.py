@@ -15,7 +15,7 @@ from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, load_settings
 
 
 @app.command()
-@handle_errors("training failed")
+@handle_errors()
 def train(
     data: Annotated[
         Path | None, typer.Option(help="A labelled CSV (default: bundled corpus).")
@@ -143,10 +143,11 @@ def _adapt(
     # Read first, before torch and Prefect are imported (~4 s), so that a wrong column or
     # label, or a file not labelled yet, is one line within a second or two.
     read_labels(data, column_map, label_map)
-    from flows.runtime.process import resolve_model
+    from flows.runtime.model_dirs import resolve_model
+
+    base_dir = resolve_model(base, settings)  # a wrong name: one line, still before torch
     from flows.training import adapt_flow
 
-    base_dir = resolve_model(base, settings)
     with running_flow():
         summary = adapt_flow(
             base_dir=str(base_dir),

@@ -16,19 +16,20 @@ from db import migrate, repository
 from db.engine import make_engine
 from flows.runtime.analysis import AnalysisPool, freeze_loaded_objects
 from flows.runtime.config import load_config
+from flows.runtime.model_dirs import bundled_model_replaced
 from flows.runtime.readahead import Readahead
 from flows.runtime.settings import (
     BUNDLED_MODEL,
-    BUNDLED_MODEL_REF,
     Settings,
     model_dir_of,
     model_path_ref,
 )
 from pipeline.errors import ArtifactError
-from pipeline.model.artifacts import load_scorer, read_manifest
+from pipeline.model.artifacts import load_scorer
+from pipeline.model.manifest import read_manifest
 from pipeline.model.predict import Scorer
 from pipeline.model.team_lexicon import TeamLexicon, apply_team_lexicon, load_team_lexicon
-from pipeline.model.trusted_model import check_registered, load_registered_scorer
+from pipeline.model.trusted_model import load_registered_scorer
 from pipeline.text.brand_file import load_brands
 from pipeline.text.brands import BrandMatcher
 from pipeline.text.language import LanguageIdentifier
@@ -64,7 +65,7 @@ def prepare_database(engine: Engine, data_dir: Path) -> str:
     migrate.upgrade(engine)
     with engine.begin() as conn:
         active = repository.active_model_version(conn)
-        if active is not None and not _bundled_model_replaced(active.path, active.version):
+        if active is not None and not bundled_model_replaced(active.path, active.version):
             return str(model_dir_of(active.path, data_dir))
         info = read_manifest(BUNDLED_MODEL)
         ref = model_path_ref(info.path, data_dir)
@@ -72,36 +73,6 @@ def prepare_database(engine: Engine, data_dir: Path) -> str:
             conn, info.version, ref, info.sha256, info.metrics, activate=True
         )
         return str(model_dir_of(ref, data_dir))
-
-
-def _bundled_model_replaced(ref: str, version: str) -> bool:
-    """Whether ``ref`` names the bundled model directory, which now holds another version."""
-    if ref != BUNDLED_MODEL_REF:
-        return False
-    try:
-        return read_manifest(BUNDLED_MODEL).version != version
-    except ArtifactError:
-        return False  # a broken install: loading the active version will say what is wrong
-
-
-def resolve_model_dir(settings: Settings) -> Path:
-    """The active model without writing anything: the database's choice if it has one."""
-    url = settings.db_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return BUNDLED_MODEL
-    engine = make_engine(url)
-    try:
-        if migrate.current_revision(engine) is None:
-            return BUNDLED_MODEL
-        with engine.connect() as conn:
-            active = repository.active_model_version(conn)
-    finally:
-        engine.dispose()
-    if active is None or _bundled_model_replaced(active.path, active.version):
-        return BUNDLED_MODEL  # the next `sentimon run` or `init` registers and activates it
-    model_dir = model_dir_of(active.path, settings.data_dir)
-    check_registered(model_dir, active.version, active.sha256)
-    return model_dir
 
 
 def team_lexicon_path(settings: Settings) -> Path | None:
@@ -129,35 +100,6 @@ def load_scoring_model(
     )
     team = load_team(team_lexicon)
     return apply_team_lexicon(scorer, team) if team is not None else scorer
-
-
-def resolve_model(model: str | None, settings: Settings) -> Path:
-    """A model directory from a path, a registered version name, or (None) the active model.
-
-    Reads the database only if it exists: naming a version never creates one.
-    """
-    if model is None:
-        return resolve_model_dir(settings)
-    path = Path(model)
-    if path.is_dir():
-        return path
-    url = settings.db_url
-    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
-        engine = make_engine(url)
-        try:
-            if migrate.current_revision(engine) is not None:
-                with engine.connect() as conn:
-                    for row in repository.list_model_versions(conn):
-                        if row.version == model:
-                            model_dir = model_dir_of(row.path, settings.data_dir)
-                            check_registered(model_dir, row.version, row.sha256)
-                            return model_dir
-        finally:
-            engine.dispose()
-    raise ArtifactError(
-        f"{model!r} is neither a model directory nor a registered version: "
-        "`sentimon models list` shows the versions"
-    )
 
 
 _RUNTIMES: dict[tuple[str, ...], Runtime] = {}

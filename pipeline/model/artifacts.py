@@ -11,12 +11,10 @@ Layout of ``<out_root>/<version>/`` (the directory may be renamed; the version i
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,37 +25,26 @@ from spacy.language import Language
 
 from pipeline.errors import ArtifactError
 from pipeline.model.lstm import LSTMClassifier, ModelConfig
+from pipeline.model.manifest import (
+    CONFIG,
+    FIX,
+    MANIFEST,
+    METRICS,
+    TOKENIZER,
+    VOCAB,
+    WEIGHTS,
+    check_sha,
+    parse_manifest,
+    read_file,
+    sha256_bytes,
+)
 from pipeline.model.predict import Scorer
 from pipeline.model.vocab import Vocabulary
 from pipeline.text.tokenize import TextConfig
 from pipeline.training.train import TrainConfig, TrainResult
 
 FORMAT = 1
-WEIGHTS, CONFIG, VOCAB, METRICS, MANIFEST, TOKENIZER = (
-    "weights.pt",
-    "config.json",
-    "vocab.json",
-    "metrics.json",
-    "manifest.json",
-    "tokenizer",
-)
 _REQUIRED = (WEIGHTS, CONFIG, VOCAB, METRICS)
-_FIX = "restore the directory from a backup or train a new version with `sentimon train`"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the model registry records about a version directory."""
-
-    version: str
-    path: Path
-    sha256: str  # of manifest.json's bytes, which pin every other file
-    created_at: datetime
-    metrics: dict[str, Any]
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def save_model(
@@ -131,21 +118,6 @@ def save_model(
     return final
 
 
-def read_manifest(model_dir: Path) -> ModelInfo:
-    """Version, manifest sha256, created_at and metrics of a version directory (registry)."""
-    model_dir = Path(model_dir).resolve()
-    raw = _read_bytes(model_dir, MANIFEST)
-    manifest = _parse_manifest(model_dir, raw)
-    metrics_bytes = _read_bytes(model_dir, METRICS)
-    _check_sha(model_dir, METRICS, metrics_bytes, manifest["files"].get(METRICS))
-    try:
-        created_at = datetime.fromisoformat(manifest["created_at"])
-        metrics = json.loads(metrics_bytes)
-    except (ValueError, TypeError) as err:
-        raise ArtifactError(f"{model_dir}: manifest or metrics unreadable ({err}): {_FIX}") from err
-    return ModelInfo(manifest["version"], model_dir, sha256_bytes(raw), created_at, metrics)
-
-
 def verify_artifact(model_dir: Path) -> dict[str, bytes]:
     """Check every manifest entry exists and matches its sha256; return the verified bytes.
 
@@ -153,27 +125,27 @@ def verify_artifact(model_dir: Path) -> dict[str, bytes]:
     """
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
-        raise ArtifactError(f"model directory {model_dir} does not exist: {_FIX}")
-    manifest = _parse_manifest(model_dir, _read_bytes(model_dir, MANIFEST))
+        raise ArtifactError(f"model directory {model_dir} does not exist: {FIX}")
+    manifest = parse_manifest(model_dir, read_file(model_dir, MANIFEST))
     files: dict[str, str] = manifest["files"]
     missing = [name for name in _REQUIRED if name not in files]
     if not any(name.startswith(f"{TOKENIZER}/") for name in files):
         missing.append(f"{TOKENIZER}/")
     if missing:
-        raise ArtifactError(f"{model_dir}: manifest.json does not list {missing}: {_FIX}")
+        raise ArtifactError(f"{model_dir}: manifest.json does not list {missing}: {FIX}")
     verified = {}
     for name, expected in files.items():
         relative = PurePosixPath(name)
         if relative.is_absolute() or ".." in relative.parts:
-            raise ArtifactError(f"{model_dir}: manifest entry {name!r} points outside: {_FIX}")
-        data = _read_bytes(model_dir, name)
-        _check_sha(model_dir, name, data, expected)
+            raise ArtifactError(f"{model_dir}: manifest entry {name!r} points outside: {FIX}")
+        data = read_file(model_dir, name)
+        check_sha(model_dir, name, data, expected)
         verified[name] = data
     # spaCy reads whatever it finds in tokenizer/, so nothing unlisted may sit there.
     for path in (model_dir / TOKENIZER).rglob("*"):
         name = path.relative_to(model_dir).as_posix()
         if path.is_file() and name not in files:
-            raise ArtifactError(f"{model_dir}: {name} is not in manifest.json: {_FIX}")
+            raise ArtifactError(f"{model_dir}: {name} is not in manifest.json: {FIX}")
     return verified
 
 
@@ -194,10 +166,10 @@ def load_scorer(model_dir: Path) -> Scorer:
     except Exception as err:
         raise ArtifactError(
             f"{model_dir} passed its sha256 checks but cannot be loaded ({err}); it was probably "
-            f"written by another sentimon version: {_FIX}"
+            f"written by another sentimon version: {FIX}"
         ) from err
     if model_config.vocab_size != len(vocab):
-        raise ArtifactError(f"{model_dir}: vocab.json does not fit the model's config: {_FIX}")
+        raise ArtifactError(f"{model_dir}: vocab.json does not fit the model's config: {FIX}")
     model.eval()
     return Scorer(
         model=model,
@@ -212,32 +184,3 @@ def load_scorer(model_dir: Path) -> Scorer:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _read_bytes(model_dir: Path, name: str) -> bytes:
-    try:
-        return (model_dir / name).read_bytes()
-    except FileNotFoundError as err:
-        raise ArtifactError(f"{model_dir}: {name} is missing: {_FIX}") from err
-    except OSError as err:
-        raise ArtifactError(f"{model_dir}: {name} cannot be read ({err}): {_FIX}") from err
-
-
-def _parse_manifest(model_dir: Path, raw: bytes) -> dict[str, Any]:
-    try:
-        manifest = json.loads(raw)
-        if not isinstance(manifest.get("files"), dict) or not manifest.get("version"):
-            raise ValueError("no version or files")
-    except (ValueError, AttributeError) as err:
-        raise ArtifactError(f"{model_dir}: manifest.json is malformed ({err}): {_FIX}") from err
-    return manifest
-
-
-def _check_sha(model_dir: Path, name: str, data: bytes, expected: str | None) -> None:
-    if expected is None:
-        raise ArtifactError(f"{model_dir}: manifest.json does not list {name}: {_FIX}")
-    if sha256_bytes(data) != expected:
-        raise ArtifactError(
-            f"{model_dir}: {name} does not match its sha256 in manifest.json (changed or "
-            f"corrupted): {_FIX}"
-        )

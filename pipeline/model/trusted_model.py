@@ -3,17 +3,21 @@
 manifest.json pins every file of a version directory, but whoever can edit the weights can
 re-hash the manifest too. ``model_versions.sha256`` (written when the version was registered)
 pins the manifest itself, so loading a registered version checks the two agree first. Kept
-apart from pipeline/model/artifacts.py, which owns the artifact format.
+apart from pipeline/model/artifacts.py, which owns the artifact format; the check reads
+manifest.json only (pipeline/model/manifest.py), without torch.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import ArtifactError
-from pipeline.model.artifacts import MANIFEST, load_scorer, sha256_bytes
-from pipeline.model.predict import Scorer
+from pipeline.model.manifest import MANIFEST, sha256_bytes
+
+if TYPE_CHECKING:
+    from pipeline.model.predict import Scorer
 
 _FIX = (
     "restore the directory from a backup, or activate another version with "
@@ -48,6 +52,9 @@ def check_registered(model_dir: Path, version: str, sha256: str) -> None:
 
 def load_registered_scorer(model_dir: Path, version: str, sha256: str) -> Scorer:
     """The scorer of a registered version, after its manifest was checked against the registry."""
+    # Here, not at the top: the check alone (naming a version) must not wait for torch.
+    from pipeline.model.artifacts import load_scorer
+
     check_registered(model_dir, version, sha256)
     scorer = load_scorer(model_dir)
     if scorer.version != version:  # the manifest matched, so only a bug gets here

@@ -39,8 +39,9 @@ from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from pipeline.errors import ConfigError, CorpusError
-from pipeline.model.artifacts import CONFIG, TOKENIZER, load_scorer, save_model
+from pipeline.model.artifacts import load_scorer, save_model
 from pipeline.model.lstm import LSTMClassifier
+from pipeline.model.manifest import CONFIG, TOKENIZER
 from pipeline.model.predict import Scorer, batch_logits, encode_all
 from pipeline.records import LABELS
 from pipeline.training.corpus import read_labels

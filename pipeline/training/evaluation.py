@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import CorpusError
-from pipeline.model.artifacts import CONFIG, load_scorer, read_manifest
+from pipeline.model.artifacts import load_scorer
+from pipeline.model.manifest import CONFIG, read_manifest
 from pipeline.model.predict import Scorer
 from pipeline.records import LABELS
 from pipeline.training.baselines import BASELINES, baseline_labels, baseline_scores

@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -153,6 +156,29 @@ def test_train_base_mistakes_are_one_line(tiny_model_dir, tmp_path):
     result = runner.invoke(app, ["train", "--base", str(tiny_model_dir), "--data", "todo.csv"])
     _fails_in_one_line(result, "0 labelled texts")
     assert "fill the label column" in " ".join(result.output.split())
+
+
+def test_a_wrong_base_is_refused_before_torch_loads(tmp_path):
+    """A misspelt version name answers in under a second, not after torch's ~4 s import."""
+    rows = [f"review {i} {'great' if i % 2 else 'awful'},{i % 2}" for i in range(30)]
+    (tmp_path / "l.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from flows.cli import app\n"
+        "try:\n"
+        "    app(['train', '--base', 'lstm-nope', '--data', 'l.csv', '--labels', "
+        "'0=negative,1=positive'], prog_name='sentimon')\n"
+        "except SystemExit as done:\n"
+        "    print('exit', done.code)\n"
+        "print(sorted(m for m in ('prefect', 'torch', 'spacy') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=os.environ, capture_output=True, text=True
+    )
+    assert done.stdout.splitlines()[-2:] == ["exit 1", "[]"], done.stdout + done.stderr
+    assert " ".join(done.stderr.split()).startswith(
+        "error: 'lstm-nope' is neither a model directory nor a registered version"
+    )
 
 
 def test_a_new_version_worse_than_its_base_is_said():

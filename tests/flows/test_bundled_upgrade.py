@@ -2,9 +2,10 @@
 
 from db import repository
 from db.engine import make_engine
-from flows.runtime.process import prepare_database, resolve_model_dir
+from flows.runtime.model_dirs import resolve_model_dir
+from flows.runtime.process import prepare_database
 from flows.runtime.settings import BUNDLED_MODEL, BUNDLED_MODEL_REF, Settings
-from pipeline.model.artifacts import read_manifest
+from pipeline.model.manifest import read_manifest
 
 
 def test_the_new_bundled_version_is_registered_and_activated(tmp_path):

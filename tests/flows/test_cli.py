@@ -127,7 +127,7 @@ def test_evaluate_with_a_bad_uci_folder_fails_before_scoring(tmp_path):
     result = runner.invoke(app, ["evaluate", "--uci", str(tmp_path / "nowhere")])
     assert result.exit_code == 1
     message = " ".join(result.output.split())
-    assert f"evaluation failed: {tmp_path / 'nowhere'} does not hold the UCI sentences" in message
+    assert message.startswith(f"error: {tmp_path / 'nowhere'} does not hold the UCI sentences")
 
 
 def test_the_uci_folder_defaults_to_the_data_dir(data_dir, uci_dir):

@@ -9,7 +9,8 @@ import torch
 
 from pipeline.errors import ArtifactError
 from pipeline.model import artifacts
-from pipeline.model.artifacts import load_scorer, read_manifest, save_model
+from pipeline.model.artifacts import load_scorer, save_model
+from pipeline.model.manifest import read_manifest
 from pipeline.text.tokenize import TextConfig, preprocess
 
 TEXTS = ["i love this flight", "", "the worst service at the gate", "i booked this flight"]

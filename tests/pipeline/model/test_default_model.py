@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.model.artifacts import load_scorer, read_manifest
+from pipeline.model.artifacts import load_scorer
+from pipeline.model.manifest import read_manifest
 
 DEFAULT = Path(__file__).resolve().parents[3] / "models" / "default"
 

@@ -3,7 +3,8 @@ import itertools
 import pytest
 
 from pipeline.errors import CorpusError
-from pipeline.model.artifacts import load_scorer, read_manifest
+from pipeline.model.artifacts import load_scorer
+from pipeline.model.manifest import read_manifest
 from pipeline.records import LABELS
 from pipeline.training.experiment import run_training
 

@@ -1,0 +1,75 @@
+"""Which model version directory a command means: a path, a registered name, or the active one.
+
+Apart from flows/runtime/process.py, which loads models, so that a wrong name or a tampered
+registry entry is refused before torch and spaCy are imported (seconds).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from db import migrate, repository
+from db.engine import make_engine
+from flows.runtime.settings import BUNDLED_MODEL, BUNDLED_MODEL_REF, Settings, model_dir_of
+from pipeline.errors import ArtifactError
+from pipeline.model.manifest import read_manifest
+from pipeline.model.trusted_model import check_registered
+
+
+def bundled_model_replaced(ref: str, version: str) -> bool:
+    """Whether ``ref`` names the bundled model directory, which now holds another version."""
+    if ref != BUNDLED_MODEL_REF:
+        return False
+    try:
+        return read_manifest(BUNDLED_MODEL).version != version
+    except ArtifactError:
+        return False  # a broken install: loading the active version will say what is wrong
+
+
+def resolve_model_dir(settings: Settings) -> Path:
+    """The active model without writing anything: the database's choice if it has one."""
+    url = settings.db_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return BUNDLED_MODEL
+    engine = make_engine(url)
+    try:
+        if migrate.current_revision(engine) is None:
+            return BUNDLED_MODEL
+        with engine.connect() as conn:
+            active = repository.active_model_version(conn)
+    finally:
+        engine.dispose()
+    if active is None or bundled_model_replaced(active.path, active.version):
+        return BUNDLED_MODEL  # the next `sentimon run` or `init` registers and activates it
+    model_dir = model_dir_of(active.path, settings.data_dir)
+    check_registered(model_dir, active.version, active.sha256)
+    return model_dir
+
+
+def resolve_model(model: str | None, settings: Settings) -> Path:
+    """A model directory from a path, a registered version name, or (None) the active model.
+
+    Reads the database only if it exists: naming a version never creates one.
+    """
+    if model is None:
+        return resolve_model_dir(settings)
+    path = Path(model)
+    if path.is_dir():
+        return path
+    url = settings.db_url
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        engine = make_engine(url)
+        try:
+            if migrate.current_revision(engine) is not None:
+                with engine.connect() as conn:
+                    for row in repository.list_model_versions(conn):
+                        if row.version == model:
+                            model_dir = model_dir_of(row.path, settings.data_dir)
+                            check_registered(model_dir, row.version, row.sha256)
+                            return model_dir
+        finally:
+            engine.dispose()
+    raise ArtifactError(
+        f"{model!r} is neither a model directory nor a registered version: "
+        "`sentimon models list` shows the versions"
+    )
