@@ -7,7 +7,7 @@ is an upsert, so replaying a batch changes nothing but its audit row in ``batche
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from db.registry import (
     list_model_versions,
     register_model_version,
 )
-from db.sql import chunked, dialect_insert, insert_new, plan_each_statement
+from db.sql import chunked, dialect_insert, insert_fresh, insert_new, plan_each_statement
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
 from pipeline.records import Batch, ContentKey, Post, Prediction, Reject, ScoredPost, content_key
 
@@ -114,8 +114,8 @@ def commit_batch(
             if ids[k] in new_ids and key.hash not in originals
         ],
     )
-    new_mentions = _insert_mentions(conn, scored, ids)
-    new_predictions = _insert_predictions(conn, scored, ids, now)
+    new_mentions = _insert_mentions(conn, scored, ids, new_ids)
+    new_predictions = _insert_predictions(conn, scored, ids, new_ids, now)
     n_new_rejects = _insert_rejects(conn, batch.rejects, now)
     versions = sorted({s.prediction.model_version for s in scored if s.prediction is not None})
     batch_id = _insert_batch_row(conn, batch, versions, n_new_posts, flow_run_id, now)
@@ -198,23 +198,32 @@ def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:
 
 
 def _insert_mentions(
-    conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int]
+    conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int], new_ids: set[int]
 ) -> set[tuple[int, str]]:
-    """Insert (post, brand) mentions; returns those that were new."""
-    rows = [
-        {"post_id": ids[(s.post.source, s.post.external_id)], "brand": brand}
+    """Insert (post, brand) mentions; returns those that were new. Those of posts in
+    ``new_ids`` (inserted by this transaction) cannot be stored yet: no conflict check."""
+    pairs = [
+        (ids[(s.post.source, s.post.external_id)], brand)
         for s in scored
         for brand in dict.fromkeys(s.brands)
         if brand
     ]
-    if not rows:
-        return set()
-    key = [post_brands.c.post_id, post_brands.c.brand]
-    return {(post_id, brand) for post_id, brand in insert_new(conn, post_brands, rows, key, key)}
+    fresh = [(p, b) for p, b in pairs if p in new_ids]
+    insert_fresh(conn, post_brands, [{"post_id": p, "brand": b} for p, b in fresh])
+    new = set(fresh)
+    others = [{"post_id": p, "brand": b} for p, b in pairs if p not in new_ids]
+    if others:  # a replay's, or a batch's posts stored before
+        key = [post_brands.c.post_id, post_brands.c.brand]
+        new.update((p, b) for p, b in insert_new(conn, post_brands, others, key, key))
+    return new
 
 
 def _insert_predictions(
-    conn: Connection, scored: list[ScoredPost], ids: dict[PostKey, int], now: datetime
+    conn: Connection,
+    scored: list[ScoredPost],
+    ids: dict[PostKey, int],
+    new_ids: set[int],
+    now: datetime,
 ) -> set[int]:
     """Insert predictions (a post stored unscored has none); returns the ids that gained one."""
     rows = [
@@ -222,13 +231,19 @@ def _insert_predictions(
         for s in scored
         if s.prediction is not None
     ]
-    return insert_predictions(conn, rows, now)
+    return insert_predictions(conn, rows, now, new_ids)
 
 
 def insert_predictions(
-    conn: Connection, rows: Sequence[tuple[int, Prediction]], now: datetime
+    conn: Connection,
+    rows: Sequence[tuple[int, Prediction]],
+    now: datetime,
+    new_ids: Set[int] = frozenset(),
 ) -> set[int]:
-    """Insert (post id, prediction) pairs not stored yet; returns the post ids that gained one."""
+    """Insert (post id, prediction) pairs not stored yet; returns the post ids that gained one.
+
+    Posts in ``new_ids`` were inserted by this transaction, so they have no prediction yet:
+    theirs go in without a conflict check (`db.sql.insert_fresh`)."""
     if not rows:
         return set()
     values = [
@@ -245,8 +260,13 @@ def insert_predictions(
         }
         for post_id, pred in rows
     ]
-    key = [predictions.c.post_id, predictions.c.model_version]
-    return {row[0] for row in insert_new(conn, predictions, values, key, key[:1])}
+    gained = {post_id for post_id, _ in rows if post_id in new_ids}
+    insert_fresh(conn, predictions, [value for value in values if value["post_id"] in gained])
+    others = [value for value in values if value["post_id"] not in gained]
+    if others:  # a backfill's, a replay's, or a batch's posts stored before
+        key = [predictions.c.post_id, predictions.c.model_version]
+        gained.update(row[0] for row in insert_new(conn, predictions, others, key, key[:1]))
+    return gained
 
 
 def refresh_for_posts(conn: Connection, model_version: str, post_ids: set[int]) -> int:

@@ -109,6 +109,30 @@ def test_replaying_a_batch_adds_only_an_audit_row(db, batch):
         ).scalars().all() == [3, 0]
 
 
+def test_stored_posts_gain_what_they_lack_beside_new_posts(db, scored, day):
+    # New posts' mentions and predictions go in without a conflict check (db.sql.insert_fresh),
+    # a stored post's through ON CONFLICT: one batch holding both must count each right.
+    post_1 = {"label": "positive", "p": (0.1, 0.2, 0.7), "created_at": day(1), "text": "one"}
+    first = Batch("reviews", None, "r:1", [scored("1", **post_1)])
+    with db.begin() as conn:
+        repository.commit_batch(conn, first)
+    again = scored("1", **post_1, brands=("Apple", "Google"))
+    new = scored("2", "negative", (0.8, 0.1, 0.1), day(1), brands=("Google",), text="two")
+    with db.begin() as conn:
+        counts = repository.commit_batch(conn, Batch("reviews", "r:1", "r:3", [again, new]))
+    assert (counts.n_new_posts, counts.n_new_predictions) == (1, 1)
+    with db.connect() as conn:
+        mentions = conn.execute(
+            select(posts.c.external_id, post_brands.c.brand).join(post_brands)
+        ).all()
+        assert sorted(mentions) == [("1", "Apple"), ("1", "Google"), ("2", "Google")]
+        assert count(conn, predictions) == 2
+        google = select(func.sum(brand_sentiment.c.volume)).where(
+            brand_sentiment.c.brand == "Google", brand_sentiment.c.bucket == "day"
+        )
+        assert conn.execute(google).scalar_one() == 2
+
+
 def test_a_failed_transaction_leaves_nothing_and_the_cursor_unmoved(db, batch):
     with pytest.raises(RuntimeError, match="crash after commit_batch"), db.begin() as conn:
         repository.commit_batch(conn, batch)

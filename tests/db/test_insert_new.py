@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert, select
 
-from db.sql import insert_new
+from db.sql import insert_fresh, insert_new
 from db.tables import batches, posts
 
 
@@ -85,3 +85,28 @@ def test_json_columns_are_stored_as_their_type_stores_them(db):
 def test_nothing_to_insert(db):
     with db.begin() as conn:
         assert insert_new(conn, posts, [], [posts.c.id], [posts.c.id]) == []
+
+
+def test_insert_fresh_stores_rows_as_insert_new_does(db):
+    when = datetime(2026, 1, 2, 12, 30, 5, 123456, tzinfo=UTC)
+    key = [posts.c.source, posts.c.external_id]
+    with db.begin() as conn:
+        insert_new(conn, posts, [_post(1, when)], key, [posts.c.id])
+        insert_fresh(conn, posts, [_post(2, when), _post(3, when)])
+        raw = conn.exec_driver_sql(
+            "SELECT created_at, ingested_at, text FROM posts ORDER BY external_id"
+        ).all()
+    assert raw[0][:2] == raw[1][:2] == raw[2][:2]
+    assert [r[2] for r in raw] == [_post(n, when)["text"] for n in (1, 2, 3)]
+
+
+def test_insert_fresh_never_drops_a_conflicting_row_silently(db):
+    # It is for rows that cannot conflict; one that does is a bug, and fails loudly.
+    when = datetime(2026, 1, 2, tzinfo=UTC)
+    with db.begin() as conn:
+        insert_fresh(conn, posts, [_post(1, when)])
+    # SQLAlchemy's IntegrityError on SQLite; psycopg's own UniqueViolation from COPY.
+    with pytest.raises(Exception, match=r"(?i)unique"), db.begin() as conn:
+        insert_fresh(conn, posts, [_post(2, when), _post(1, when)])
+    with db.connect() as conn:
+        assert conn.execute(select(posts.c.external_id)).scalars().all() == ["1"]
