@@ -105,9 +105,11 @@ def run_pipeline(
     engine = make_engine(url)
     settings = Settings()  # SENTIMON_WORKERS comes from --workers
     model_dir = prepare_database(engine, settings.data_dir)
-    scorer = load_scorer(model_dir)
     workers = settings.workers
     pool = AnalysisPool(model_dir, BUNDLED_BRANDS, workers) if workers > 1 else None
+    if pool is not None:
+        pool.warm()  # as flows.runtime.process builds a runtime
+    scorer = load_scorer(model_dir)
     matcher = BrandMatcher(scorer.nlp, load_brands(BUNDLED_BRANDS))
     rt = Runtime(settings, engine, scorer, matcher, pool=pool)
     source, validator = FileSource(input_path, "bench"), Validator("bench")

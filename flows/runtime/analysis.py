@@ -68,6 +68,22 @@ class AnalysisPool:
         self._executor: ProcessPoolExecutor | None = None
         self.broken = False
 
+    def warm(self) -> None:
+        """Start the worker processes now rather than at the first batch big enough to split.
+
+        Called before this process loads its own model, so that the two loads overlap: at the
+        first batch, a worker started then kept this process waiting ~1.6 s (its torch, spaCy
+        and model load) on a 2-core machine, ~6% of a run of 200,000 posts.
+        """
+        if self.broken:
+            return
+        try:
+            executor = self._start()
+            for _ in range(self.processes - 1):  # one task per worker spawns each
+                executor.submit(_ready)
+        except BrokenProcessPool:
+            self._lost_worker()
+
     def start(
         self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float
     ) -> PendingAnalysis:
@@ -168,6 +184,10 @@ def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = No
     _WORKER = (scorer, LanguageIdentifier(), matcher)
     freeze_loaded_objects()
     log.debug("analysis worker ready in %.1f s", time.perf_counter() - started)
+
+
+def _ready() -> None:
+    """A no-op: submitting it makes the executor spawn a worker, which runs its initializer."""
 
 
 def _analyse_in_worker(texts: list[str], hints: list[Sequence[str]]) -> Analysis:

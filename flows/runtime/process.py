@@ -146,11 +146,18 @@ def _build_runtime(settings: Settings) -> Runtime:
         active = repository.active_model_version(conn)
     assert active is not None  # prepare_database made sure of one
     lexicon = team_lexicon_path(settings)
-    scorer = load_scoring_model(model_dir, lexicon, (active.version, active.sha256))
-    # Brands are matched on Docs from the model's own tokenizer: one tokenisation per post.
-    matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
     workers = settings.workers
     pool = AnalysisPool(model_dir, settings.brands, workers, lexicon) if workers > 1 else None
+    if pool is not None:
+        pool.warm()  # the workers load their model while this process loads its own
+    try:
+        scorer = load_scoring_model(model_dir, lexicon, (active.version, active.sha256))
+        # Brands are matched on Docs from the model's own tokenizer: one tokenisation per post.
+        matcher = BrandMatcher(scorer.nlp, load_brands(settings.brands))
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     runtime = Runtime(settings=settings, engine=engine, scorer=scorer, matcher=matcher, pool=pool)
     freeze_loaded_objects()
     return runtime

@@ -2,6 +2,7 @@
 process; a worker that dies costs speed, never a post."""
 
 import json
+import multiprocessing
 import os
 from concurrent.futures.process import BrokenProcessPool
 
@@ -71,6 +72,20 @@ def test_a_split_batch_is_analysed_exactly_as_in_one_process(parts, pool):
     assert_same(split, alone)
     assert {"de", "en"} <= set(split.langs) and None in split.predictions
     assert sum(1 for m in split.mentions if "Delta" in m) == len(range(0, len(texts), 50))
+
+
+def test_warm_starts_the_worker_before_any_batch(parts, pool):
+    # So that it loads its model while this process loads its own (get_runtime).
+    before = {child.pid for child in multiprocessing.active_children()}
+    pool.warm()
+    started = [c for c in multiprocessing.active_children() if c.pid not in before]
+    assert len(started) == 1
+    texts = _texts(MIN_SPLIT)
+    result = pool.finish(pool.start(texts, [()] * len(texts), local_share=0.5), *parts)
+    assert_same(result, analyse(*parts, texts, [()] * len(texts)))
+    assert [c for c in multiprocessing.active_children() if c.pid not in before] == started
+    pool.close()
+    assert not [c for c in multiprocessing.active_children() if c.pid not in before]
 
 
 def test_a_dead_worker_falls_back_to_this_process(parts, pool, caplog):
