@@ -50,15 +50,20 @@ def _posts(tmp_path):
     return posts
 
 
-def test_a_run_without_a_configured_server_launches_one_and_stops_it(tmp_path):
-    env = _env(tmp_path)
-    done = subprocess.run(
+def _run_one_post(tmp_path, env):
+    """`sentimon run` of a one-post file, as a user runs it."""
+    return subprocess.run(
         [SENTIMON, "run", "--input", str(_posts(tmp_path))],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_a_run_without_a_configured_server_launches_one_and_stops_it(tmp_path):
+    env = _env(tmp_path)
+    done = _run_one_post(tmp_path, env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["new_posts"] == 1
     # The server's own database is in the user's Prefect home: the run is recorded there.
@@ -72,13 +77,7 @@ def test_a_run_without_a_configured_server_launches_one_and_stops_it(tmp_path):
 def test_a_server_that_does_not_come_up_in_time_is_one_line_and_nothing_stored(tmp_path):
     env = _env(tmp_path, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
     started = time.monotonic()
-    done = subprocess.run(
-        [SENTIMON, "run", "--input", str(_posts(tmp_path))],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run_one_post(tmp_path, env)
     assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(
         "error: Prefect's temporary API server did not answer within 1 s; allow it longer "
