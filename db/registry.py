@@ -100,6 +100,6 @@ def _get(conn: Connection, version: str) -> ModelVersionRow:
         known = [r.version for r in list_model_versions(conn)]
         raise UnknownModelVersionError(
             f"model version {version!r} is not registered (known: {', '.join(known) or 'none'}): "
-            "check the name, or register the version (train it) before activating it"
+            "check the name, or train the version first"
         )
     return _to_row(row)

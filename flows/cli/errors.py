@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -48,9 +49,25 @@ def error_line(err: SentimonError) -> str:
     return f"[red]error:[/red] {escape(message)}"
 
 
+def _unreachable_database(err: Exception) -> SentimonError | None:
+    """A results database that cannot be reached (server down; wrong host, user or database
+    in SENTIMON_DATABASE_URL) as one error line; None for any other exception.
+
+    Every command opens the database its own way; `sentimon run` checks it before it starts,
+    the others meet the failure on their first query. SQLAlchemy is loaded by then: without
+    it, the error cannot be one of its own.
+    """
+    exc = sys.modules.get("sqlalchemy.exc")
+    if exc is None or not isinstance(err, exc.OperationalError | exc.InterfaceError):
+        return None
+    from flows.runtime.preflight import database_unreachable
+
+    return database_unreachable(err)
+
+
 def handle_errors() -> Callable[[Command], Command]:
-    """Decorate a command so that a SentimonError ends it with one error line and exit 1 (2 for
-    a UsageError)."""
+    """Decorate a command so that a SentimonError, or a results database that cannot be
+    reached, ends it with one error line and exit 1 (2 for a UsageError)."""
 
     def decorate(command: Command) -> Command:
         @functools.wraps(command)
@@ -62,6 +79,14 @@ def handle_errors() -> Callable[[Command], Command]:
                 if _debug:
                     err_console.print_exception()
                 raise typer.Exit(2 if isinstance(err, UsageError) else 1) from err
+            except Exception as err:
+                failure = _unreachable_database(err)
+                if failure is None:
+                    raise  # a bug: its traceback is the report
+                err_console.print(error_line(failure), soft_wrap=True)
+                if _debug:
+                    err_console.print_exception()
+                raise typer.Exit(1) from err
 
         return run  # type: ignore[return-value]
 

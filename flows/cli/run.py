@@ -222,6 +222,10 @@ def backfill(
     chunk_size: Annotated[int, typer.Option(min=1)] = 2000,
 ) -> None:
     """Re-score stored posts of a period with a model version and refresh its aggregates."""
+    if model is not None:  # a misspelt version: one line before Prefect and torch load
+        from flows.runtime.model_dirs import registered_version
+
+        registered_version(model, load_settings())
     from flows.backfill import backfill as backfill_flow
 
     with running_flow():

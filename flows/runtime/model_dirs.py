@@ -11,7 +11,7 @@ from pathlib import Path
 from db import migrate, repository
 from db.engine import make_engine
 from flows.runtime.settings import BUNDLED_MODEL, BUNDLED_MODEL_REF, Settings, model_dir_of
-from pipeline.errors import ArtifactError
+from pipeline.errors import ArtifactError, UnknownModelVersionError
 from pipeline.model.manifest import read_manifest
 from pipeline.model.trusted_model import check_registered
 
@@ -72,4 +72,24 @@ def resolve_model(model: str | None, settings: Settings) -> Path:
     raise ArtifactError(
         f"{model!r} is neither a model directory nor a registered version: "
         "`sentimon models list` shows the versions"
+    )
+
+
+def registered_version(version: str, settings: Settings) -> repository.ModelVersionRow:
+    """The registry's row of ``version``; UnknownModelVersionError (naming the known ones) when
+    it is not registered, or when there is no results database yet."""
+    url = settings.db_url
+    engine = None
+    try:
+        if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+            engine = make_engine(url)
+            if migrate.current_revision(engine) is not None:
+                with engine.connect() as conn:
+                    return repository.get_model_version(conn, version)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    raise UnknownModelVersionError(
+        f"model version {version!r} is not registered: there is no results database yet "
+        "(`sentimon init` or a first `sentimon run` makes one)"
     )

@@ -197,14 +197,20 @@ def _check_postgresql(url: URL) -> None:
         with engine.connect():
             pass
     except DBAPIError as err:
-        reason = " ".join(str(err.orig).split()) if err.orig else type(err).__name__
-        shown = url.render_as_string(hide_password=True)
-        raise DatabaseUnavailableError(
-            f"the results database {shown} cannot be reached: {reason}; check "
-            "SENTIMON_DATABASE_URL (host, port, user, database) and that the server runs"
-        ) from None
+        raise database_unreachable(err, url.render_as_string(hide_password=True)) from None
     finally:
         engine.dispose()
+
+
+def database_unreachable(err: DBAPIError, shown: str | None = None) -> DatabaseUnavailableError:
+    """A connection to the results database that failed (server down, wrong host, user or
+    database name), said in the driver's words without SQLAlchemy's statement dump."""
+    reason = " ".join(str(err.orig).split()) if err.orig else type(err).__name__
+    where = f"the results database {shown}" if shown else "the results database"
+    return DatabaseUnavailableError(
+        f"{where} cannot be reached: {reason}; check SENTIMON_DATABASE_URL (host, port, user, "
+        "database) and that the server runs"
+    )
 
 
 def _check_sqlite_input(url: str) -> None:

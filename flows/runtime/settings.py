@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     The database URL is a SecretStr so that a password in it never reaches a log or a repr.
     """
 
-    model_config = SettingsConfigDict(env_prefix="SENTIMON_", extra="ignore")
+    # SENTIMON_CONFIG= (empty) means unset, not the path ".": a folder, or a database in it.
+    model_config = SettingsConfigDict(env_prefix="SENTIMON_", extra="ignore", env_ignore_empty=True)
 
     database_url: SecretStr | None = None
     data_dir: Path = Path("sentimon-data")
@@ -111,8 +112,14 @@ def load_settings() -> Settings:
     """The SENTIMON_* settings; a value of the wrong kind is one ConfigError naming it (what
     every command reads them with: a traceback would otherwise be the whole answer)."""
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as err:
         first = err.errors()[0]
         name = "SENTIMON_" + "_".join(str(part) for part in first["loc"]).upper()
         raise ConfigError(f"{name}={first.get('input')!r}: {first['msg']}") from None
+    # A URL SQLAlchemy cannot parse, or of another database, is one line here rather than a
+    # traceback from whichever command first opens it (`sentimon run` checks more, later).
+    from flows.runtime.preflight import check_database_url
+
+    check_database_url(settings.db_url)
+    return settings

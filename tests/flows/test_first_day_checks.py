@@ -144,6 +144,67 @@ def test_a_wrong_database_url_is_one_line(project, monkeypatch, url, fragments):
     assert "Traceback" not in result.output
 
 
+OTHER_COMMANDS = [
+    ["init"],
+    ["report"],
+    ["models", "list"],
+    ["sources", "list"],
+    ["rejects", "list"],
+    ["label", "export"],
+    ["score", "great sound"],
+    ["backfill", "--model", "lstm-20261130-012d38e5"],
+]
+
+
+@pytest.mark.parametrize("command", OTHER_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize(
+    ("url", "fragments"),
+    [
+        ("foo", ["SENTIMON_DATABASE_URL 'foo' is not a database URL"]),
+        ("mysql://me@localhost/reviews", ["mysql is not supported"]),
+        ("postgresql://me:secret@127.0.0.1:1/db", ["cannot be reached", "Connection refused"]),
+    ],
+    ids=["not-a-url", "mysql", "refused"],
+)
+def test_every_command_says_a_wrong_database_url_in_one_line(
+    project, monkeypatch, command, url, fragments
+):
+    # `run` checks the database before it starts; the others meet it when they first open it.
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", url)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result, *fragments)
+    assert "secret" not in line
+
+
+def test_backfill_with_a_misspelt_version_is_one_line_before_prefect(project):
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    code = (
+        "import sys\n"
+        "from flows.cli import app\n"
+        "try:\n"
+        "    app(['backfill', '--model', 'lstm-nope'], prog_name='sentimon')\n"
+        "except SystemExit as done:\n"
+        "    print('exit', done.code)\n"
+        "print(sorted(m for m in ('prefect', 'torch', 'spacy') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=project, env=os.environ, capture_output=True, text=True
+    )
+    assert done.stdout.splitlines()[-2:] == ["exit 1", "[]"], done.stdout + done.stderr
+    assert " ".join(done.stderr.split()).startswith(
+        "error: model version 'lstm-nope' is not registered (known: lstm-"
+    )
+
+
+def test_an_empty_setting_is_the_default_not_the_current_folder(project, monkeypatch):
+    for name in ("SENTIMON_CONFIG", "SENTIMON_LEXICON", "SENTIMON_BRANDS"):
+        monkeypatch.setenv(name, "")
+    result = runner.invoke(app, ["score", "great sound"])
+    assert result.exit_code == 0, result.output
+    assert '"label"' in result.output
+
+
 def test_a_postgresql_database_that_does_not_exist_is_one_line(project, monkeypatch):
     url = os.environ.get("SENTIMON_TEST_POSTGRES_URL")
     if not url:
