@@ -423,7 +423,9 @@ def _read_texts(input_path: str) -> list[str]:
             )
         is_jsonl = path.suffix == ".jsonl"
     if not is_jsonl:
-        return [line for line in lines if line.strip()]
+        # A blank line is an empty text: its line says "skipped", so that output line N is
+        # still input line N. (In .jsonl a blank line is no record at all.)
+        return lines
     texts = []
     for n, line in enumerate(lines, 1):
         if not line.strip():

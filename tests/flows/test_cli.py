@@ -57,6 +57,16 @@ def test_score_reads_jsonl_and_stdin(tmp_path):
     assert len(from_file.stdout.splitlines()) == 2
 
 
+def test_score_keeps_a_blank_line_in_place(tmp_path):
+    # Output line N answers input line N: a blank line is an empty text, said as skipped.
+    (tmp_path / "in.txt").write_text("great\n\nawful\n", encoding="utf-8")
+    result = runner.invoke(app, ["score", "--input", "in.txt"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["label"] for line in lines] == ["positive", None, "negative"]
+    assert lines[1]["skipped"].startswith("empty text")
+
+
 def test_score_without_input_is_a_usage_error():
     result = runner.invoke(app, ["score"])
     assert result.exit_code == 2
