@@ -43,9 +43,12 @@ def main() -> int:
         if isinstance(usage, no_args_help):
             usage.show()  # `sentimon models`: the group's help, as Click shows it
         else:
-            where = f"; see '{usage.ctx.command_path} --help'" if usage.ctx is not None else ""
+            message = usage.format_message().rstrip(".")
+            # "...Did you mean 'models'?" takes the hint after a space, not "?;".
+            sep = " See" if message.endswith("?") else "; see"
+            where = f"{sep} '{usage.ctx.command_path} --help'" if usage.ctx is not None else ""
             err_console.print(
-                f"error: {usage.format_message().rstrip('.')}{where}",
+                f"error: {message}{where}",
                 soft_wrap=True,
                 markup=False,
                 highlight=False,

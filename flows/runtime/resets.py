@@ -156,5 +156,5 @@ def known_sources(engine: Engine, name: str) -> str:
     if not names:
         return "; the database knows no source yet"
     close = difflib.get_close_matches(name, [n for n in names if n != name], n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint}; the database knows: {', '.join(names)} (`sentimon sources list`)"
+    hint = f"; did you mean {close[0]!r}? " if close else "; "
+    return f"{hint}the database knows: {', '.join(names)} (`sentimon sources list`)"

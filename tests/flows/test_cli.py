@@ -216,6 +216,10 @@ def test_the_installed_command_runs_a_command_and_exits_with_its_status(tmp_path
         (["run", "--inptu", "x"], "error: No such option: --inptu (Possible options: --input)"),
         (["report", "--format", "yaml"], "error: Invalid value: --format is table, json"),
         (["nosuch"], "error: No such command 'nosuch'; see 'sentimon --help'"),
+        (
+            ["modles"],
+            "error: No such command 'modles'. Did you mean 'models'? See 'sentimon --help'",
+        ),
     ]:
         misspelt = subprocess.run(
             [sys.executable, "-c", call, *args], capture_output=True, text=True, timeout=120
