@@ -225,16 +225,12 @@ def adapt_version(
 ) -> str:
     """Fine-tune a saved version on a labelled CSV and save the new version; returns its dir."""
     config = AdaptConfig(holdout=holdout)
-    if show_progress:
-        console = Console(stderr=True)
+    say = Console(stderr=True).log if show_progress else get_run_logger().info
+    fine_tunes = [0]  # the folds' fine-tunes run one after another, each from epoch 1
 
-        def on_epoch(report: EpochReport) -> None:
-            console.log(f"epoch {report.epoch}: {describe_epoch(report)}")
-    else:
-        logger = get_run_logger()
-
-        def on_epoch(report: EpochReport) -> None:
-            logger.info("epoch %d: %s", report.epoch, describe_epoch(report))
+    def on_epoch(report: EpochReport) -> None:
+        fine_tunes[0] += report.epoch == 1
+        say(f"fine-tune {fine_tunes[0]}, epoch {report.epoch}: {describe_epoch(report)}")
 
     adaptation = run_adaptation(
         Path(base_dir), Path(data), Path(out_root), config, column_map, label_map, on_epoch

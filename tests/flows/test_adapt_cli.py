@@ -219,6 +219,9 @@ def test_train_base_registers_an_inactive_version(prefect_server, tiny_model_dir
     assert out["version"] != tiny_model_dir.name
     assert set(out["metrics"]) == {"base", "adapted"}
     assert "sign_accuracy" in out["metrics"]["adapted"]
+    # The progress says which of the folds' fine-tunes an epoch belongs to.
+    progress = " ".join(result.stderr.split())
+    assert "fine-tune 1, epoch 1:" in progress and "fine-tune 2, epoch 1:" in progress
     listed = runner.invoke(app, ["models", "list"]).stdout
     assert out["version"] in listed and f"* {out['version']}" not in listed
     # Its figure is on the labels kept aside, with the base's beside it, not a test split's.
