@@ -20,6 +20,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -30,6 +31,11 @@ _SCALE = 4.0  # VADER's bound
 # occurrences shrink its valence towards 0 (its counts are added to as many neutral ones).
 _EMOJI_PRIOR = 10
 _NPM = "make lexicons"
+# The file each of these lexicons reads from the npm package sentiment@5.0.2.
+PACKAGE_FILES = {
+    "afinn": "languages/en/labels.json",
+    "emoji": "build/Emoji_Sentiment_Data_v1.0.csv",
+}
 
 
 def textblob_valences() -> dict[str, float]:
@@ -53,7 +59,7 @@ def textblob_valences() -> dict[str, float]:
 
 def afinn_valences(folder: Path) -> dict[str, float]:
     """AFINN-165's single-word ratings x 4/5."""
-    data = json.loads(_read(folder, "languages/en/labels.json"))
+    data = json.loads(_read(folder, PACKAGE_FILES["afinn"]))
     return {
         word.lower(): round(float(score) * _SCALE / 5, 4)
         for word, score in data.items()
@@ -67,7 +73,7 @@ def emoji_valences(folder: Path) -> dict[str, float]:
     Neutral occurrences are left out of the ratio: many tweets carry an emoji beside text of
     another mood, and counting them as neutral would pull every emoji towards 0.
     """
-    rows = csv.DictReader(io.StringIO(_read(folder, "build/Emoji_Sentiment_Data_v1.0.csv")))
+    rows = csv.DictReader(io.StringIO(_read(folder, PACKAGE_FILES["emoji"])))
     valences = {}
     for row in rows:
         positive, negative = int(row["Positive"]), int(row["Negative"])
@@ -77,8 +83,20 @@ def emoji_valences(folder: Path) -> dict[str, float]:
     return valences
 
 
+def check_package_files(sources: Sequence[str], folder: Path) -> None:
+    """ConfigError when a lexicon of ``sources`` needs a file of the npm package that is not
+    under ``folder``: said before a training run starts, not minutes into it."""
+    for name in sources:
+        if name in PACKAGE_FILES:
+            _find(folder, PACKAGE_FILES[name])
+
+
 def _read(folder: Path, name: str) -> str:
+    return _find(folder, name).read_text(encoding="utf-8")
+
+
+def _find(folder: Path, name: str) -> Path:
     for base in (folder, folder / "package"):
         if (base / name).is_file():
-            return (base / name).read_text(encoding="utf-8")
+            return base / name
     raise ConfigError(f"{name} not found under {folder}: fetch the npm package there with `{_NPM}`")

@@ -576,3 +576,12 @@ def test_score_says_which_texts_ingestion_would_not_score(project):
     assert lines[2]["skipped"].startswith("not English (de)")
     assert "skipped" not in lines[1] and lines[1]["score"] > 0
     assert all(line["model_version"] == lines[1]["model_version"] for line in lines)
+
+
+def test_training_without_the_lexicon_files_is_one_line_before_it_starts(project):
+    config = project / "train.toml"
+    config.write_text('[train]\nlexicons = ["vader", "textblob", "emoji"]\n', encoding="utf-8")
+    result = runner.invoke(app, ["train", "--config", str(config), "--limit", "100"])
+    assert result.exit_code == 1
+    one_error_line(result, "Emoji_Sentiment_Data_v1.0.csv not found under", "make lexicons")
+    assert not (project / "data" / "models").exists()
