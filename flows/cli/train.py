@@ -96,14 +96,15 @@ def train(
             fmt,
         )
         return
+    columns, label_map = parse_map(column_map), parse_label_map(labels)
     _check_lexicon_files(config)
     from flows.training import train_flow  # Prefect and torch: ~4 s, after the quick checks
 
     with running_flow():
         summary = train_flow(
             data=str(data) if data else None,
-            column_map=parse_map(column_map),
-            label_map=parse_label_map(labels),
+            column_map=columns,
+            label_map=label_map,
             config_path=str(config),
             out_root=str(out) if out else None,
             activate=activate is not False,
