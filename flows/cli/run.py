@@ -32,12 +32,14 @@ def init() -> None:
     from db.engine import make_engine, redact_url
     from db.migrate import current_revision
     from flows.runtime.process import prepare_database
+    from pipeline.model.manifest import read_manifest
 
     settings = load_settings()
     engine = make_engine(settings.db_url)
     model_dir = prepare_database(engine, settings.data_dir)
     console.print(f"database {redact_url(settings.db_url)} at revision {current_revision(engine)}")
-    console.print(f"active model: {model_dir}")
+    # The version's name, as `models list`, `score` and the reports show it.
+    console.print(f"active model: {read_manifest(Path(model_dir)).version} ({model_dir})")
 
 
 CREATED_AT_FORMS = (

@@ -111,6 +111,9 @@ def test_init_is_idempotent(data_dir):
     assert (data_dir / "sentimon.db").exists()
     listed = runner.invoke(app, ["models", "list"])
     assert listed.stdout.count("*") == 1
+    # The active model by the name the other commands use, its folder beside it.
+    active = next(line for line in listed.stdout.splitlines() if line.startswith("*"))
+    assert f"active model: {active.split()[1]} (" in " ".join(second.stdout.split())
 
 
 def test_report_before_any_database_says_what_to_do():
