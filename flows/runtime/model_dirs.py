@@ -29,7 +29,7 @@ def bundled_model_replaced(ref: str, version: str) -> bool:
 def resolve_model_dir(settings: Settings) -> Path:
     """The active model without writing anything: the database's choice if it has one."""
     url = settings.db_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    if _no_file_yet(url):
         return BUNDLED_MODEL
     engine = make_engine(url)
     try:
@@ -57,7 +57,7 @@ def resolve_model(model: str | None, settings: Settings) -> Path:
     if path.is_dir():
         return path
     url = settings.db_url
-    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+    if not _no_file_yet(url):
         engine = make_engine(url)
         try:
             if migrate.current_revision(engine) is not None:
@@ -81,7 +81,7 @@ def registered_version(version: str, settings: Settings) -> repository.ModelVers
     url = settings.db_url
     engine = None
     try:
-        if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        if not _no_file_yet(url):
             engine = make_engine(url)
             if migrate.current_revision(engine) is not None:
                 with engine.connect() as conn:
@@ -93,3 +93,9 @@ def registered_version(version: str, settings: Settings) -> repository.ModelVers
         f"model version {version!r} is not registered: there is no results database yet "
         "(`sentimon init` or a first `sentimon run` makes one)"
     )
+
+
+def _no_file_yet(url: str) -> bool:
+    """A SQLite database whose file does not exist: connecting would create it, and these
+    lookups never write."""
+    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
