@@ -3,7 +3,8 @@
 Any error of the catalogue (pipeline/errors.py) that a command raises becomes one red `error:`
 line on stderr, its text never read as rich markup, and exit status 1 (2 for a UsageError, as
 click's own usage errors); with `sentimon --debug` (or SENTIMON_DEBUG=1) its traceback follows.
-Anything else is a bug and keeps its traceback."""
+So does a results database that cannot be reached or fails under a command (exit 1). Anything
+else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 

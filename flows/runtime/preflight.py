@@ -204,9 +204,13 @@ def _check_postgresql(url: URL) -> None:
 
 def database_unreachable(err: DBAPIError, shown: str | None = None) -> DatabaseUnavailableError:
     """A connection to the results database that failed (server down, wrong host, user or
-    database name), said in the driver's words without SQLAlchemy's statement dump."""
+    database name), said in the driver's words without SQLAlchemy's statement dump. An error
+    of a statement (SQLite's "database is locked", a read-only file) is said as a failure of
+    the database, not of the connection."""
     reason = " ".join(str(err.orig).split()) if err.orig else type(err).__name__
     where = f"the results database {shown}" if shown else "the results database"
+    if err.statement is not None:  # connected, then a statement failed
+        return DatabaseUnavailableError(f"{where} failed: {reason}")
     return DatabaseUnavailableError(
         f"{where} cannot be reached: {reason}; check SENTIMON_DATABASE_URL (host, port, user, "
         "database) and that the server runs"

@@ -205,6 +205,17 @@ def test_an_empty_setting_is_the_default_not_the_current_folder(project, monkeyp
     assert '"label"' in result.output
 
 
+def test_a_failed_statement_is_not_said_as_an_unreachable_server():
+    from sqlalchemy.exc import OperationalError
+
+    from flows.runtime.preflight import database_unreachable
+
+    connecting = OperationalError(None, None, Exception("connection refused"))
+    assert "cannot be reached: connection refused" in str(database_unreachable(connecting))
+    locked = OperationalError("UPDATE model_versions SET active = 1", {}, Exception("locked"))
+    assert str(database_unreachable(locked)) == "the results database failed: locked"
+
+
 def test_a_postgresql_database_that_does_not_exist_is_one_line(project, monkeypatch):
     url = os.environ.get("SENTIMON_TEST_POSTGRES_URL")
     if not url:
