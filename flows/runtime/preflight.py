@@ -65,7 +65,61 @@ def check_run(settings: Settings, input_path: str | None, source: str | None) ->
             f"{settings.config}, or remove it"
         )
     check_database(settings.db_url)
+    if input_path is not None and source is None and resolved.path is not None:
+        _check_not_read_by_another(settings.db_url, resolved, input_path)
     return resolved
+
+
+def _check_not_read_by_another(url: str, resolved: ResolvedSource, input_path: str) -> None:
+    """Refuse a new ad hoc files source whose files another source has read already.
+
+    An input's source name comes from its path, so the same folder under another name (the
+    demo's landing folder, or a folder sentimon.toml names) would be a new source that stores
+    every post again and doubles the reports' volumes. A stored cursor names the file it is in
+    and how that file looked (pipeline/sources/identity.py): a file of this input with that
+    name, unchanged but for what was appended, is the same file. Naming the source (--source)
+    says a second copy is meant.
+    """
+    from db import migrate
+    from db.engine import make_engine
+    from db.sources import source_states
+    from pipeline.sources.identity import change, parse_cursor
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return
+    engine = make_engine(url)
+    try:
+        if migrate.current_revision(engine) is None:
+            return
+        with engine.connect() as conn:
+            states = source_states(conn)
+    finally:
+        engine.dispose()
+    if any(state.name == resolved.name for state in states):
+        return  # this input's own source: it reads on
+    folder = resolved.path if resolved.path is not None and resolved.path.is_dir() else None
+    for state in states:
+        for position in [state.position, *state.partitions.values()]:
+            try:
+                cursor = parse_cursor(position)
+            except SourceError:
+                continue  # a SQL or Redis source's cursor
+            if cursor is None or cursor.identity is None:
+                continue
+            file = folder / cursor.file if folder is not None else resolved.path
+            if file is None or file.name != cursor.file or not file.is_file():
+                continue
+            try:
+                same = change(file, cursor) is None
+            except OSError:
+                continue
+            if same:
+                raise UsageError(
+                    f"--input {_shown(input_path)}: {cursor.file} was read already by source "
+                    f"{state.name!r} ({state.n_posts:,} posts stored); `sentimon run --input "
+                    f"{_shown(input_path)} --source {state.name}` reads on where it stopped, "
+                    "and --source NEW_NAME stores it again as another source"
+                )
 
 
 def check_config(settings: Settings) -> ProjectConfig:

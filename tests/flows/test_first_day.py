@@ -235,3 +235,39 @@ def test_a_report_on_a_misspelt_sqlite_path_leaves_no_file(data_dir, tmp_path, m
     assert not list(tmp_path.glob("sentimn.db*"))
     html = runner.invoke(app, ["report", "--format", "html"])  # the way to an HTML page
     assert html.exit_code == 2 and "--html" in html.output
+
+
+@pytest.mark.slow
+def test_a_folder_another_source_read_is_refused_under_a_new_name(
+    prefect_server, data_dir, tmp_path
+):
+    # The demo's landing folder given to `run --input` became a second source that stored
+    # every post again (and doubled the reports' volumes). Naming the source is the way to
+    # say a second copy is meant.
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day in (1, 2):
+        row = f'{{"id": "{day}", "text": "great sound {day}", "created_at": "2026-11-0{day}"}}'
+        (landing / f"p{day}.jsonl").write_text(row + "\n", encoding="utf-8")
+    first = runner.invoke(
+        app, ["run", "--input", "landing", "--source", "mine", "--settle-seconds", "0"]
+    )
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(app, ["run", "--input", "landing", "--settle-seconds", "0"])
+    assert again.exit_code == 2
+    one_error_line(
+        again,
+        "--input landing: p2.jsonl was read already by source 'mine' (2 posts stored)",
+        "`sentimon run --input landing --source mine` reads on",
+    )
+    one_file = runner.invoke(app, ["run", "--input", "landing/p2.jsonl"])
+    assert one_file.exit_code == 2
+    assert _rows(data_dir, "SELECT count(*) FROM posts") == [(2,)]
+    # Its own name reads on (nothing new); a new name stores a second copy, as asked.
+    resumed = runner.invoke(app, ["run", "--input", "landing", "--source", "mine"])
+    assert resumed.exit_code == 0, resumed.output
+    copy = runner.invoke(
+        app, ["run", "--input", "landing", "--source", "copy", "--settle-seconds", "0"]
+    )
+    assert copy.exit_code == 0, copy.output
+    assert _rows(data_dir, "SELECT count(*) FROM posts") == [(4,)]
