@@ -2,13 +2,10 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
-from support.cli import one_error_line
+from support.cli import heavy_imports_of, one_error_line
 from typer.testing import CliRunner
 
 from db import repository
@@ -162,21 +159,12 @@ def test_a_wrong_base_is_refused_before_torch_loads(tmp_path):
     """A misspelt version name answers in under a second, not after torch's ~4 s import."""
     rows = [f"review {i} {'great' if i % 2 else 'awful'},{i % 2}" for i in range(30)]
     (tmp_path / "l.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    code = (
-        "import sys\n"
-        "from flows.cli import app\n"
-        "try:\n"
-        "    app(['train', '--base', 'lstm-nope', '--data', 'l.csv', '--labels', "
-        "'0=negative,1=positive'], prog_name='sentimon')\n"
-        "except SystemExit as done:\n"
-        "    print('exit', done.code)\n"
-        "print(sorted(m for m in ('prefect', 'torch', 'spacy') if m in sys.modules))\n"
+    status, imported, stderr = heavy_imports_of(
+        ["train", "--base", "lstm-nope", "--data", "l.csv", "--labels", "0=negative,1=positive"],
+        tmp_path,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=os.environ, capture_output=True, text=True
-    )
-    assert done.stdout.splitlines()[-2:] == ["exit 1", "[]"], done.stdout + done.stderr
-    assert " ".join(done.stderr.split()).startswith(
+    assert (status, imported) == ("exit 1", "[]"), stderr
+    assert " ".join(stderr.split()).startswith(
         "error: 'lstm-nope' is neither a model directory nor a registered version"
     )
 

@@ -6,12 +6,11 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
-from support.cli import one_error_line
+from support.cli import heavy_imports_of, one_error_line
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -179,20 +178,9 @@ def test_every_command_says_a_wrong_database_url_in_one_line(
 
 def test_backfill_with_a_misspelt_version_is_one_line_before_prefect(project):
     assert runner.invoke(app, ["init"]).exit_code == 0
-    code = (
-        "import sys\n"
-        "from flows.cli import app\n"
-        "try:\n"
-        "    app(['backfill', '--model', 'lstm-nope'], prog_name='sentimon')\n"
-        "except SystemExit as done:\n"
-        "    print('exit', done.code)\n"
-        "print(sorted(m for m in ('prefect', 'torch', 'spacy') if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=os.environ, capture_output=True, text=True
-    )
-    assert done.stdout.splitlines()[-2:] == ["exit 1", "[]"], done.stdout + done.stderr
-    assert " ".join(done.stderr.split()).startswith(
+    status, imported, stderr = heavy_imports_of(["backfill", "--model", "lstm-nope"], project)
+    assert (status, imported) == ("exit 1", "[]"), stderr
+    assert " ".join(stderr.split()).startswith(
         "error: model version 'lstm-nope' is not registered (known: lstm-"
     )
 
@@ -376,21 +364,10 @@ def test_without_debug_there_is_no_traceback(project):
 
 def test_the_checks_import_neither_prefect_nor_torch(project):
     """The reason a mistake answers in about a second rather than 15 (README, Configuration)."""
-    code = (
-        "import sys\n"
-        "from flows.cli import app\n"
-        "try:\n"
-        "    app(['run', '--input', 'reviews.csv'], prog_name='sentimon')\n"
-        "except SystemExit as done:\n"
-        "    print('exit', done.code)\n"
-        "print(sorted(m for m in ('prefect', 'torch', 'spacy') if m in sys.modules))\n"
-    )
     env = {**os.environ, "SENTIMON_DATABASE_URL": "mysql://me@localhost/db"}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=project, env=env, capture_output=True, text=True
-    )
-    assert done.stdout.splitlines()[-2:] == ["exit 1", "[]"], done.stdout + done.stderr
-    assert "mysql is not supported" in done.stderr
+    status, imported, stderr = heavy_imports_of(["run", "--input", "reviews.csv"], project, env)
+    assert (status, imported) == ("exit 1", "[]"), stderr
+    assert "mysql is not supported" in stderr
 
 
 # --- reports ---------------------------------------------------------------------------------
