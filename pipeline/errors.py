@@ -1,6 +1,8 @@
 """The error catalogue: every error sentimon raises on purpose, each saying what went wrong and
-what to do next. The CLI turns any of them into one `error:` line and exit status 1, 2 for a
-UsageError (flows/cli/errors.py)."""
+what to do next. The CLI turns any of them into one `error:` line and an exit status
+(flows/cli/errors.py): 2 for a UsageError, a command line that cannot be right (a file that
+does not exist, a name nothing knows, a malformed option); 1 for the rest, where the command
+was right but what it read or reached failed (bad data, a database down)."""
 
 import re
 
@@ -30,7 +32,8 @@ class DevsetError(SentimonError):
 
 
 class LabellingError(SentimonError):
-    """No stored post fits a labelling request (none stored, unknown source or brand, ...)."""
+    """No stored post fits a labelling request (none stored, none scored by the active model).
+    A source or brand that nothing stored names is a usage mistake (LabellingSelectionError)."""
 
 
 class NoDatabaseError(SentimonError):
@@ -49,16 +52,29 @@ class PartitionsFailedError(SentimonError):
     """Some partitions of a run failed; the others committed what they read."""
 
 
-class UnknownModelVersionError(SentimonError, LookupError):
-    """A model version was named that the registry does not hold."""
-
-
 class DatabaseFailedError(SentimonError):
     """The results database failed during a run; the failed batch was rolled back."""
 
 
 class UsageError(SentimonError):
     """A command was given an option value that cannot be right: the CLI exits 2."""
+
+
+class UnknownModelVersionError(UsageError, LookupError):
+    """A model version was named that is neither registered nor a model directory."""
+
+
+class LabelledFileMismatchError(CorpusError, UsageError):
+    """`train`'s --map or --labels cannot be right: a malformed pair, or a column the labelled
+    file lacks (the file's values themselves are a CorpusError: they are data, not usage)."""
+
+
+class DevsetNotFoundError(DevsetError, UsageError):
+    """A folder given for the UCI sentences does not hold them."""
+
+
+class LabellingSelectionError(LabellingError, UsageError):
+    """`label export --source/--brand` names a source or brand that no stored post has."""
 
 
 class UnknownBrandError(UsageError, LookupError):

@@ -133,11 +133,11 @@ def _adapt(
     fmt: str,
 ) -> None:
     """`train --base`: fine-tune, register, print the holdout metrics beside the base's."""
-    from pipeline.errors import CorpusError
+    from pipeline.errors import UsageError
     from pipeline.training.corpus import read_labels
 
     if data is None:
-        raise CorpusError(
+        raise UsageError(
             "--base needs --data: the labelled CSV to fine-tune on (e.g. the file "
             "`sentimon label export` wrote, with its label column filled)"
         )

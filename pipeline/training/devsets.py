@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import DevsetError
+from pipeline.errors import DevsetError, DevsetNotFoundError
 
 UCI_SOURCES = ("amazon", "imdb", "yelp")
 NPM_PACKAGE = "sentiment@5.0.2"
@@ -50,7 +50,7 @@ def find_uci_files(location: Path) -> dict[str, Path]:
         if all((folder / f"{name}.json").is_file() for name in UCI_SOURCES):
             return {name: folder / f"{name}.json" for name in UCI_SOURCES}
     names = ", ".join(f"{name}.json" for name in UCI_SOURCES)
-    raise DevsetError(
+    raise DevsetNotFoundError(
         f"{location} does not hold the UCI sentences ({names}, or the npm package "
         f"{NPM_PACKAGE} unpacked): fetch them with `{fetch_command(location)}`"
     )

@@ -65,4 +65,4 @@ def test_backfill_scores_the_period_with_another_version(prefect_server, tmp_pat
     again = runner.invoke(app, args)
     assert json.loads(again.stdout)["new_predictions"] == 0
     unknown = runner.invoke(app, ["backfill", "--model", "nope"])
-    assert unknown.exit_code == 1 and "not registered" in unknown.output
+    assert unknown.exit_code == 2 and "not registered" in unknown.output

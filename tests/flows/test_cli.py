@@ -132,13 +132,13 @@ def test_parse_helpers():
 
 def test_activating_an_unknown_model_version_is_a_clear_error():
     result = runner.invoke(app, ["models", "activate", "lstm-nope"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "not registered" in result.output
 
 
 def test_evaluate_with_a_bad_uci_folder_fails_before_scoring(tmp_path):
     result = runner.invoke(app, ["evaluate", "--uci", str(tmp_path / "nowhere")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     message = " ".join(result.output.split())
     assert message.startswith(f"error: {tmp_path / 'nowhere'} does not hold the UCI sentences")
 
@@ -213,7 +213,7 @@ def test_the_installed_command_runs_a_command_and_exits_with_its_status(tmp_path
         text=True,
         timeout=120,
     )
-    assert wrong.returncode == 1 and wrong.stderr.startswith("error: "), wrong.stderr
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: "), wrong.stderr
     # Click's own usage errors: one line and status 2 too, not a usage text and a boxed panel.
     for args, expected in [
         (["run", "--inptu", "x"], "error: No such option: --inptu (Possible options: --input)"),
@@ -244,3 +244,27 @@ def test_the_installed_command_runs_a_command_and_exits_with_its_status(tmp_path
     # Help, and a group without its command, still print Click's help.
     group = subprocess.run([sys.executable, "-c", call, "models"], capture_output=True, text=True)
     assert group.returncode == 2 and "activate" in group.stdout + group.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["score", "--model", "lstm-nope", "x"], "'lstm-nope' is neither a model directory"),
+        (["evaluate", "--model", "lstm-nope"], "'lstm-nope' is neither a model directory"),
+        (["backfill", "--model", "lstm-nope"], "model version 'lstm-nope' is not registered"),
+        (["models", "activate", "lstm-nope"], "model version 'lstm-nope' is not registered"),
+        (["report", "--brand", "Nobody"], "unknown brand 'Nobody'"),
+        (["run", "--input", "nope.jsonl"], "--input nope.jsonl does not exist"),
+        (["score", "--input", "nope.txt"], "--input nope.txt: no such file"),
+        (["train", "--data", "nope.csv"], "--data nope.csv does not exist"),
+        (["evaluate", "--uci", "nope"], "nope does not hold the UCI sentences"),
+        (["train", "--labels", "1=good"], "label mapping '1=good'"),
+    ],
+)
+def test_a_command_line_that_cannot_be_right_exits_2_in_every_command(args, fragment):
+    """A name nothing knows, a file that is not there, a malformed option: exit 2 (as click's
+    own usage errors) whichever command it is given to; 1 is for what a right command met."""
+    runner.invoke(app, ["init"])
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    one_error_line(result, fragment)

@@ -72,10 +72,10 @@ def test_bad_label_mapping_and_unknown_model_are_clear_errors(tmp_path, monkeypa
     monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
     result = runner.invoke(app, ["evaluate", "--model", "lstm-nope"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "neither a model directory nor a registered version" in " ".join(result.output.split())
     result = runner.invoke(app, ["evaluate", "--format", "xml"])
     assert result.exit_code != 0
     result = runner.invoke(app, ["train", "--labels", "1=good"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "label mapping '1=good'" in " ".join(result.output.split())
