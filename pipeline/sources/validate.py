@@ -217,10 +217,9 @@ def _parse_time(value: Any) -> datetime | None:
     if isinstance(value, bool):
         raise ValueError("a boolean is not a time")
     if isinstance(value, int | float):
-        try:
-            return datetime.fromtimestamp(float(value), UTC)
-        except (OverflowError, OSError) as err:
-            raise ValueError(f"epoch {value} out of range") from err
+        # A JSON number follows the rules of the same digits in a string: 12 is no time, and
+        # 20261125 is a date, not 1970-08-23.
+        value = repr(value)
     if not isinstance(value, str):
         raise ValueError(f"a {type(value).__name__} is not a time")
     value = value.strip()

@@ -89,7 +89,9 @@ def test_split_keeps_order_and_loses_nothing():
         ("1795545240", datetime.fromtimestamp(1795545240, UTC)),
         (" 1795545240.5 ", datetime.fromtimestamp(1795545240.5, UTC)),
         (1795545240, datetime.fromtimestamp(1795545240, UTC)),
+        (1795545240.5, datetime.fromtimestamp(1795545240.5, UTC)),
         ("20261125", datetime(2026, 11, 25, tzinfo=UTC)),
+        (20261125, datetime(2026, 11, 25, tzinfo=UTC)),  # a JSON number: the same date
     ],
 )
 def test_epoch_seconds_as_strings_are_utc(value, expected):
@@ -97,7 +99,9 @@ def test_epoch_seconds_as_strings_are_utc(value, expected):
     assert post.created_at == expected
 
 
-@pytest.mark.parametrize("value", ["3", "12", "-5", "1234.5", "99999999999999999999"])
+@pytest.mark.parametrize(
+    "value", ["3", "12", "-5", "1234.5", "99999999999999999999", 3, 12, -5, 1234.5, 10**20, 1e300]
+)
 def test_a_bare_small_or_huge_number_is_not_a_time(value):
     reject = check({"id": 1, "text": "x", "created_at": value})
     assert reject.reason.startswith("unparsable created_at")
