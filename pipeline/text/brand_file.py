@@ -6,11 +6,14 @@ start-up cost of the matcher (pipeline/text/brands.py).
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import ConfigError, toml_syntax_error
+
+_BRAND_KEYS = ("name", "aliases", "handles", "hashtags", "exclude")
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,17 @@ def load_brands(path: Path) -> BrandCatalog:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"brands file {toml_syntax_error(path, text, err)}") from err
     entries = data.get("brands")
-    if not isinstance(entries, list):
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError(f"brands file {path} needs [[brands]] tables")
+    _refuse_unknown_keys(path, "", list(data), ("brands",))  # a [brand] typo, say
     brands = []
     for i, entry in enumerate(entries):
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"brands file {path}: brand #{i + 1} has no name")
+        # A misspelt key ("handels") would drop its phrases, and with them every mention they
+        # find, without a word: refused as sentimon.toml refuses its unknown keys.
+        _refuse_unknown_keys(path, f" in brand {name.strip()}", list(entry), _BRAND_KEYS)
         lists = {}
         for key in ("aliases", "handles", "hashtags", "exclude"):
             value = entry.get(key, [])
@@ -81,3 +88,14 @@ def load_brands(path: Path) -> BrandCatalog:
     if len(set(names)) != len(names):
         raise ConfigError(f"brands file {path}: brand names must be unique")
     return BrandCatalog(tuple(brands))
+
+
+def _refuse_unknown_keys(path: Path, where: str, keys: list[str], known: tuple[str, ...]) -> None:
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"brands file {path}: unknown key {key!r}{where}{hint}; "
+                f"the keys are {', '.join(known)}"
+            )

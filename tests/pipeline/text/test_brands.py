@@ -138,3 +138,17 @@ def test_bad_brands_file_is_a_clear_error(tmp_path):
         load_brands(path)
     with pytest.raises(ConfigError, match="not found"):
         load_brands(tmp_path / "missing.toml")
+
+
+def test_a_misspelt_key_in_the_brands_file_is_an_error_not_lost_mentions(tmp_path):
+    path = tmp_path / "brands.toml"
+    path.write_text('[[brands]]\nname = "Acme"\nhandels = ["@acmeco"]\n', encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'handels' in brand Acme \(did you mean 'handles'\?\)"
+    ):
+        load_brands(path)
+    path.write_text('[[brands]]\nname = "Acme"\n\n[brand]\nname = "Other"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"unknown key 'brand' \(did you mean 'brands'\?\)"):
+        load_brands(path)
+    path.write_text('[[brands]]\nname = "Acme"\nhandles = ["@acmeco"]\n', encoding="utf-8")
+    assert load_brands(path).brands[0].handles == ("@acmeco",)
