@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from db import repository
 from db.buckets import Bucket
 from db.engine import make_engine, redact_url
+from db.labelling import known_brands
 from db.language_stats import unscored_by_language
 from db.report_queries import (
     ALL_SOURCES,
@@ -89,6 +90,19 @@ def resolve_brands(asked: Sequence[str], known: Mapping[str, Sequence[str]]) -> 
     return resolved
 
 
+def _brands_known(
+    conn: Connection, settings: Settings, asked: Sequence[str]
+) -> dict[str, tuple[str, ...]]:
+    """The brands file's brands and, when one asked for is not among them, the brands stored:
+    a source's own brand field can name a brand the file lacks, and the report shows it."""
+    known = configured_brands(settings)
+    phrases = {p.strip().casefold() for names in known.values() for p in names}
+    if all(a.strip().casefold() in phrases for a in asked):
+        return known
+    stored = {name: (name,) for name in known_brands(conn) if name not in known}
+    return {**known, **stored}
+
+
 def check_source(source: str, known: Sequence[str]) -> None:
     """A UsageError when ``source`` is not one the database knows (a misspelt name would give
     an empty report that reads as a quiet week), naming those it knows."""
@@ -154,7 +168,7 @@ def make_report(
             )
         with engine.connect() as conn:
             if brands:
-                brands = resolve_brands(brands, configured_brands(settings))
+                brands = resolve_brands(brands, _brands_known(conn, settings, brands))
             if require_posts and source is not None and source != ALL_SOURCES:
                 # The CLI's: a scheduled report of a source with no figures yet stays empty.
                 check_source(source, sources_seen(conn))

@@ -96,6 +96,8 @@ def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
         '{"id": "a", "text": "Sonora headphones sound great", "created_at": "2026-11-02"}\n'
         '{"id": "b", "text": "my Aurelle pair broke, awful", "created_at": "2026-11-02"}\n'
         '{"id": "c", "text": "sonora audio is the best I own", "created_at": "2026-11-03"}\n'
+        # A brand the source names that the brands file lacks: stored, reported, and asked for.
+        '{"id": "d", "text": "love these", "created_at": "2026-11-03", "brand": "Zentro"}\n'
     )
     ingested = runner.invoke(app, ["run", "--input", "reviews.jsonl"])
     assert ingested.exit_code == 0, ingested.output
@@ -113,6 +115,9 @@ def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
     assert exact.stdout == lower.stdout == alias.stdout
     rows = lower.stdout.splitlines()
     assert len(rows) == 2 and rows[1].startswith("Sonora,2,")
+    stored_only = runner.invoke(app, ["report", "--format", "csv", "--brand", "Zentro"])
+    assert stored_only.exit_code == 0, stored_only.output
+    assert stored_only.stdout.splitlines()[1].startswith("Zentro,1,")
 
     typo = runner.invoke(app, ["report", "--brand", "Sonra"])
     assert typo.exit_code == 2
