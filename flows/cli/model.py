@@ -55,11 +55,12 @@ def evaluate(
 def models_list() -> None:
     """The registered model versions; * marks the active one."""
     from db import repository
-    from db.engine import make_engine
-    from flows.runtime.process import prepare_database
+    from flows.runtime.results_db import open_results
 
     settings = load_settings()
-    engine = make_engine(settings.db_url)
+    engine = open_results(settings)  # before process's imports (torch): a quick answer
+    from flows.runtime.process import prepare_database
+
     prepare_database(engine, settings.data_dir)
     with engine.connect() as conn:
         for row in repository.list_model_versions(conn):
@@ -94,11 +95,12 @@ def _quality(metrics: dict[str, Any]) -> str:
 def models_activate(version: str) -> None:
     """Make VERSION the model that new batches are scored with."""
     from db import repository
-    from db.engine import make_engine
-    from flows.runtime.process import prepare_database
+    from flows.runtime.results_db import open_results
 
     settings = load_settings()
-    engine = make_engine(settings.db_url)
+    engine = open_results(settings)  # before process's imports (torch): a quick answer
+    from flows.runtime.process import prepare_database
+
     prepare_database(engine, settings.data_dir)
     with engine.begin() as conn:
         repository.activate_model_version(conn, version)

@@ -131,6 +131,7 @@ def test_parse_helpers():
 
 
 def test_activating_an_unknown_model_version_is_a_clear_error():
+    assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["models", "activate", "lstm-nope"])
     assert result.exit_code == 2
     assert "not registered" in result.output
@@ -268,3 +269,19 @@ def test_a_command_line_that_cannot_be_right_exits_2_in_every_command(args, frag
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
     one_error_line(result, fragment)
+
+
+@pytest.mark.parametrize(
+    "args", [["models", "list"], ["models", "activate", "lstm-x"], ["backfill"]]
+)
+def test_a_command_that_reads_the_results_never_creates_them(tmp_path, monkeypatch, args):
+    """A misspelt SENTIMON_DATABASE_URL would otherwise get an empty database, and the
+    command an answer from it as if nothing had been ingested."""
+    typo = tmp_path / "typo.db"
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", f"sqlite:///{typo}")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    one_error_line(result, f"no results database at sqlite:///{typo}", "SENTIMON_DATABASE_URL")
+    assert not typo.exists()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    assert runner.invoke(app, ["models", "list"]).exit_code == 0

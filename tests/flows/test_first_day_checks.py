@@ -179,7 +179,7 @@ def test_every_command_says_a_wrong_database_url_in_one_line(
 def test_backfill_with_a_misspelt_version_is_one_line_before_prefect(project):
     assert runner.invoke(app, ["init"]).exit_code == 0
     status, imported, stderr = heavy_imports_of(["backfill", "--model", "lstm-nope"], project)
-    assert (status, imported) == ("exit 1", "[]"), stderr
+    assert (status, imported) == ("exit 2", "[]"), stderr
     assert " ".join(stderr.split()).startswith(
         "error: model version 'lstm-nope' is not registered (known: lstm-"
     )
