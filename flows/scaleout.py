@@ -11,11 +11,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from prefect.settings import get_current_settings
-
-from pipeline.errors import ConfigError
+from pipeline.errors import UsageError
 
 TASK_RUNNERS = ("threads", "dask")
+
+
+def check_task_runner(kind: str, dask_address: str | None = None) -> None:
+    """A UsageError for a task runner that is not one, or a Dask address without Dask: the
+    CLI calls this before Prefect loads (this module imports Prefect only when it runs)."""
+    if kind not in TASK_RUNNERS:
+        raise UsageError(f"--task-runner {kind!r}: use one of {', '.join(TASK_RUNNERS)}")
+    if kind == "threads" and dask_address:
+        raise UsageError("--dask-address needs --task-runner dask")
 
 
 def make_task_runner(kind: str, dask_address: str | None = None) -> Any | None:
@@ -24,11 +31,8 @@ def make_task_runner(kind: str, dask_address: str | None = None) -> Any | None:
     ``dask_address`` is a running scheduler (``tcp://HOST:8786``); without one a local cluster
     of one single-threaded worker process per core is started for the run and closed after it.
     """
-    if kind not in TASK_RUNNERS:
-        raise ConfigError(f"--task-runner {kind!r}: use one of {', '.join(TASK_RUNNERS)}")
+    check_task_runner(kind, dask_address)
     if kind == "threads":
-        if dask_address:
-            raise ConfigError("--dask-address needs --task-runner dask")
         return None
     # Imported here: dask and distributed cost a second of start-up that threads runs skip.
     from prefect_dask import DaskTaskRunner
@@ -60,6 +64,8 @@ def local_cluster(**kwargs: Any) -> Any:
 
 def prefect_api_url() -> str | None:
     """The API this process talks to: PREFECT_API_URL, or the temporary server it started."""
+    from prefect.settings import get_current_settings
+
     url = get_current_settings().api.url
     if url:
         return str(url)

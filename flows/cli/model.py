@@ -32,12 +32,12 @@ def evaluate(
 ) -> None:
     """The model beside VADER and TextBlob on its test split (overall, by topic, by length)
     and on the UCI sentences (Amazon, IMDb, Yelp) when they are found."""
+    if fmt not in ("table", "json"):  # before the imports below (Prefect, torch: ~4 s)
+        raise typer.BadParameter("--format is table or json")
     from flows.evaluation import print_report, resolve_uci, uci_hint
     from flows.runtime.model_dirs import resolve_model
     from pipeline.training.evaluation import evaluate_version
 
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter("--format is table or json")
     settings = load_settings()
     uci_dir = resolve_uci(uci, settings)
     result = evaluate_version(resolve_model(model, settings), uci_dir)

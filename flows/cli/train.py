@@ -85,6 +85,25 @@ def train(
     from pipeline.training.corpus import parse_label_map
 
     if base is not None:
+        from pipeline.errors import UsageError
+
+        unused = [
+            name
+            for name, given in (
+                (f"--config {config}", config != DEFAULT_TRAIN_CONFIG),
+                ("--limit", limit is not None),
+                ("--generalisation", generalisation),
+            )
+            if given
+        ]
+        if unused:  # said rather than ignored: the user expects them to change something
+            raise UsageError(
+                f"{' and '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} to "
+                "training from scratch: fine-tuning with "
+                "--base keeps the base version's settings (leave them out, or drop --base)"
+            )
+        if not 0 < holdout < 1:
+            raise UsageError(f"--holdout {holdout}: give a share between 0 and 1, e.g. 0.3")
         _adapt(
             base,
             data,
@@ -97,7 +116,7 @@ def train(
         )
         return
     columns, label_map = parse_map(column_map), parse_label_map(labels)
-    _check_lexicon_files(config)
+    _check_config(config)
     from flows.training import train_flow  # Prefect and torch: ~4 s, after the quick checks
 
     with running_flow():
@@ -219,20 +238,18 @@ def worse_than_base(held: dict[str, Any]) -> str | None:
     )
 
 
-def _check_lexicon_files(config: Path) -> None:
-    """The lexicon files the training config needs, before Prefect starts (a missing one was
-    said ~8 s in). Read with tomllib, as TrainConfig would, without importing torch."""
-    import tomllib
-
+def _check_config(config: Path) -> None:
+    """The training config and the lexicon files it needs, before Prefect and torch load
+    (~8 s): a missing file, a misspelt setting or a missing lexicon is one line at once."""
+    from flows.runtime.preflight import check_input_path
     from pipeline.errors import ConfigError
     from pipeline.model.lexicon_sources import check_package_files
+    from pipeline.training.config import TrainConfig
 
+    check_input_path(config, f"--config {config}", folders=False)
+    table = TrainConfig.from_toml(config)
+    folder = table.lexicon_dir or load_settings().data_dir / "lexicons"
     try:
-        table = tomllib.loads(config.read_text(encoding="utf-8")).get("train", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return  # the flow reads it again and says what is wrong with it
-    folder = table.get("lexicon_dir") or load_settings().data_dir / "lexicons"
-    try:
-        check_package_files(list(table.get("lexicons", [])), Path(folder))
+        check_package_files(list(table.lexicons), Path(folder))
     except ConfigError as err:
         raise ConfigError(f"{config}: {err}") from None

@@ -9,11 +9,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from pipeline.model.lstm_choices import POOLINGS, PRIOR_MODES
 from pipeline.model.vocab import PAD_ID, UNK_ID
 from pipeline.records import LABELS
-
-POOLINGS = ("maxmean", "max", "mean")
-PRIOR_MODES = ("logits", "polarity")
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.scaleout import make_task_runner
-from pipeline.errors import ConfigError
+from pipeline.errors import UsageError
 
 
 def test_task_runner_choices():
     assert make_task_runner("threads") is None
-    with pytest.raises(ConfigError, match="use one of threads, dask"):
+    with pytest.raises(UsageError, match="use one of threads, dask"):
         make_task_runner("ray")
-    with pytest.raises(ConfigError, match="needs --task-runner dask"):
+    with pytest.raises(UsageError, match="needs --task-runner dask"):
         make_task_runner("threads", "tcp://127.0.0.1:8786")
     remote = make_task_runner("dask", "tcp://10.0.0.5:8786")
     assert remote.address == "tcp://10.0.0.5:8786"

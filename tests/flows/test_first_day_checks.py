@@ -573,3 +573,39 @@ def test_training_without_the_lexicon_files_is_one_line_before_it_starts(project
     assert result.exit_code == 1
     one_error_line(result, "Emoji_Sentiment_Data_v1.0.csv not found under", "make lexicons")
     assert not (project / "data" / "models").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "said"),
+    [
+        (["train", "--config", "nope.toml"], "exit 2", "--config nope.toml does not exist"),
+        (
+            ["train", "--config", "typo.toml"],
+            "exit 1",
+            "unknown training settings ['epochz'] (did you mean 'epochs'?)",
+        ),
+        (
+            ["train", "--base", "v", "--data", "labels.csv", "--config", "typo.toml"],
+            "exit 2",
+            "--config typo.toml applies to training from scratch",
+        ),
+        (
+            ["train", "--base", "v", "--data", "labels.csv", "--holdout", "1.5"],
+            "exit 2",
+            "--holdout 1.5: give a share between 0 and 1",
+        ),
+        (["evaluate", "--format", "xml"], "exit 2", "--format is table or json"),
+        (
+            ["run", "--input", "reviews.csv", "--task-runner", "proc"],
+            "exit 2",
+            "--task-runner 'proc': use one of threads, dask",
+        ),
+    ],
+)
+def test_option_mistakes_are_said_before_prefect_and_torch_load(project, args, status, said):
+    """Each was said after Prefect and torch loaded (4-11 s, some after ERROR log lines)."""
+    (project / "typo.toml").write_text("[train]\nepochz = 3\n")
+    (project / "labels.csv").write_text("text,label\ngreat,positive\nawful,negative\n")
+    got, imported, stderr = heavy_imports_of(args, project)
+    assert (got, imported) == (status, "[]"), stderr
+    assert said in " ".join(stderr.split()), stderr
