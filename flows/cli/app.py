@@ -23,7 +23,9 @@ ENVIRONMENT_HELP = (
     "on errors (README, Configuration)."
 )
 
-app = typer.Typer(no_args_is_help=True)
+# Markdown: a help text's paragraphs reflow to the terminal (the default keeps each docstring
+# line break, so a narrow terminal broke sentences mid-line), and `code` reads as code.
+app = typer.Typer(no_args_is_help=True, rich_markup_mode="markdown")
 
 
 def main() -> int:

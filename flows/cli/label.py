@@ -29,6 +29,13 @@ def label_export(
         f"{export.rows} posts to label (model {export.model_version}) written to {export.path}",
         soft_wrap=True,
     )
+    if export.rows < n:
+        console.print(
+            f"fewer than the {n} asked for: that is every stored post of this selection scored "
+            f"by {export.model_version}, originals only (retweets and copies left out) and "
+            "each text once",
+            soft_wrap=True,
+        )
     console.print(
         "fill the label column (negative, neutral or positive; leave a row empty to skip it), "
         f"then: sentimon train --base {export.model_version} --data {export.path} "

@@ -37,9 +37,18 @@ def init() -> None:
     settings = load_settings()
     engine = make_engine(settings.db_url)
     model_dir = prepare_database(engine, settings.data_dir)
-    console.print(f"database {redact_url(settings.db_url)} at revision {current_revision(engine)}")
+    # Unwrapped, however narrow the terminal: a URL or path broken mid-word cannot be copied.
+    console.print(
+        f"database {redact_url(settings.db_url)} at revision {current_revision(engine)}",
+        soft_wrap=True,
+        markup=False,
+    )
     # The version's name, as `models list`, `score` and the reports show it.
-    console.print(f"active model: {read_manifest(Path(model_dir)).version} ({model_dir})")
+    console.print(
+        f"active model: {read_manifest(Path(model_dir)).version} ({model_dir})",
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 CREATED_AT_FORMS = (

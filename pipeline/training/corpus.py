@@ -182,7 +182,7 @@ def load_corpus(
         shown = ", ".join(f"{value!r} ({n} rows)" for value, n in unknown.head(5).items())
         raise CorpusError(
             f"{path}: unknown labels {shown}; labels must be one of {', '.join(LABELS)} "
-            "(or neg/neu/pos, -1/0/1, stars 1-5): fix them, name the right column "
+            "(or neg/neu/pos, bad/none/good, -1/0/1, stars 1-5): fix them, name the right column "
             "(--map label=COLUMN), or map the values (--labels 1=negative,...)"
         )
     if (df["weight"] < 0).any():

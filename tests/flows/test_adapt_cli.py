@@ -101,6 +101,11 @@ def test_label_export_writes_the_least_sure_posts(data_dir, tmp_path):
     assert len(rows) == 5 and all(r["label"] == "" for r in rows)
     assert rows[0]["text"] == "post 0"  # least sure; "post 11" repeats its text
     assert {r["brands"] for r in rows} == {"", "Acme"}  # both groups take turns
+    assert "fewer than" not in out
+    every = runner.invoke(app, ["label", "export", "--n", "500", "--out", "all.csv"])
+    assert every.exit_code == 0, every.output
+    said = " ".join(every.output.split())
+    assert "fewer than the 500 asked for: that is every stored post of this selection" in said
     result = runner.invoke(app, ["label", "export", "--brand", "Nobody", "--out", "x.csv"])
     _fails_in_one_line(result, "no posts mention brand 'Nobody'", 2)
     _fails_in_one_line(
