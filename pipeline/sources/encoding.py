@@ -132,10 +132,28 @@ class Decoding:
     def _explain(self, head: bytes, record: bytes) -> str:
         if self.encoding is not None:
             return f"not {self.encoding}: bytes that {self.encoding} cannot decode"
+        if _otherwise_utf8(head.replace(record, b"") if record else head):
+            # Another encoding would garble the rest of the file: this record is damaged.
+            return (
+                "invalid UTF-8 in a file that is otherwise UTF-8 (non-ASCII text elsewhere "
+                "reads as UTF-8): this record's bytes are damaged, not the file's encoding"
+            )
         guess = guess_encoding(head[:GUESS_SAMPLE_BYTES] + b"\n" + record[:GUESS_SAMPLE_BYTES])
         if guess is None:
             return "invalid UTF-8"
         return f"not UTF-8 (looks like {guess}): rerun with --encoding {guess}"
+
+
+def _otherwise_utf8(data: bytes) -> bool:
+    """Whether ``data`` holds non-ASCII text and all of it is UTF-8 (a sequence cut off at
+    the end of the sample does not count against it)."""
+    if data.isascii():
+        return False  # nothing says which encoding the file's other bytes are in
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def raw_bytes_text(data: bytes) -> str:

@@ -90,3 +90,20 @@ def test_a_binary_file_in_a_folder_is_passed_over_with_a_notice(tmp_path):
         "a.csv not read: it holds binary data (NUL bytes in its first 8 KiB), not CSV or JSON lines"
     ]
     assert "a.csv" in source.refused
+
+
+def test_one_damaged_record_in_a_utf8_file_is_not_blamed_on_the_encoding(tmp_path):
+    """Rereading with a guessed --encoding would garble every other row of the file."""
+    path = tmp_path / "a.csv"
+    good = "\ufeffid,text\n1,naïve café\n2,Schöne Kopfhörer\n".encode()
+    path.write_bytes(good + b"3,broken \xef here\n4,ok\n")
+    records = files(path).read_batch(None, 10).records
+    assert [r.fields["text"] for r in records if r.error is None] == [
+        "naïve café",
+        "Schöne Kopfhörer",
+        "ok",
+    ]
+    (damaged,) = [r for r in records if r.error is not None]
+    assert damaged.error.startswith("invalid UTF-8 in a file that is otherwise UTF-8")
+    assert "--encoding" not in damaged.error
+    assert damaged.raw.encode("latin-1") == b"3,broken \xef here"
