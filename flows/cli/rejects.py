@@ -38,7 +38,8 @@ def rejects_list(
     if fmt not in ("table", "json"):
         raise usage_error(f"--format {fmt!r}: use table or json")
     from db.rejects import count_rejects, list_rejects
-    from flows.runtime.resets import known_sources, open_results, source_names
+    from flows.runtime.resets import known_sources, source_names
+    from flows.runtime.results_db import open_results
 
     engine = open_results(load_settings())
     with engine.connect() as conn:
@@ -99,7 +100,8 @@ def rejects_replay(
     mapping = parse_map(column_map, INGEST_FIELDS)
     from db.rejects import count_rejects, first_fields
     from flows.runtime.config import load_config
-    from flows.runtime.resets import holding, known_sources, open_results, source_names
+    from flows.runtime.resets import holding, known_sources, source_names
+    from flows.runtime.results_db import open_results
 
     settings = load_settings()
     engine = open_results(settings)

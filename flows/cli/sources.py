@@ -24,7 +24,7 @@ def sources_list(fmt: FormatOption = "table") -> None:
     if fmt not in ("table", "json"):
         raise usage_error(f"--format {fmt!r}: use table or json")
     from db.sources import source_states
-    from flows.runtime.resets import open_results
+    from flows.runtime.results_db import open_results
 
     engine = open_results(load_settings())
     with engine.connect() as conn:
@@ -106,8 +106,9 @@ def _cursor_text(position: str | None, partitions: dict[str, str | None]) -> str
 
 RESET_HELP = """Move SOURCE's cursor back, so that the next `sentimon run` reads again.
 
---to-start: the whole source again. --file F (a files source): F again from its first
-record, then the files named after it (a source read per file: F alone).
+--to-start: the whole source again. --file F (a files source; F one of the files it reads):
+F again from its first record, then the files named after it (a source read per file: F
+alone).
 
 Re-reading stores nothing twice: posts are keyed by source and id (or a digest of the text),
 predictions by post and model version, rejects by source and place in the input, and the
@@ -134,11 +135,14 @@ def sources_reset(
     if to_start == (file is not None):
         raise usage_error("give one of --to-start or --file F")
     from flows.runtime.config import load_config
-    from flows.runtime.resets import apply_reset, open_results, plan_reset
+    from flows.runtime.resets import apply_reset, plan_reset, source_input
+    from flows.runtime.results_db import open_results
 
     settings = load_settings()
     engine = open_results(settings)
-    plan = plan_reset(engine, load_config(settings.config), source, file)
+    project = load_config(settings.config)
+    input_path = source_input(settings, project, source) if file is not None else None
+    plan = plan_reset(engine, project, source, file, input_path)
     question = f"source {source}: the next run reads {plan.rereads}. Move the cursor back?"
     if not yes and not _confirmed(question):
         err_console.print("nothing was reset")

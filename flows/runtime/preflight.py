@@ -57,6 +57,8 @@ def check_run(settings: Settings, input_path: str | None, source: str | None) ->
         check_input_path(resolved.path, f"source {source!r}: its path")
     if resolved.url is not None and resolved.config.kind == "sql":
         _check_sqlite_input(resolved.url)
+    if resolved.url is not None and resolved.config.kind == "redis":
+        _check_redis_stream(resolved.url, str(resolved.config.stream), resolved.config.group)
     load_brands(settings.brands)
     lexicon = settings.lexicon or project.lexicon_path()
     if lexicon is not None and not lexicon.is_file():
@@ -285,6 +287,29 @@ def _check_sqlite_input(url: str) -> None:
     if parsed.database and parsed.database != ":memory:":
         database = Path(parsed.database)
         check_input_path(database, f"--input {url}: the database file {database}", folders=False)
+
+
+def _check_redis_stream(url: str, stream: str, group: str) -> None:
+    """A Redis input's stream must exist: a misspelt name would otherwise be created empty
+    and read as "nothing new" (pipeline/sources/redis_stream.py ``check_stream``). Read-only
+    (TYPE, a bounded SCAN); a Redis that does not answer within CONNECT_TIMEOUT_S, or denies
+    these commands, is left to the run, which says so itself."""
+    import redis
+
+    from pipeline.sources.redis_stream import check_stream
+
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=CONNECT_TIMEOUT_S
+        )
+    except ValueError:  # not a URL redis-py reads: the run's own error says it
+        return
+    try:
+        check_stream(client, stream, group, url)
+    except redis.RedisError:
+        return
+    finally:
+        client.close()
 
 
 # Faults a second run does not mend until someone acts: SQLite's READONLY (8), FULL (13) and

@@ -17,33 +17,23 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from db import migrate, repository
-from db.engine import make_engine, redact_url
+from db import repository
 from db.leases import Lease, lease_holder
 from db.partitions import set_cursor
 from db.sources import SourceState, forget_cursors, source_state, source_states
 from flows.runtime.config import ProjectConfig
 from flows.runtime.leasing import give_back, take_source
 from flows.runtime.settings import Settings
-from pipeline.errors import NoDatabaseError, SourceBusyError, SourceError, UsageError
+from flows.runtime.sources import source_name_for
+from pipeline.errors import SourceBusyError, SourceError, UsageError
+from pipeline.sources import FileSource
 from pipeline.sources.rewind import cursor_file, rewound_cursor
 
 _STREAM_ID = re.compile(r"\d+-\d+")
-
-
-def open_results(settings: Settings) -> Engine:
-    """The results database, upgraded to the current schema; NoDatabaseError when there is
-    none yet (nothing is created)."""
-    url = settings.db_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise NoDatabaseError(f"no results database at {redact_url(url)}: nothing ingested yet")
-    engine = make_engine(url)
-    if migrate.current_revision(engine) is None:
-        raise NoDatabaseError(
-            f"no results database at {redact_url(url)}: run `sentimon init` or `sentimon run` first"
-        )
-    migrate.upgrade(engine)
-    return engine
+_DIGEST = re.compile(r"[0-9a-f]{8}")
+# `sentimon demo`'s source, read from SENTIMON_DATA_DIR/landing/demo (flows/demo.py, which
+# loads Prefect: a reset does not import it).
+DEMO_SOURCE = "demo"
 
 
 @contextmanager
@@ -77,8 +67,14 @@ class ResetPlan:
     rereads: str  # what the next run reads again, for the confirmation prompt
 
 
-def plan_reset(engine: Engine, project: ProjectConfig, source: str, file: str | None) -> ResetPlan:
-    """The reset of ``source`` to its start (``file`` None) or to the start of ``file``."""
+def plan_reset(
+    engine: Engine, project: ProjectConfig, source: str, file: str | None, input_path: Path | None
+) -> ResetPlan:
+    """The reset of ``source`` to its start (``file`` None) or to the start of ``file``.
+
+    ``input_path`` is the file or folder the source reads (``source_input``), None when that
+    cannot be known: ``file`` is then checked only against the cursor.
+    """
     with engine.connect() as conn:
         state = source_state(conn, source)
     if state is None or (state.position is None and not state.partitions):
@@ -94,7 +90,7 @@ def plan_reset(engine: Engine, project: ProjectConfig, source: str, file: str | 
         return ResetPlan(source, state.position, None, None, what)
     if kind != "files":
         raise UsageError(f"--file is for files sources; source {source!r} is not one")
-    _check_file(project, source, file)
+    _check_file(source, file, input_path)
     if state.partitions:  # read per file: each file has its own cursor
         if file not in state.partitions:
             known = ", ".join(sorted(state.partitions))
@@ -132,16 +128,68 @@ def _kind(project: ProjectConfig, state: SourceState) -> str:
     return "sql"
 
 
-def _check_file(project: ProjectConfig, source: str, file: str) -> None:
-    """``file`` must be a file name; one of the folder's files when sentimon.toml knows it."""
+def source_input(settings: Settings, project: ProjectConfig, source: str) -> Path | None:
+    """The file or folder that files source ``source`` reads, where that can be known: the
+    path sentimon.toml gives it, the demo's landing folder, or an ``--input`` in the current
+    folder (or sentimon.toml's) whose resolved path gives the source's name (NAME-DIGEST, see
+    flows/runtime/sources.py ``source_name_for``: a match is that input, not a guess). None
+    otherwise, e.g. an input named with --source and given from another folder.
+    """
+    if source in project.sources:
+        return project.files_path(source) if project.sources[source].kind == "files" else None
+    if source == DEMO_SOURCE:
+        return settings.data_dir / "landing" / DEMO_SOURCE
+    stem, _, digest = source.rpartition("-")
+    if not stem or not _DIGEST.fullmatch(digest):
+        return None
+    for folder in dict.fromkeys([Path.cwd(), project.folder]):
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            named = entry.name.split(".")[0][:64] == stem or entry.is_symlink()
+            if named and source_name_for(str(entry)) == source:
+                return entry
+    return None
+
+
+def _check_file(source: str, file: str, input_path: Path | None) -> None:
+    """``file`` must be a file name; when the source's input is known, a file it reads.
+
+    A name that is not one of them would still move the cursor: a folder's cursor at a name
+    that sorts before every file re-reads them all, and a single file's cursor in another
+    file stops its next run.
+    """
     if not file or "/" in file or "\\" in file:
         raise UsageError(f"--file {file!r}: give the name of a file of the landing folder")
-    if source not in project.sources or project.sources[source].kind != "files":
+    if input_path is None:
         return
-    folder = project.files_path(source)
-    if folder.is_dir() and not (folder / file).is_file():
-        names = sorted(p.name for p in folder.iterdir() if p.is_file())[:20]
-        raise UsageError(f"{folder} has no file {file!r} (it has {', '.join(names) or 'none'})")
+    if input_path.is_file():
+        if file != input_path.name:
+            raise UsageError(
+                f"source {source!r} reads one file, {input_path}, not {file!r}: "
+                f"--file {input_path.name} (or --to-start) reads it again; nothing was reset"
+            )
+        return
+    try:
+        names = [p.name for p in FileSource(input_path, source).files()]
+    except (OSError, SourceError):  # gone or unreadable: the next run says so itself
+        return
+    if file in names:
+        return
+    close = difflib.get_close_matches(file, names, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    if not names:
+        held = "it holds no file to read"
+    elif len(names) <= 6:
+        held = f"its files: {', '.join(names)}"
+    else:
+        held = f"its {len(names):,} files run from {names[0]} to {names[-1]}"
+    raise UsageError(
+        f"source {source!r} reads the folder {input_path}, which has no file {file!r} to "
+        f"read: {hint}{held}; nothing was reset"
+    )
 
 
 def source_names(engine: Engine) -> list[str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import redis
 
-from pipeline.errors import SourceError
+from pipeline.errors import SourceError, UsageError
 from pipeline.records import RawRecord
 from pipeline.sources.base import RAW_KEEP, SourceBatch
 from pipeline.sources.lines import MAX_RECORD_BYTES
@@ -16,6 +18,11 @@ from pipeline.sources.lines import MAX_RECORD_BYTES
 CLAIM_IDLE_MS = 300_000  # far above a batch's processing time, so live consumers keep theirs
 PAYLOAD_FIELD = "json"
 _CLAIM_ROUNDS = 10  # XAUTOCLAIM scans at most 10 x COUNT pending entries per call
+# Listing the streams a missing one could have been meant for: SCAN ... TYPE stream over at
+# most _SCAN_CALLS x _SCAN_COUNT keys, so an instance holding millions of keys answers at once.
+_SCAN_COUNT = 1_000
+_SCAN_CALLS = 5
+_STREAMS_SHOWN = 8
 
 Entry = tuple[str, dict[str, Any] | None]
 
@@ -35,8 +42,12 @@ class RedisStreamSource:
     Entry layout: a field named ``payload_field`` ("json") holds the record as a JSON object;
     otherwise the entry's flat fields are the record (all values strings). The record's id is
     its ``id`` field when it has one, else the stream entry id. The group is created at id 0
-    (the whole stream) when missing. The results-database cursor is not used: the group keeps
-    the position; ``cursor_to`` is the batch's highest entry id, for the audit trail.
+    (the whole stream) when missing; the stream is not: a stream that does not exist is a
+    misspelt name far more often than one no producer has written to yet, and creating it
+    (XGROUP CREATE ... MKSTREAM) would leave an empty stream that every run reads as "nothing
+    new". ``check_stream`` says so (a UsageError). The results-database cursor is not used: the
+    group keeps the position; ``cursor_to`` is the batch's highest entry id, for the audit
+    trail.
     """
 
     # The group hands out entries by reading them: no batch may be read ahead of its turn.
@@ -95,9 +106,16 @@ class RedisStreamSource:
         if self._group_ready:
             return
         try:
-            self._redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            self._redis.xgroup_create(self.stream, self.group, id="0")
         except redis.ResponseError as err:
             if "BUSYGROUP" not in str(err):
+                # No MKSTREAM: a missing stream fails here, and is said as check_stream says
+                # it (before a run, flows/runtime/preflight.py does the same).
+                url = self.url if isinstance(self.url, str) else _client_url(self._redis)
+                try:
+                    check_stream(self._redis, self.stream, self.group, url)
+                except redis.RedisError:
+                    raise err from None  # TYPE refused too (an ACL): XGROUP's error says it
                 raise
         self._group_ready = True
 
@@ -176,6 +194,86 @@ class RedisStreamSource:
         if fields.get("id") in (None, ""):
             fields["id"] = entry_id  # a re-delivered entry keeps its identity
         return RawRecord(locator, fields, raw)
+
+
+def check_stream(client: redis.Redis, stream: str, group: str, url: str) -> None:
+    """Raise a UsageError when ``stream`` is not a stream in the Redis ``client`` reaches.
+
+    A name nothing knows is a usage mistake (exit 2): the error names the stream and ``url``
+    (without its password or query), the streams that are there and the likely one, and how a
+    stream no producer has written to yet is made (with its group, as the reader would make
+    the group). Nothing is created. Redis's own errors (unreachable, no permission for TYPE)
+    are the caller's.
+    """
+    kind = _text(client.type(stream))
+    if kind == "stream":
+        return
+    where = shown_url(url)
+    hint = _streams_hint(client, stream)
+    if kind != "none":
+        raise UsageError(
+            f"Redis key {stream!r} at {where} holds a {kind}, not a stream{hint}. Nothing was read"
+        )
+    raise UsageError(
+        f"no stream {stream!r} at {where}{hint}. Nothing was read or created. A stream that "
+        f"nothing has written to yet is made once, with its group, before the first run: "
+        f"XGROUP CREATE {stream} {group} 0 MKSTREAM (or by the producer's first XADD)"
+    )
+
+
+def shown_url(url: str) -> str:
+    """A Redis URL fit to print: scheme, host, port and database; the user and password (and
+    the query, which may carry ``password=``) left out."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = "…@" if "@" in parts.netloc else ""
+    return f"{parts.scheme}://{credentials}{host}{parts.path}"
+
+
+def _client_url(client: redis.Redis) -> str:
+    """The URL a live client was made for, from its pool's settings (no password)."""
+    options = client.connection_pool.connection_kwargs
+    if "path" in options:
+        return f"unix://{options['path']}"
+    return f"redis://{options.get('host', 'localhost')}:{options.get('port', 6379)}/" + str(
+        options.get("db", 0)
+    )
+
+
+def _streams_hint(client: redis.Redis, stream: str) -> str:
+    """``; did you mean 'X'? the streams there: X, Y and N more`` from a bounded SCAN."""
+    try:
+        names, complete = _stream_keys(client)
+    except redis.RedisError:  # no SCAN for this user, a Redis before 6.0 (no TYPE): no list
+        return ""
+    scope = "" if complete else f" (of the first {_SCAN_COUNT * _SCAN_CALLS:,} keys)"
+    if not names:
+        return f"; there is no stream there{scope}"
+    close = difflib.get_close_matches(stream, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ";"
+    shown = close + [name for name in names if name not in close]
+    listed = ", ".join(shown[:_STREAMS_SHOWN])
+    more = f" and {len(shown) - _STREAMS_SHOWN} more" if len(shown) > _STREAMS_SHOWN else ""
+    return f"{hint} the streams there{scope}: {listed}{more}"
+
+
+def _stream_keys(client: redis.Redis) -> tuple[list[str], bool]:
+    """The stream keys among at most _SCAN_CALLS x _SCAN_COUNT keys, sorted, and whether the
+    scan went through every key."""
+    names: set[str] = set()
+    cursor = 0
+    for _ in range(_SCAN_CALLS):
+        reply: Any = client.scan(cursor, count=_SCAN_COUNT, _type="stream")
+        cursor = int(reply[0])
+        names.update(_name(key) for key in reply[1])
+        if cursor == 0:
+            return sorted(names), True
+    return sorted(names), False
+
+
+def _name(key: Any) -> str:
+    """A key's name to print; bytes that are not UTF-8 replaced (a key is any bytes)."""
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
 
 
 def _text(value: Any) -> str:

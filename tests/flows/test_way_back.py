@@ -274,9 +274,9 @@ def test_sources_reset_reads_again_and_refuses_while_an_ingest_runs(
     unanswered = runner.invoke(app, ["sources", "reset", source, "--to-start"], input="n\n")
     assert unanswered.exit_code == 1 and "nothing was reset" in unanswered.output
     assert _snapshot(db)["cursors"] == cursor
-    later = runner.invoke(app, ["sources", "reset", source, "--file", "zzz.jsonl", "--yes"])
-    assert later.exit_code == 2
-    one_error_line(later, "has not been read yet")
+    other = runner.invoke(app, ["sources", "reset", source, "--file", "zzz.jsonl", "--yes"])
+    assert other.exit_code == 2
+    one_error_line(other, "reads one file", "not 'zzz.jsonl'", "nothing was reset")
 
     done = runner.invoke(app, ["sources", "reset", source, "--file", "reviews.jsonl"], input="y\n")
     assert done.exit_code == 0, done.output
@@ -306,3 +306,113 @@ def test_reset_and_list_answer_at_once_without_a_database(project, monkeypatch):
         assert runner.invoke(app, args, terminal_width=200).exit_code == 0
     help_text = " ".join(runner.invoke(app, ["sources", "reset", "--help"]).stdout.split())
     assert "stores nothing twice" in help_text
+
+
+# --- `sources reset --file` names a file the source reads ----------------------------------
+
+DAYS = ["posts-2026-11-02.jsonl", "posts-2026-11-03.jsonl", "posts-2026-11-04.jsonl"]
+
+
+def _landing(folder):
+    """A landing folder of three daily files, two records each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for day in DAYS:
+        lines = [json.dumps({"id": f"{day}-{n}", "text": f"post {n} of {day}"}) for n in (1, 2)]
+        (folder / day).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _read_to_the_end(db, source, path):
+    """The cursor a run leaves after reading ``path`` whole, stored as a batch commit stores
+    it (the real reader, the real results database); returns it."""
+    from db.engine import make_engine
+    from db.partitions import set_cursor
+    from pipeline.sources import FileSource
+
+    cursor = FileSource(path, source, settle_seconds=0).read_batch(None, 100).cursor_to
+    engine = make_engine(db)
+    with engine.begin() as conn:
+        set_cursor(conn, source, cursor)
+    engine.dispose()
+    return cursor
+
+
+def _read_from(path, source, cursor):
+    """Where the records the next run reads come from, file by file."""
+    from pipeline.sources import FileSource
+
+    batch = FileSource(path, source, settle_seconds=0).read_batch(cursor, 100)
+    return sorted({record.locator.split("@")[0] for record in batch.records})
+
+
+@pytest.mark.parametrize("known_by", ["demo", "sentimon.toml", "--input"])
+def test_a_reset_to_a_file_the_folder_lacks_is_refused_and_moves_nothing(
+    project, monkeypatch, known_by
+):
+    db = _use_database(monkeypatch, project, "reset-file")
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    if known_by == "demo":
+        from flows.demo import DEMO_SOURCE
+        from flows.runtime.resets import DEMO_SOURCE as RESET_DEMO_SOURCE
+
+        assert RESET_DEMO_SOURCE == DEMO_SOURCE
+        source, folder = "demo", _landing(project / "data-reset-file" / "landing" / "demo")
+    elif known_by == "sentimon.toml":
+        (project / "sentimon.toml").write_text(
+            '[sources.reviews]\nkind = "files"\npath = "landing/reviews"\n', encoding="utf-8"
+        )
+        source, folder = "reviews", _landing(project / "landing" / "reviews")
+    else:
+        from flows.runtime.sources import source_name_for
+
+        folder = _landing(project / "landing")
+        source = source_name_for("landing/")  # the name `run --input landing/` gives it
+    cursor = _read_to_the_end(db, source, folder)
+    assert json.loads(cursor)["file"] == DAYS[-1]
+
+    # "nope" sorts before every file: moved there, the cursor would re-read them all.
+    nope = runner.invoke(app, ["sources", "reset", source, "--file", "nope.jsonl", "--yes"])
+    assert nope.exit_code == 2
+    line = one_error_line(nope, f"{folder.resolve()}", "no file 'nope.jsonl'", "nothing was reset")
+    assert "did you mean" not in line
+    assert _snapshot(db)["cursors"] == [(source, cursor)]
+    typo = runner.invoke(app, ["sources", "reset", source, "--file", "posts-2026-11-3.jsonl"])
+    assert typo.exit_code == 2
+    one_error_line(typo, "did you mean 'posts-2026-11-03.jsonl'?", ", ".join(DAYS))
+    assert _snapshot(db)["cursors"] == [(source, cursor)]
+    landed = "posts-2026-11-05.jsonl"  # there, but after the file being read
+    (folder / landed).write_text('{"id": "late", "text": "late post"}\n', encoding="utf-8")
+    ahead = runner.invoke(app, ["sources", "reset", source, "--file", landed, "--yes"])
+    assert ahead.exit_code == 2
+    one_error_line(ahead, "has not been read yet")
+    assert _snapshot(db)["cursors"] == [(source, cursor)]
+
+    done = runner.invoke(app, ["sources", "reset", source, "--file", DAYS[1], "--yes"])
+    assert done.exit_code == 0, done.output
+    assert f"the next run reads {DAYS[1]} again" in " ".join(done.stdout.split())
+    ((_, moved),) = _snapshot(db)["cursors"]
+    assert json.loads(moved) == {"file": DAYS[1], "offset": 0, "ctime": json.loads(cursor)["ctime"]}
+    assert _read_from(folder, source, moved) == [*DAYS[1:], landed]
+
+
+def test_a_single_file_source_is_reset_only_to_its_own_file(project, monkeypatch):
+    from flows.runtime.sources import source_name_for
+
+    db = _use_database(monkeypatch, project, "reset-single")
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    source = source_name_for("reviews.jsonl")
+    cursor = _read_to_the_end(db, source, project / "reviews.jsonl")
+
+    # A cursor in another file would stop every later run of this one ("has a cursor in ...").
+    other = runner.invoke(app, ["sources", "reset", source, "--file", "feed.jsonl", "--yes"])
+    assert other.exit_code == 2
+    one_error_line(
+        other, "reads one file", "reviews.jsonl, not 'feed.jsonl'", "--file reviews.jsonl"
+    )
+    assert _snapshot(db)["cursors"] == [(source, cursor)]
+
+    done = runner.invoke(app, ["sources", "reset", source, "--file", "reviews.jsonl", "--yes"])
+    assert done.exit_code == 0, done.output
+    ((_, moved),) = _snapshot(db)["cursors"]
+    assert json.loads(moved)["file"] == "reviews.jsonl" and json.loads(moved)["offset"] == 0
+    assert _read_from(project / "reviews.jsonl", source, moved) == ["reviews.jsonl"]

@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from pipeline.sources import SourceBatch
-from pipeline.sources.redis_stream import RedisStreamSource
+from pipeline.errors import UsageError
+from pipeline.sources import SourceBatch, redis_stream
+from pipeline.sources.redis_stream import RedisStreamSource, check_stream
 from pipeline.sources.validate import Validator
 
 REDIS_ENV = "SENTIMON_TEST_REDIS_URL"
@@ -160,3 +161,50 @@ def test_a_url_gives_the_source_its_own_client(redis_client, stream):
     src.close()
     assert [r.fields["text"] for r in batch.records] == ["one"]
     assert redis_client.xpending(stream, "g")["pending"] == 0
+
+
+def test_a_missing_stream_is_refused_and_not_created(redis_client, stream):
+    """A misspelt stream name: no empty stream, no group, and the stream that was meant."""
+    add(redis_client, stream, {"text": "one"})
+    typo = stream[:-4] + "zzzz"
+    try:
+        with pytest.raises(UsageError) as refused:
+            source(redis_client, typo).read_batch(None, 10)
+        message = str(refused.value)
+        assert f"no stream {typo!r} at redis://" in message
+        assert f"did you mean {stream!r}?" in message
+        assert f"XGROUP CREATE {typo} sentimon 0 MKSTREAM" in message
+        assert redis_client.exists(typo) == 0
+        # The stream that exists is read as before; its group is made on its first read.
+        batch = source(redis_client, stream).read_batch(None, 10)
+        assert [r.fields["text"] for r in batch.records] == ["one"]
+        assert [g["name"] for g in redis_client.xinfo_groups(stream)] == [b"sentimon"]
+    finally:
+        redis_client.delete(typo)
+
+
+def test_a_key_of_another_type_is_no_stream(redis_client, stream):
+    redis_client.rpush(stream, "not an entry")
+    with pytest.raises(UsageError, match=f"Redis key {stream!r} at .* holds a list, not a stream"):
+        source(redis_client, stream).read_batch(None, 10)
+    assert redis_client.type(stream) == b"list" and redis_client.llen(stream) == 1
+
+
+def test_the_streams_listed_come_from_a_bounded_scan_and_no_password_is_shown(
+    redis_client, stream, monkeypatch
+):
+    prefix = f"{stream}-plain"
+    redis_client.mset({f"{prefix}-{n}": n for n in range(200)})
+    try:
+        # At most 2 x 10 keys scanned (5 x 1,000 in use): a partial list, said as such.
+        monkeypatch.setattr(redis_stream, "_SCAN_COUNT", 10)
+        monkeypatch.setattr(redis_stream, "_SCAN_CALLS", 2)
+        url = "redis://sentimon:s3cret@127.0.0.1:6379/15?password=t0psecret"
+        with pytest.raises(UsageError) as refused:
+            check_stream(redis_client, f"{stream}-missing", "sentimon", url)
+        message = str(refused.value)
+        assert "(of the first 20 keys)" in message
+        assert "redis://…@127.0.0.1:6379/15" in message
+        assert "s3cret" not in message and "t0psecret" not in message
+    finally:
+        redis_client.delete(*(f"{prefix}-{n}" for n in range(200)))
