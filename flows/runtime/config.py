@@ -26,6 +26,7 @@ lexicon (domain terms read when scoring; SENTIMON_LEXICON overrides it).
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -117,8 +118,11 @@ class ProjectConfig(BaseModel):
             return self.sources[name]
         except KeyError:
             known = ", ".join(sorted(self.sources)) or "none"
-            raise ConfigError(
-                f"no source {name!r} in sentimon.toml (known: {known}); "
+            close = difflib.get_close_matches(name, list(self.sources), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            # A name nothing knows: a usage mistake (exit 2), as an unknown brand or version.
+            raise UsageError(
+                f"no source {name!r} in sentimon.toml ({hint}known: {known}); "
                 "add a [sources.NAME] table or give --input"
             ) from None
 

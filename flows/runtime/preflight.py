@@ -292,11 +292,11 @@ def _check_sqlite_input(url: str) -> None:
 def _check_redis_stream(url: str, stream: str, group: str) -> None:
     """A Redis input's stream must exist: a misspelt name would otherwise be created empty
     and read as "nothing new" (pipeline/sources/redis_stream.py ``check_stream``). Read-only
-    (TYPE, a bounded SCAN); a Redis that does not answer within CONNECT_TIMEOUT_S, or denies
-    these commands, is left to the run, which says so itself."""
+    (TYPE, a bounded SCAN). A Redis that does not answer within CONNECT_TIMEOUT_S is one line
+    here; one that denies these commands is left to the run, which says so itself."""
     import redis
 
-    from pipeline.sources.redis_stream import check_stream
+    from pipeline.sources.redis_stream import check_stream, shown_url
 
     try:
         client = redis.Redis.from_url(
@@ -306,8 +306,14 @@ def _check_redis_stream(url: str, stream: str, group: str) -> None:
         return
     try:
         check_stream(client, stream, group, url)
+    except (redis.ConnectionError, redis.TimeoutError) as err:
+        raise SourceError(
+            f"the Redis server at {shown_url(url)} does not answer ({str(err).rstrip('.')}): "
+            "start it or fix "
+            "the URL; nothing was read"
+        ) from None
     except redis.RedisError:
-        return
+        return  # no permission for TYPE or SCAN, say: the run meets what it meets
     finally:
         client.close()
 

@@ -32,6 +32,7 @@ from pipeline.sources.lines import (
     CsvFeed,
     RecordTooLong,
     bounded_lines,
+    invalid_json,
     raise_csv_field_limit,
 )
 
@@ -432,7 +433,7 @@ def _parse_json_line(locator: str, text: str, complete: bool) -> RawRecord:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
-        reason = "truncated last line" if not complete else f"invalid JSON: {err.msg}"
+        reason = "truncated last line" if not complete else invalid_json(err)
         return RawRecord(locator, None, raw, reason)
     except RecursionError:
         return RawRecord(locator, None, raw, "invalid JSON: nested too deeply")

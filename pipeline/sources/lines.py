@@ -8,6 +8,7 @@ chunks and dropped, and the record is rejected with its size.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Iterator
 from typing import IO
@@ -157,3 +158,11 @@ def raise_csv_field_limit() -> None:
     """
     if csv.field_size_limit() < MAX_RECORD_BYTES:
         csv.field_size_limit(MAX_RECORD_BYTES)
+
+
+def invalid_json(err: json.JSONDecodeError) -> str:
+    """A reject reason for a record that is not JSON, with where it goes wrong: the decoder's
+    own message ends mid-phrase ("Invalid control character at") without its position."""
+    where = f"column {err.colno}" if err.lineno == 1 else f"line {err.lineno}, column {err.colno}"
+    message = err.msg.removesuffix(" at")
+    return f"invalid JSON: {message} at {where}"

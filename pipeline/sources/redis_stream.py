@@ -13,7 +13,7 @@ import redis
 from pipeline.errors import SourceError, UsageError
 from pipeline.records import RawRecord
 from pipeline.sources.base import RAW_KEEP, SourceBatch
-from pipeline.sources.lines import MAX_RECORD_BYTES
+from pipeline.sources.lines import MAX_RECORD_BYTES, invalid_json
 
 CLAIM_IDLE_MS = 300_000  # far above a batch's processing time, so live consumers keep theirs
 PAYLOAD_FIELD = "json"
@@ -182,7 +182,7 @@ class RedisStreamSource:
             try:
                 fields = json.loads(flat[self.payload_field])
             except json.JSONDecodeError as err:
-                return RawRecord(locator, None, raw, f"invalid JSON: {err.msg}")
+                return RawRecord(locator, None, raw, invalid_json(err))
             except RecursionError:
                 return RawRecord(locator, None, raw, "invalid JSON: nested too deeply")
             except ValueError as err:  # e.g. a number over Python's 4,300-digit limit

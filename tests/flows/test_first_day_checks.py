@@ -111,8 +111,10 @@ def test_an_unknown_source_lists_the_known_ones(project):
     (project / "in").mkdir()
     (project / "sentimon.toml").write_text('[sources.reviews]\nkind = "files"\npath = "in"\n')
     result = _run("--source", "review")
-    assert result.exit_code == 1
-    one_error_line(result, "no source 'review' in sentimon.toml (known: reviews)")
+    assert result.exit_code == 2  # a name nothing knows
+    one_error_line(
+        result, "no source 'review' in sentimon.toml (did you mean 'reviews'? known: reviews)"
+    )
 
 
 def test_a_setting_of_the_wrong_kind_is_one_line(project, monkeypatch):

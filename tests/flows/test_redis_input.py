@@ -78,3 +78,15 @@ def test_an_existing_stream_without_a_group_is_read(prefect_server, redis_url, c
     assert (summary["read"], summary["new_posts"], summary["rejects"]) == (2, 2, 0)
     (group,) = client.xinfo_groups(new_posts)
     assert (group["name"], group["pending"]) == (b"sentimon", 0)  # made, and acknowledged
+
+
+def test_a_redis_that_does_not_answer_is_one_line_before_prefect(tmp_path, monkeypatch):
+    """Nothing listens on port 1: refused at once, said in one line within the check's 2 s."""
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    args = ["run", "--input", "redis://127.0.0.1:1/14?stream=posts"]
+    status, imported, stderr = heavy_imports_of(args, tmp_path)
+    assert (status, imported) == ("exit 1", "[]"), stderr
+    line = " ".join(stderr.split())
+    assert line.startswith("error: the Redis server at redis://127.0.0.1:1/14 does not answer (")
+    assert line.endswith("start it or fix the URL; nothing was read")
+    assert not (tmp_path / "data").exists()

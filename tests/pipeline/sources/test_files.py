@@ -89,7 +89,7 @@ def test_jsonl_bad_lines_become_error_records_not_exceptions(tmp_path):
     assert [r.error for r in records] == [
         None,
         "not a JSON object",
-        "invalid JSON: Expecting property name enclosed in double quotes",
+        "invalid JSON: Expecting property name enclosed in double quotes at column 2",
         "not UTF-8 (looks like cp1252): rerun with --encoding cp1252",
         "truncated last line",
     ]
@@ -177,3 +177,12 @@ def test_a_file_named_directly_is_read_at_once_even_if_just_written(tmp_path):
     assert FileSource(path, "s", settle_seconds=60).read_batch(None, 10).records
     # The same file inside a landing folder waits.
     assert not FileSource(tmp_path, "s", settle_seconds=60).read_batch(None, 10).records
+
+
+def test_an_invalid_json_reason_says_where_the_line_goes_wrong(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(b'{"id": 1, "text": "a\tb"}\n{"id": 2 "text": "x"}\n')
+    assert [r.error for r in files(path).read_batch(None, 10).records] == [
+        "invalid JSON: Invalid control character at column 21",
+        "invalid JSON: Expecting ',' delimiter at column 10",
+    ]

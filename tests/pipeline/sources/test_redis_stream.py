@@ -123,7 +123,7 @@ def test_malformed_entries_become_rejects_and_are_acknowledged_with_their_batch(
     src = source(redis_client, stream)
     batch = src.read_batch(None, 10)
     assert [r.error for r in batch.records] == [
-        "invalid JSON: Expecting property name enclosed in double quotes",
+        "invalid JSON: Expecting property name enclosed in double quotes at column 2",
         "not a JSON object",
         "invalid UTF-8",
         None,
