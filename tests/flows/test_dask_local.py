@@ -30,7 +30,7 @@ def test_a_wrong_task_runner_is_an_error_not_a_traceback(tmp_path):
     result = CliRunner().invoke(
         app, ["run", "--input", str(tmp_path), "--task-runner", "ray"], catch_exceptions=False
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage mistake
     assert "use one of threads, dask" in result.output
 
 
