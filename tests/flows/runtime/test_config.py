@@ -4,7 +4,7 @@ import pytest
 
 from flows.runtime.config import load_config
 from flows.runtime.sources import adhoc_source, resolve_source
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, UsageError
 
 
 def _write(tmp_path, text):
@@ -76,7 +76,7 @@ def test_unknown_source_and_unset_url_env_say_what_to_do(tmp_path, monkeypatch):
     )
     with pytest.raises(ConfigError, match="NOPE_URL is not set"):
         resolve_source(cfg, "a", None)
-    with pytest.raises(ConfigError, match="known: a"):
+    with pytest.raises(UsageError, match="known: a"):
         resolve_source(cfg, "b", None)
 
 
