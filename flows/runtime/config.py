@@ -30,12 +30,13 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError, UsageError, toml_syntax_error
 from pipeline.sources.encoding import check_encoding
+from pipeline.sources.validate import FIELDS
 
 
 class SourceConfig(BaseModel):
@@ -68,6 +69,23 @@ class SourceConfig(BaseModel):
     column_map: dict[str, str] | None = Field(default=None, alias="map")
     batch_size: int = Field(default=500, ge=1)
     every_minutes: float | None = Field(default=None, gt=0)  # schedule for `sentimon serve`
+
+    @field_validator("column_map")
+    @classmethod
+    def _our_fields(cls, mapping: dict[str, str] | None) -> dict[str, str] | None:
+        # A misspelt field ("creatd_at") would leave the real one unmapped: posts stored with
+        # the run's time and a text digest for id, and the corrected map stores them again.
+        wrong = []
+        for ours in mapping or {}:
+            if ours not in FIELDS:
+                close = difflib.get_close_matches(ours.lower(), FIELDS, n=1)
+                wrong.append(f"{ours!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not our fields: write "
+                f'ours = "their column", ours one of {", ".join(FIELDS)}'
+            )
+        return mapping
 
     @model_validator(mode="after")
     def _required_per_kind(self) -> SourceConfig:
@@ -165,6 +183,24 @@ def load_config(path: Path) -> ProjectConfig:
 
 
 def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"]
+    """Every mistake pydantic found, as ``where: what`` joined by "; ": a file with two typos
+    is fixed in one round, not two."""
+    return "; ".join(_described(error) for error in err.errors())
+
+
+def _described(error: Any) -> str:
+    loc = [str(part) for part in error["loc"]]
+    where = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        # The keys that table takes, for a did-you-mean ("[source.x]" for "[sources.x]").
+        if len(loc) == 1:
+            known = [name for name in ProjectConfig.model_fields if name != "folder"]
+        elif len(loc) == 3 and loc[0] == "sources":
+            known = [f.alias or name for name, f in SourceConfig.model_fields.items()]
+        else:
+            known = []
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{where}: unknown key{hint}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -58,6 +58,17 @@ stream = "posts"
         ('[sources.a]\nkind = "files"\npath = "x"\nbatchsize = 3', "batchsize"),
         ('[sources.a]\nkind = "kafka"', "kind"),
         ("[sources.a\n", "TOML"),
+        # A misspelt field of a map would leave the real one unmapped, silently.
+        (
+            '[sources.a]\nkind = "files"\npath = "x"\nmap = { creatd_at = "date", ID = "uid" }',
+            r"sources\.a\.map: 'creatd_at' \(did you mean 'created_at'\?\), 'ID' \(did you "
+            r"mean 'id'\?\) are not our fields",
+        ),
+        ('[source.a]\nkind = "files"', r"source: unknown key \(did you mean 'sources'\?\)"),
+        (
+            '[sources.a]\nkind = "files"\npath = "x"\nbatchsize = 3\nsetle_seconds = 1',
+            r"batchsize: unknown key \(did you mean 'batch_size'\?\); sources\.a\.setle_seconds",
+        ),
     ],
 )
 def test_bad_configs_are_refused_with_the_reason(tmp_path, body, message):
