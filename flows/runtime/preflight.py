@@ -17,7 +17,7 @@ from sqlalchemy.engine import URL
 
 from flows.runtime.config import ProjectConfig, load_config
 from flows.runtime.settings import Settings
-from flows.runtime.sources import ResolvedSource, resolve_source
+from flows.runtime.sources import ResolvedSource, input_name, resolve_source
 from pipeline.errors import (
     ConfigError,
     DatabaseFailedError,
@@ -30,6 +30,8 @@ from pipeline.text.brand_file import load_brands
 
 if TYPE_CHECKING:
     from sqlalchemy.exc import DBAPIError
+
+    from db.sources import SourceState
 
 # libpq's connect_timeout (2 s is its smallest useful value): an unreachable database server
 # answers within it instead of the operating system's minutes.
@@ -56,7 +58,9 @@ def check_run(settings: Settings, input_path: str | None, source: str | None) ->
     if input_path is None and resolved.path is not None:
         check_input_path(resolved.path, f"source {source!r}: its path")
     if resolved.url is not None and resolved.config.kind == "sql":
-        _check_sqlite_input(resolved.url)
+        _check_sqlite_input(
+            resolved.url, f"--input {_shown(input_path)}" if input_path else f"source {source!r}"
+        )
     if resolved.url is not None and resolved.config.kind == "redis":
         _check_redis_stream(resolved.url, str(resolved.config.stream), resolved.config.group)
     load_brands(settings.brands)
@@ -69,7 +73,65 @@ def check_run(settings: Settings, input_path: str | None, source: str | None) ->
     check_database(settings.db_url)
     if input_path is not None and source is None and resolved.path is not None:
         _check_not_read_by_another(settings.db_url, resolved, input_path)
+    if input_path is not None and source is None and resolved.url is not None:
+        _check_table_or_stream_is_new(settings.db_url, project, resolved, input_path)
     return resolved
+
+
+def _check_table_or_stream_is_new(
+    url: str, project: ProjectConfig, resolved: ResolvedSource, input_path: str
+) -> None:
+    """Refuse a new ad hoc SQL or Redis source that another source reads already.
+
+    A table or stream of sentimon.toml under the auto-made name would be a new source storing
+    every row again. And a stored source named by the table or stream alone (how an earlier
+    sentimon named every such input, whatever its database) may be this very input: only the
+    user knows, so the line names both ways on.
+    """
+    cfg = resolved.config
+    option, value = ("table", cfg.table) if cfg.kind == "sql" else ("stream", cfg.stream)
+    if cfg.kind == "sql" and cfg.table is None:
+        return
+    for name, other in project.sources.items():
+        if other.kind != cfg.kind or (other.table if cfg.kind == "sql" else other.stream) != value:
+            continue
+        try:
+            other_url = other.resolved_url(name)
+        except ConfigError:
+            continue  # its url_env is not set here: it cannot be compared
+        if input_name(str(value), other_url, option, value) == resolved.name:
+            raise UsageError(
+                f"--input {_shown(input_path)}: {option} {value!r} there is source {name!r} of "
+                f"sentimon.toml; `sentimon run --source {name}` reads on where it stopped (a new "
+                "name would store every row again)"
+            )
+    names = {state.name: state for state in _stored_states(url)}
+    old = names.get(str(value))
+    if old is not None and resolved.name not in names:
+        raise UsageError(
+            f"--input {_shown(input_path)}: a source {value!r} is stored ({old.n_posts:,} posts), "
+            f"named by its {option} alone as an earlier sentimon named every ad hoc {option}: "
+            f"if it read this one, `--source {value}` reads on where it stopped; if not, "
+            f"`--source {resolved.name}` reads this one as a new source"
+        )
+
+
+def _stored_states(url: str) -> list[SourceState]:
+    """The sources the results database holds; none when it does not exist yet."""
+    from db import migrate
+    from db.engine import make_engine
+    from db.sources import source_states
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []
+    engine = make_engine(url)
+    try:
+        if migrate.current_revision(engine) is None:
+            return []
+        with engine.connect() as conn:
+            return list(source_states(conn))
+    finally:
+        engine.dispose()
 
 
 def _check_not_read_by_another(url: str, resolved: ResolvedSource, input_path: str) -> None:
@@ -82,21 +144,9 @@ def _check_not_read_by_another(url: str, resolved: ResolvedSource, input_path: s
     name, unchanged but for what was appended, is the same file. Naming the source (--source)
     says a second copy is meant.
     """
-    from db import migrate
-    from db.engine import make_engine
-    from db.sources import source_states
     from pipeline.sources.identity import change, parse_cursor
 
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return
-    engine = make_engine(url)
-    try:
-        if migrate.current_revision(engine) is None:
-            return
-        with engine.connect() as conn:
-            states = source_states(conn)
-    finally:
-        engine.dispose()
+    states = _stored_states(url)
     if any(state.name == resolved.name for state in states):
         return  # this input's own source: it reads on
     folder = resolved.path if resolved.path is not None and resolved.path.is_dir() else None
@@ -273,20 +323,20 @@ def database_unreachable(err: DBAPIError, shown: str | None = None) -> DatabaseU
     )
 
 
-def _check_sqlite_input(url: str) -> None:
-    """An ad hoc sqlite:// input: its file must exist (opening it would create an empty one)."""
+def _check_sqlite_input(url: str, what: str) -> None:
+    """A sqlite:// input: its file must exist (opening it would create an empty one)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise UsageError(f"--input {_shown(url)} is not a database URL") from None
+        raise UsageError(f"{what}: {_shown(url)} is not a database URL") from None
     if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
         return
     if parsed.database and parsed.database != ":memory:":
         database = Path(parsed.database)
-        check_input_path(database, f"--input {url}: the database file {database}", folders=False)
+        check_input_path(database, f"{what}: the database file {database}", folders=False)
 
 
 def _check_redis_stream(url: str, stream: str, group: str) -> None:

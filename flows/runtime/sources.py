@@ -50,7 +50,10 @@ def resolve_source(
         cfg = project.source(source)
         if cfg.kind == "files":
             return ResolvedSource(source, cfg, path=project.files_path(source))
-        return ResolvedSource(source, cfg, url=cfg.resolved_url(source))
+        url = cfg.resolved_url(source)
+        if cfg.url is not None:  # written in sentimon.toml: relative to it, as a files path is
+            url = _beside(url, project.folder)
+        return ResolvedSource(source, cfg, url=url)
     return adhoc_source(input_path, source)
 
 
@@ -86,7 +89,7 @@ def adhoc_source(input_path: str, name: str | None = None) -> ResolvedSource:
             cursor_column=options.pop("cursor", None),
             id_column=options.pop("id", None),
         )
-        default_name = cfg.table
+        default_name = input_name(str(cfg.table), url, "table", cfg.table)
     elif scheme in ("redis", "rediss"):
         cfg = SourceConfig(
             kind="redis",
@@ -95,7 +98,7 @@ def adhoc_source(input_path: str, name: str | None = None) -> ResolvedSource:
             group=options.pop("group", "sentimon"),
             consumer=options.pop("consumer", None),
         )
-        default_name = cfg.stream
+        default_name = input_name(str(cfg.stream), url, "stream", cfg.stream)
     else:
         raise ConfigError(
             f"--input {scheme}://...: give a path, a sqlite:// or postgresql:// URL, or redis://"
@@ -103,6 +106,16 @@ def adhoc_source(input_path: str, name: str | None = None) -> ResolvedSource:
     if options:
         raise ConfigError(f"--input: unknown option(s) {', '.join(sorted(options))}")
     return ResolvedSource(name or str(default_name), cfg, url=url)
+
+
+def _beside(url: str, folder: Path) -> str:
+    """A relative ``sqlite:///x.db`` taken from ``folder``; any other URL as it is."""
+    if not url.startswith("sqlite:///") or url.startswith("sqlite:////"):
+        return url
+    path = url.removeprefix("sqlite:///")
+    if not path or path.startswith(":memory:"):
+        return url
+    return f"sqlite:///{folder / path}"
 
 
 def _split_options(input_path: str) -> tuple[str, dict[str, str]]:
@@ -164,6 +177,19 @@ def open_source(resolved: ResolvedSource) -> Source:
         name=resolved.name,
         claim_idle_ms=cfg.claim_idle_ms or CLAIM_IDLE_MS,
     )
+
+
+def input_name(stem: str, url: str, option: str, value: str | None) -> str:
+    """An ad hoc SQL or Redis input's source name: its table or stream, then a digest of the
+    database or server and that table or stream, for the reason ``source_name_for`` gives: by
+    its table alone, table t of b.db would resume at a.db's cursor and its ids be taken for
+    a.db's posts. A SQLite path is resolved first, so the same file keeps its name from any
+    folder."""
+    if url.startswith("sqlite:///"):
+        database = Path(url.removeprefix("sqlite:///").split("?", 1)[0]).expanduser()
+        url = f"sqlite:///{database.resolve()}"
+    digest = hashlib.sha256(f"{url}?{option}={value}".encode()).hexdigest()[:8]
+    return f"{stem[:64]}-{digest}"
 
 
 def source_name_for(input_path: str) -> str:

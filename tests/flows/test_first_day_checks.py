@@ -611,3 +611,46 @@ def test_option_mistakes_are_said_before_prefect_and_torch_load(project, args, s
     got, imported, stderr = heavy_imports_of(args, project)
     assert (got, imported) == (status, "[]"), stderr
     assert said in " ".join(stderr.split()), stderr
+
+
+def _reviews_db(path):
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (k TEXT, ts INTEGER, body TEXT)")
+        conn.execute("INSERT INTO t VALUES ('k1', 1, 'great sound')")
+
+
+def test_a_table_sentimon_toml_reads_is_not_read_again_under_a_new_name(project):
+    _reviews_db(project / "shop.db")
+    (project / "sentimon.toml").write_text(
+        '[sources.shop]\nkind = "sql"\nurl = "sqlite:///shop.db"\ntable = "t"\n'
+        'cursor_column = "ts"\n'
+    )
+    status, imported, stderr = heavy_imports_of(
+        ["run", "--input", f"sqlite:///{project}/shop.db?table=t&cursor=ts"], project
+    )
+    assert (status, imported) == ("exit 2", "[]"), stderr
+    assert "table 't' there is source 'shop' of sentimon.toml; `sentimon run --source shop`" in (
+        " ".join(stderr.split())
+    )
+
+
+def test_a_source_named_by_its_table_alone_asks_which_way(project):
+    """An earlier sentimon named every ad hoc table by itself: whether the stored 't' read
+    this database only the user knows, and either guess could lose or double rows."""
+    from db.engine import make_engine
+    from db.partitions import set_cursor
+    from flows.runtime.sources import adhoc_source
+
+    _reviews_db(project / "b.db")
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    engine = make_engine(f"sqlite:///{project}/data/sentimon.db")
+    with engine.begin() as conn:
+        set_cursor(conn, "t", "5")
+    engine.dispose()
+    url = "sqlite:///b.db?table=t&cursor=ts&id=k"
+    status, _, stderr = heavy_imports_of(["run", "--input", url], project)
+    said = " ".join(stderr.split())
+    assert status == "exit 2", stderr
+    new_name = adhoc_source(url).name
+    assert "a source 't' is stored" in said and "`--source t` reads on" in said
+    assert f"`--source {new_name}` reads this one as a new source" in said

@@ -99,7 +99,7 @@ def test_adhoc_inputs(tmp_path):
     files = adhoc_source(str(tmp_path / "tweets.jsonl.gz"))
     assert (files.name.split("-")[0], files.config.kind) == ("tweets", "files")
     sql = adhoc_source("sqlite:////data/shop.db?table=reviews&cursor=id&id=rid")
-    assert (sql.name, sql.url, sql.config.cursor_column, sql.config.id_column) == (
+    assert (sql.name.split("-")[0], sql.url, sql.config.cursor_column, sql.config.id_column) == (
         "reviews",
         "sqlite:////data/shop.db",
         "id",
@@ -132,6 +132,20 @@ def test_adhoc_file_sources_are_named_after_their_resolved_path(tmp_path, monkey
     assert adhoc_source("d1/posts.jsonl", "mine").name == "mine"
 
 
+def test_adhoc_sql_and_redis_sources_are_named_after_their_database_too(tmp_path, monkeypatch):
+    """Table t of a.db and of b.db are two sources: by the table alone, b.db's rows would
+    resume at a.db's cursor and their ids be taken for a.db's posts."""
+    monkeypatch.chdir(tmp_path)
+    a, b = (adhoc_source(f"sqlite:///{db}?table=t&cursor=ts&id=k") for db in ("a.db", "b.db"))
+    assert a.name.startswith("t-") and b.name.startswith("t-") and a.name != b.name
+    # The same file, relative or absolute, keeps its name; another table of it has its own.
+    assert adhoc_source(f"sqlite:///{tmp_path}/a.db?table=t&cursor=ts").name == a.name
+    assert adhoc_source("sqlite:///a.db?table=u&cursor=ts").name != a.name
+    one, two = (adhoc_source(f"redis://127.0.0.1:6379/{n}?stream=posts") for n in (0, 1))
+    assert one.name.startswith("posts-") and one.name != two.name
+    assert adhoc_source("redis://127.0.0.1:6379/0?stream=posts&group=g").name == one.name
+
+
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
@@ -162,3 +176,19 @@ def test_a_files_source_names_its_encoding_and_a_bad_one_is_refused(tmp_path):
     sql += 'cursor_column = "id"\nencoding = "cp1252"\n'
     with pytest.raises(ConfigError, match="encoding is for files sources"):
         load_config(_write(tmp_path, sql))
+
+
+def test_a_relative_sqlite_url_of_sentimon_toml_is_taken_from_its_folder(tmp_path, monkeypatch):
+    """As a files source's path is: run from another folder, it still reads the same file."""
+    (tmp_path / "m").mkdir()
+    cfg = load_config(
+        _write(
+            tmp_path / "m",
+            '[sources.a]\nkind = "sql"\nurl = "sqlite:///shop.db"\ntable = "t"\n'
+            'cursor_column = "id"\n\n[sources.b]\nkind = "sql"\nurl = "sqlite:////abs/x.db"\n'
+            'table = "t"\ncursor_column = "id"',
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    assert resolve_source(cfg, "a", None).url == f"sqlite:///{tmp_path / 'm' / 'shop.db'}"
+    assert resolve_source(cfg, "b", None).url == "sqlite:////abs/x.db"
