@@ -31,10 +31,12 @@ def init() -> None:
     """Create or upgrade the results database to the latest schema (idempotent)."""
     from db.engine import make_engine, redact_url
     from db.migrate import current_revision
+    from flows.runtime.preflight import check_database
     from flows.runtime.process import prepare_database
     from pipeline.model.manifest import read_manifest
 
     settings = load_settings()
+    check_database(settings.db_url)  # as `run` does: one line for a file or server it cannot use
     engine = make_engine(settings.db_url)
     model_dir = prepare_database(engine, settings.data_dir)
     # Unwrapped, however narrow the terminal: a URL or path broken mid-word cannot be copied.

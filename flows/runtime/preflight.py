@@ -276,6 +276,16 @@ def _check_sqlite(database: str | None, query: dict[str, object]) -> None:
             "make it writable or point SENTIMON_DATA_DIR or SENTIMON_DATABASE_URL elsewhere; "
             "nothing was read"
         )
+    if folder != path.parent:
+        # What the engine would do next (db/engine.py); some file systems (/proc, a full
+        # disk) refuse it although the folder looks writable.
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DatabaseUnavailableError(
+                f"the results database's folder {path.parent} cannot be created ({err.strerror}):"
+                " point SENTIMON_DATA_DIR or SENTIMON_DATABASE_URL elsewhere; nothing was read"
+            ) from None
 
 
 def _check_sqlite_header(path: Path) -> None:
@@ -299,13 +309,21 @@ def _check_postgresql(url: URL) -> None:
     engine = create_engine(
         url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
     )
+    shown = url.render_as_string(hide_password=True)
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+            path = conn.exec_driver_sql("SHOW search_path").scalar()
     except DBAPIError as err:
-        raise database_unreachable(err, url.render_as_string(hide_password=True)) from None
+        raise database_unreachable(err, shown) from None
     finally:
         engine.dispose()
+    if schema is None:  # every table would fail to be created: "no schema has been selected"
+        raise DatabaseUnavailableError(
+            f"the results database {shown} has no schema to write to: its search_path "
+            f"({path}) names none that exists; create it (CREATE SCHEMA ...) or fix "
+            "options=-csearch_path in SENTIMON_DATABASE_URL"
+        )
 
 
 def database_unreachable(err: DBAPIError, shown: str | None = None) -> DatabaseUnavailableError:

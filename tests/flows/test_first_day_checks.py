@@ -654,3 +654,22 @@ def test_a_source_named_by_its_table_alone_asks_which_way(project):
     new_name = adhoc_source(url).name
     assert "a source 't' is stored" in said and "`--source t` reads on" in said
     assert f"`--source {new_name}` reads this one as a new source" in said
+
+
+@pytest.mark.parametrize("command", [["init"], ["run", "--input", "reviews.csv"]], ids=" ".join)
+def test_a_postgresql_search_path_without_a_schema_is_one_line(project, monkeypatch, command):
+    """Every CREATE TABLE would fail with "no schema has been selected": said before any."""
+    url = os.environ.get("SENTIMON_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("SENTIMON_TEST_POSTGRES_URL not set: PostgreSQL tests skipped")
+    monkeypatch.setenv("SENTIMON_DATABASE_URL", f"{url}?options=-csearch_path%3Dsentimon_nope")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    one_error_line(result, "has no schema to write to: its search_path (sentimon_nope)")
+
+
+def test_init_says_a_data_folder_it_cannot_make_in_one_line(project, monkeypatch):
+    monkeypatch.setenv("SENTIMON_DATA_DIR", "/proc/sentimon-nope")
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 1, result.output
+    one_error_line(result, "folder /proc/sentimon-nope cannot be created")
