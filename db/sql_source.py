@@ -83,6 +83,12 @@ class SqlSource:
     def __post_init__(self) -> None:
         if (self.table is None) == (self.query is None):
             raise SourceError(f"SQL source {self.name!r}: give either a table or a query")
+        if self.query is not None:
+            # Wrapped as a subquery, where the semicolon most people end a query with is a
+            # syntax error.
+            self.query = self.query.strip().rstrip(";").rstrip()
+        if self.table is not None and self.schema is None and self.table.count(".") == 1:
+            self.schema, self.table = self.table.split(".")  # "schema.table", as SQL writes it
 
     @property
     def label(self) -> str:
@@ -101,7 +107,7 @@ class SqlSource:
             with self._engine_().connect() as conn, _read_only(conn):
                 rows = [dict(row) for row in conn.execute(stmt).mappings()]
         except SQLAlchemyError as err:
-            raise SourceError(f"SQL source {self.name!r}: reading failed: {err}") from err
+            raise SourceError(f"SQL source {self.name!r}: reading failed: {_said(err)}") from err
         if not rows:
             return SourceBatch([], None)
         records = [self._record(row, key) for row in rows]
@@ -175,7 +181,9 @@ class SqlSource:
                 f"SQL source {self.name!r}: no table {self.table!r} in that database"
             ) from err
         except SQLAlchemyError as err:
-            raise SourceError(f"SQL source {self.name!r}: cannot read {self.label}: {err}") from err
+            raise SourceError(
+                f"SQL source {self.name!r}: cannot read {self.label}: {_said(err)}"
+            ) from err
 
     def _from_clause(self, columns: list[str]) -> FromClause:
         # Lightweight, untyped columns: names are quoted by the dialect, values pass untouched.
@@ -291,3 +299,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, bytes | memoryview):
         return bytes(value).decode("utf-8")
     return value
+
+
+def _said(err: Exception) -> str:
+    """The database's own words for ``err``, without SQLAlchemy's statement dump (its wrapper
+    query and parameters are not the user's) or its link to the SQLAlchemy docs."""
+    orig = getattr(err, "orig", None)
+    return " ".join(str(orig if orig is not None else err).split("\n")[0].split())

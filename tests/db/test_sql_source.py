@@ -228,3 +228,28 @@ def test_a_source_reads_in_a_read_only_transaction_then_resets(engine, reviews):
         (record,) = source.read_batch(None, 10).records
         assert record.fields is not None and record.fields["ro"] == 1
     add(engine, reviews, [row(2, T0)])  # reset afterwards: the same pool writes again
+
+
+def test_a_query_ending_in_a_semicolon_and_a_schema_qualified_table_are_read(engine, reviews):
+    add(engine, reviews, [row(1, T0), row(2, T0)])
+    query = "SELECT * FROM reviews ;  \n"  # as most people end a query
+    src = SqlSource(engine, "s", cursor_column="id", query=query, tiebreak_column="id")
+    assert [r.locator for r in src.read_batch(None, 5).records] == ["query:1", "query:2"]
+    with engine.connect() as conn:
+        schema = (
+            "main"
+            if engine.dialect.name == "sqlite"
+            else conn.execute(text("SELECT current_schema()")).scalar_one()
+        )
+    qualified = SqlSource(engine, "s", cursor_column="id", table=f"{schema}.reviews")
+    assert len(qualified.read_batch(None, 5).records) == 2
+
+
+def test_a_query_the_database_refuses_is_said_in_its_own_words(engine, reviews):
+    src = SqlSource(engine, "s", cursor_column="id", query="SELEC id, body FROM reviews")
+    with pytest.raises(SourceError) as raised:
+        src.read_batch(None, 1)
+    message = str(raised.value)
+    assert message.startswith("SQL source 's': cannot read query: ")
+    assert "syntax error" in message
+    assert "[SQL:" not in message and "sqlalche.me" not in message and "\n" not in message
