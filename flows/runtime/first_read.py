@@ -1,4 +1,4 @@
-"""What a run's first read of a files source would refuse, found before Prefect and the model
+"""What a run's first read of a files or SQL source would refuse, found before Prefect and the model
 start (~15 s): a first batch mostly rejected for one reason (pipeline/sources/guard.py), and a
 single input file rewritten or truncated under its stored cursor (pipeline/sources/identity.py).
 
@@ -8,8 +8,10 @@ answers in about a second with one line. Nothing is written: the cursor is read 
 results database (a SQLite file opened read-only; a missing file or table means no cursor),
 no batch is committed. Only plain imports: never prefect or torch.
 
-A case this cannot see (a database that fails to answer, a source of another kind, a folder
-read per file on Dask workers, which has no first-batch guard) is left to the flow.
+A SQL source gets the same: its table or query and columns as its reader checks them, and
+for a new one the first-batch guard. A case this cannot see (a database that fails to answer,
+a Redis stream, a folder read per file on Dask workers, which has no first-batch guard) is left
+to the flow.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def check_first_read(
     Raises FirstBatchRejectedError (a usage error) or SourceError; returns when the flow's
     first batch would pass, or when this cannot tell.
     """
+    if resolved.config.kind == "sql":
+        _check_sql_first_read(db_url, resolved, batch_size, column_map, accept_rejects)
+        return
     if resolved.config.kind != "files" or resolved.path is None:
         return
     cursors = _stored_cursors(db_url, resolved.name)
@@ -71,6 +76,30 @@ def check_first_read(
     _, rejects = validator.split(read.records)
     check_first_batch(resolved.name, len(read.records), rejects)
     check_mapped_fields(resolved.name, read.records, validator.column_map)
+
+
+def _check_sql_first_read(
+    db_url: str,
+    resolved: ResolvedSource,
+    batch_size: int | None,
+    column_map: dict[str, str] | None,
+    accept_rejects: bool,
+) -> None:
+    """A SQL source's table or query, cursor and key columns, as its reader checks them on its
+    first read (a wrong name is one line, not a failed flow ~10 s in); and for a new source the
+    first-batch guard. Read-only: the reader reads in a transaction the database keeps so."""
+    cursors = _stored_cursors(db_url, resolved.name)
+    new = cursors is not None and cursors[0] is None and not accept_rejects
+    source = open_source(resolved)
+    try:
+        read = source.read_batch(None, (batch_size or resolved.config.batch_size) if new else 1)
+    finally:
+        source.close()
+    if new:
+        validator = Validator(resolved.name, column_map or resolved.config.column_map)
+        _, rejects = validator.split(read.records)
+        check_first_batch(resolved.name, len(read.records), rejects)
+        check_mapped_fields(resolved.name, read.records, validator.column_map)
 
 
 def _stored_cursors(db_url: str, name: str) -> tuple[str | None, bool] | None:

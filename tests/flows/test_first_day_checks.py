@@ -673,3 +673,29 @@ def test_init_says_a_data_folder_it_cannot_make_in_one_line(project, monkeypatch
     result = runner.invoke(app, ["init"])
     assert result.exit_code == 1, result.output
     one_error_line(result, "folder /proc/sentimon-nope cannot be created")
+
+
+@pytest.mark.parametrize(
+    ("options", "status", "said"),
+    [
+        ('table = "tt"\ncursor_column = "ts"', "exit 1", "no table 'tt' in that database"),
+        ('table = "t"\ncursor_column = "tz"', "exit 1", "t has no column 'tz'"),
+        ('query = "SELEC k FROM t"\ncursor_column = "ts"', "exit 1", "cannot read query: near"),
+        (
+            'table = "t"\ncursor_column = "ts"\nid_column = "k"\nmap = { text = "bodyy" }',
+            "exit 2",
+            "1 of its first 1 records would be rejected",
+        ),
+    ],
+)
+def test_sql_source_mistakes_are_said_before_prefect_and_torch_load(
+    project, options, status, said
+):
+    _reviews_db(project / "shop.db")
+    (project / "sentimon.toml").write_text(
+        f'[sources.shop]\nkind = "sql"\nurl = "sqlite:///shop.db"\n{options}\n'
+    )
+    got, imported, stderr = heavy_imports_of(["run", "--source", "shop"], project)
+    assert (got, imported) == (status, "[]"), stderr
+    assert said in " ".join(stderr.split()), stderr
+    assert not (project / "data" / "sentimon.db").exists()  # nothing stored
