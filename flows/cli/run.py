@@ -33,11 +33,18 @@ def init() -> None:
     from db.migrate import current_revision
     from flows.runtime.preflight import check_database
     from flows.runtime.process import prepare_database
+    from pipeline.errors import DatabaseUnavailableError
     from pipeline.model.manifest import read_manifest
 
     settings = load_settings()
     check_database(settings.db_url)  # as `run` does: one line for a file or server it cannot use
-    engine = make_engine(settings.db_url)
+    try:
+        engine = make_engine(settings.db_url)  # makes a SQLite file's folder
+    except OSError as err:  # a file system that refuses it though it looks writable (/proc)
+        raise DatabaseUnavailableError(
+            f"the results database's folder cannot be created ({err}): point SENTIMON_DATA_DIR "
+            "or SENTIMON_DATABASE_URL elsewhere"
+        ) from None
     model_dir = prepare_database(engine, settings.data_dir)
     # Unwrapped, however narrow the terminal: a URL or path broken mid-word cannot be copied.
     console.print(

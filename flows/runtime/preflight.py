@@ -276,16 +276,6 @@ def _check_sqlite(database: str | None, query: dict[str, object]) -> None:
             "make it writable or point SENTIMON_DATA_DIR or SENTIMON_DATABASE_URL elsewhere; "
             "nothing was read"
         )
-    if folder != path.parent:
-        # What the engine would do next (db/engine.py); some file systems (/proc, a full
-        # disk) refuse it although the folder looks writable.
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise DatabaseUnavailableError(
-                f"the results database's folder {path.parent} cannot be created ({err.strerror}):"
-                " point SENTIMON_DATA_DIR or SENTIMON_DATABASE_URL elsewhere; nothing was read"
-            ) from None
 
 
 def _check_sqlite_header(path: Path) -> None:

@@ -672,7 +672,7 @@ def test_init_says_a_data_folder_it_cannot_make_in_one_line(project, monkeypatch
     monkeypatch.setenv("SENTIMON_DATA_DIR", "/proc/sentimon-nope")
     result = runner.invoke(app, ["init"])
     assert result.exit_code == 1, result.output
-    one_error_line(result, "folder /proc/sentimon-nope cannot be created")
+    one_error_line(result, "folder cannot be created", "/proc/sentimon-nope")
 
 
 @pytest.mark.parametrize(
@@ -688,9 +688,7 @@ def test_init_says_a_data_folder_it_cannot_make_in_one_line(project, monkeypatch
         ),
     ],
 )
-def test_sql_source_mistakes_are_said_before_prefect_and_torch_load(
-    project, options, status, said
-):
+def test_sql_source_mistakes_are_said_before_prefect_and_torch_load(project, options, status, said):
     _reviews_db(project / "shop.db")
     (project / "sentimon.toml").write_text(
         f'[sources.shop]\nkind = "sql"\nurl = "sqlite:///shop.db"\n{options}\n'
