@@ -76,7 +76,8 @@ class FileSource:
     it again from its start; in a landing folder it is read again from its start with a notice
     (a folder has no one to answer a question; the upserts keep stored records once). A file
     of binary data is refused before any of it is read (a single file: SourceError; in a
-    folder: a notice, and the file is passed over). Records are decoded with ``encoding``
+    folder: a notice, and the file is passed over); so is, in a folder, a file this user may
+    not read (a single one raises the PermissionError). Records are decoded with ``encoding``
     (UTF-8 by default, pipeline/sources/encoding.py).
 
     Files still being written wait: names ending ``.tmp``/``.part`` (or starting with a dot) are
@@ -109,8 +110,8 @@ class FileSource:
     refused: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     # Files that landed behind the cursor and sent it back (see above).
     late: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
-    # What a run should tell its user about the files (landed late, rewritten, binary): one
-    # line each, in the order found, each once.
+    # What a run should tell its user about the files (landed late, rewritten, binary,
+    # unreadable): one line each, in the order found, each once.
     notices: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
     _live: _Live | None = field(default=None, init=False, repr=False, compare=False)
     _decoding: Decoding = field(init=False, repr=False, compare=False)
@@ -178,6 +179,11 @@ class FileSource:
             except NotAFileError as err:
                 self.refused[key] = err.reason  # swapped for a FIFO or a folder since listed
                 continue
+            except PermissionError:
+                if single:
+                    raise  # nothing else to read: `sentimon run` says so in one line first
+                self._pass_over_unreadable(file)
+                continue
         return SourceBatch(records, format_cursor(*position, newest) if position else None)
 
     def check_resume(self, cursor: str | None) -> None:
@@ -208,8 +214,8 @@ class FileSource:
         file = single_file or self.path / stored.file
         try:
             how = change(file, stored)
-        except (FileNotFoundError, NotAFileError):
-            return False  # gone or swapped: the listing and the read deal with it
+        except (FileNotFoundError, NotAFileError, PermissionError):
+            return False  # gone, swapped or unreadable: the listing and the read deal with it
         if how is None:
             return False
         if single_file is not None and not self.reread_changed:
@@ -243,6 +249,17 @@ class FileSource:
         self.refused[file.name] = why
         self._notice(f"{file.name} not read: it holds {why}")
         return True
+
+    def _pass_over_unreadable(self, file: Path) -> None:
+        """A folder's file this user may not open is passed over with a notice, as binary data
+        is, so that one file never stops a feed. Fixing its permissions (chmod, chown,
+        setfacl) sets its ctime, so a later read goes back to it even once the cursor stands
+        at a file named after it (``_landed_behind``)."""
+        self.refused[file.name] = "a file this user cannot read (permission denied)"
+        self._notice(
+            f"{file.name} not read: this user cannot read it (permission denied); fix its "
+            "permissions and the next run reads it"
+        )
 
     def _notice(self, message: str) -> None:
         if message not in self.notices:
