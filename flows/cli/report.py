@@ -37,6 +37,9 @@ def report(
     for option, path in (("--chart", chart), ("--html", html)):
         if path is not None:
             _check_output(option, path)
+    if chart is not None and chart.suffix.lower() != ".png":
+        # The bytes are a PNG whatever the name: a .jpg or .svg would not open as one.
+        raise usage_error(f"--chart {chart}: the chart is a PNG image; name the file .png")
     from flows.runtime.reporting import make_report
     from pipeline.report.rows import report_csv, report_json
     from pipeline.report.text import report_markdown, report_table

@@ -260,6 +260,7 @@ def test_the_installed_command_runs_a_command_and_exits_with_its_status(tmp_path
         (["train", "--data", "nope.csv"], "--data nope.csv does not exist"),
         (["evaluate", "--uci", "nope"], "nope does not hold the UCI sentences"),
         (["train", "--labels", "1=good"], "label mapping '1=good'"),
+        (["report", "--chart", "out.jpg"], "--chart out.jpg: the chart is a PNG image"),
     ],
 )
 def test_a_command_line_that_cannot_be_right_exits_2_in_every_command(args, fragment):
