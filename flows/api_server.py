@@ -6,9 +6,10 @@ starts a temporary one the first time a flow calls its API, and waits for it the
 first imports Prefect's server package (~5 s on the 2-core development VM) and then waits for
 the server process to import it again and answer (~9 s more), after the command has spent as
 long importing torch, spaCy and Prefect. `start` launches the same server process (the command
-line and environment of Prefect's ``SubprocessASGIServer``) before any of that, so its start-up
-overlaps the command's; `running` waits until it answers and points the flow at it with
-Prefect's ``temporary_settings``. `sentimon run` on one post: ~22 s before, see
+line and environment of Prefect's ``SubprocessASGIServer``, run by flows/runtime/parent_death.py
+so that it dies with the command) before any of that, so its start-up overlaps the command's;
+`running` waits until it answers and points the flow at it with Prefect's
+``temporary_settings``. `sentimon run` on one post: ~22 s before, see
 docs/performance.md for the figure after.
 
 Prefect's own wait gives up after PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS (its default
@@ -40,7 +41,8 @@ _server: _Server | None = None
 
 
 class _Server:
-    """One uvicorn process serving Prefect's API app, stopped when this process exits."""
+    """One uvicorn process serving Prefect's API app, stopped when this process exits, and
+    stopping itself when this process is killed (flows/runtime/parent_death.py)."""
 
     def __init__(self, environment: dict[str, str]) -> None:
         self.environment = environment
@@ -59,6 +61,9 @@ class _Server:
             [
                 sys.executable,
                 "-m",
+                # Ends with this process even when it is killed outright: stop() cannot run then.
+                "flows.runtime.parent_death",
+                str(os.getpid()),
                 "uvicorn",
                 "--app-dir",
                 str(Path(prefect.__file__).parent.parent),

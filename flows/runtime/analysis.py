@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.runtime.parent_death import end_with_parent
 from pipeline.analysis import Analysis, analyse
 from pipeline.model.artifacts import load_scorer
 from pipeline.model.predict import Scorer
@@ -177,6 +178,11 @@ def freeze_loaded_objects() -> None:
 def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = None) -> None:
     global _WORKER
     started = time.perf_counter()
+    # First: a parent killed outright (SIGKILL) would leave this ~470 MB process waiting on its
+    # queue for good; one killed while this process was still importing ends it here.
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:  # None: called here, not in a worker
+        end_with_parent(parent.pid)
     scorer = load_scorer(Path(model_dir))
     if team_lexicon is not None:
         scorer = apply_team_lexicon(scorer, load_team_lexicon(Path(team_lexicon)))
