@@ -7,7 +7,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -23,6 +23,9 @@ from flows.cli.app import (
 )
 from flows.cli.errors import handle_errors, running_flow
 from flows.runtime.settings import load_settings
+
+if TYPE_CHECKING:
+    from flows.runtime.config import SourceConfig
 
 
 @app.command()
@@ -182,7 +185,7 @@ def run(
         reread_changed=reread_changed,
         accept_rejects=accept_rejects,
     )
-    _print_run(result)
+    _print_run(result, resolved.config)
 
 
 def _ingest(runner_options: tuple[str, str | None], *args: Any, **options: Any) -> dict[str, Any]:
@@ -213,7 +216,7 @@ def _ingest(runner_options: tuple[str, str | None], *args: Any, **options: Any) 
     return cast("dict[str, Any]", result)  # the summary: no return_state among ``options``
 
 
-def _print_run(result: dict[str, Any]) -> None:
+def _print_run(result: dict[str, Any], config: SourceConfig) -> None:
     """The run's summary as JSON on stdout; a skipped run, notices and a warning on stderr."""
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
@@ -222,10 +225,17 @@ def _print_run(result: dict[str, Any]) -> None:
         # Exit 0 all the same (a scheduled run often finds nothing new), but a person who
         # pointed it at an empty file, or re-ran one, is told why nothing was stored.
         source = result.get("source", "the source")
+        if config.kind == "redis":  # its position is its consumer group's, kept in Redis
+            again = (
+                f"`XGROUP SETID {config.stream} {config.group} 0` in Redis reads the stream "
+                "again (posts stored already are kept once)"
+            )
+        else:
+            again = f"`sentimon sources reset {source} --to-start` reads it again"
         warn(
             f"nothing new in {source}: no record after where its last run stopped (an empty "
             f"input, or one read already); `sentimon sources list` shows where it stands, "
-            f"`sentimon sources reset {source} --to-start` reads it again"
+            f"{again}"
         )
     for notice in result.get("notices", []):
         warn(notice)

@@ -78,6 +78,12 @@ def test_an_existing_stream_without_a_group_is_read(prefect_server, redis_url, c
     assert (summary["read"], summary["new_posts"], summary["rejects"]) == (2, 2, 0)
     (group,) = client.xinfo_groups(new_posts)
     assert (group["name"], group["pending"]) == (b"sentimon", 0)  # made, and acknowledged
+    # Read again: nothing new, and the way back is Redis's, not `sources reset` (refused there).
+    again = runner.invoke(app, ["run", "--input", f"{redis_url}?stream={new_posts}"])
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.stderr.split())
+    assert f"`XGROUP SETID {new_posts} sentimon 0` in Redis reads the stream again" in said
+    assert "sources reset" not in said
 
 
 def test_a_redis_that_does_not_answer_is_one_line_before_prefect(tmp_path, monkeypatch):
