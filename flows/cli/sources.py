@@ -40,10 +40,13 @@ def sources_list(fmt: FormatOption = "table") -> None:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for name in ("source", "cursor", "last batch (UTC)", "batches", "read", "posts", "rejects"):
+    # "stored": the posts this source added; a re-read's posts are kept once, so counting the
+    # posts its batches wrote (JSON's "posts") would show more than the database holds.
+    counts = ("batches", "read", "stored", "rejects")
+    for name in ("source", "cursor", "last batch (UTC)", *counts):
         table.add_column(
             name,
-            justify="right" if name in ("batches", "read", "posts", "rejects") else "left",
+            justify="right" if name in counts else "left",
             overflow="fold",
         )
     for s, row in zip(states, rows, strict=True):
@@ -52,7 +55,7 @@ def sources_list(fmt: FormatOption = "table") -> None:
         if row["running"]:
             cursor += " (being read)"
         table.add_row(
-            s.name, cursor, last, str(s.batches), str(s.n_read), str(s.n_posts), str(s.rejects)
+            s.name, cursor, last, str(s.batches), str(s.n_read), str(s.n_new_posts), str(s.rejects)
         )
     print_table(table)
 

@@ -245,6 +245,9 @@ def test_sources_reset_reads_again_and_refuses_while_an_ingest_runs(
     assert (
         table.exit_code == 0 and source in table.stdout and "reviews.jsonl @ byte" in table.stdout
     )
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split()[-2:] == ["stored", "rejects"]
+    assert row.split()[-2:] == [str(state["new_posts"]), "1"]  # what the source added
 
     # Another process (on another host) holds the source's lease: no reset, no replay.
     engine = create_engine(db)
@@ -287,6 +290,9 @@ def test_sources_reset_reads_again_and_refuses_while_an_ingest_runs(
     again = _run("--input", "reviews.jsonl", "--map", RIGHT_MAP)
     assert again["read"] == len(REVIEWS) and again["new_posts"] == 0
     assert _snapshot(db) == before | {"cursors": _snapshot(db)["cursors"]}
+    # The re-read's posts are stored once, and the list counts them once.
+    reread = runner.invoke(app, ["sources", "list"], terminal_width=200)
+    assert reread.stdout.splitlines()[1].split()[-2:] == [str(first["new_posts"]), "1"]
 
     assert runner.invoke(app, ["sources", "reset", source, "--to-start", "--yes"]).exit_code == 0
     assert _snapshot(db)["cursors"] == []
