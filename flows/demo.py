@@ -8,18 +8,16 @@ from pathlib import Path
 from rich.console import Console
 
 from flows.ingest import ingest_and_score
-from flows.runtime.settings import Settings
+from flows.runtime.settings import DEMO_SOURCE, Settings, demo_landing
 from pipeline.sources.demo import write_demo_stream
 from pipeline.training.corpus import dedupe, load_corpus, split_corpus
-
-DEMO_SOURCE = "demo"
 
 
 def run_demo(
     settings: Settings, batch_size: int, days: int, limit: int | None, console: Console
 ) -> Path:
     """Write the landing folder (once) and run the ingest-and-score flow over it."""
-    landing = settings.data_dir / "landing" / DEMO_SOURCE
+    landing = demo_landing(settings.data_dir)
     test = split_corpus(dedupe(load_corpus()))["test"]
     texts = test["text"].tolist()[:limit] if limit else test["text"].tolist()
     # The stream ends at the current hour; files already written are kept, so a second demo

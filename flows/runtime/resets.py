@@ -23,7 +23,7 @@ from db.partitions import set_cursor
 from db.sources import SourceState, forget_cursors, source_state, source_states
 from flows.runtime.config import ProjectConfig
 from flows.runtime.leasing import give_back, take_source
-from flows.runtime.settings import Settings
+from flows.runtime.settings import DEMO_SOURCE, Settings, demo_landing
 from flows.runtime.sources import source_name_for
 from pipeline.errors import SourceBusyError, SourceError, UsageError
 from pipeline.sources import FileSource
@@ -31,9 +31,6 @@ from pipeline.sources.rewind import cursor_file, rewound_cursor
 
 _STREAM_ID = re.compile(r"\d+-\d+")
 _DIGEST = re.compile(r"[0-9a-f]{8}")
-# `sentimon demo`'s source, read from SENTIMON_DATA_DIR/landing/demo (flows/demo.py, which
-# loads Prefect: a reset does not import it).
-DEMO_SOURCE = "demo"
 
 
 @contextmanager
@@ -138,7 +135,7 @@ def source_input(settings: Settings, project: ProjectConfig, source: str) -> Pat
     if source in project.sources:
         return project.files_path(source) if project.sources[source].kind == "files" else None
     if source == DEMO_SOURCE:
-        return settings.data_dir / "landing" / DEMO_SOURCE
+        return demo_landing(settings.data_dir)
     stem, _, digest = source.rpartition("-")
     if not stem or not _DIGEST.fullmatch(digest):
         return None

@@ -44,6 +44,14 @@ DEFAULT_TRAIN_CONFIG = bundled("configs/lstm.toml")
 BUNDLED_MODEL_REF = "bundled:models/default"
 
 
+# `sentimon demo`'s source and the landing folder it reads, under SENTIMON_DATA_DIR.
+DEMO_SOURCE = "demo"
+
+
+def demo_landing(data_dir: Path) -> Path:
+    return data_dir / "landing" / DEMO_SOURCE
+
+
 def model_path_ref(model_dir: Path, data_dir: Path) -> str:
     """What model_versions.path records for ``model_dir``."""
     model_dir = Path(model_dir).resolve()

@@ -358,10 +358,6 @@ def test_a_reset_to_a_file_the_folder_lacks_is_refused_and_moves_nothing(
     db = _use_database(monkeypatch, project, "reset-file")
     assert runner.invoke(app, ["init"]).exit_code == 0
     if known_by == "demo":
-        from flows.demo import DEMO_SOURCE
-        from flows.runtime.resets import DEMO_SOURCE as RESET_DEMO_SOURCE
-
-        assert RESET_DEMO_SOURCE == DEMO_SOURCE
         source, folder = "demo", _landing(project / "data-reset-file" / "landing" / "demo")
     elif known_by == "sentimon.toml":
         (project / "sentimon.toml").write_text(
