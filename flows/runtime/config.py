@@ -81,8 +81,9 @@ class SourceConfig(BaseModel):
                 close = difflib.get_close_matches(ours.lower(), FIELDS, n=1)
                 wrong.append(f"{ours!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         if wrong:
+            verb = "is not one of" if len(wrong) == 1 else "are not"
             raise ValueError(
-                f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not our fields: write "
+                f"{', '.join(wrong)} {verb} our fields: write "
                 f'ours = "their column", ours one of {", ".join(FIELDS)}'
             )
         return mapping

@@ -64,6 +64,10 @@ stream = "posts"
             r"sources\.a\.map: 'creatd_at' \(did you mean 'created_at'\?\), 'ID' \(did you "
             r"mean 'id'\?\) are not our fields",
         ),
+        (
+            '[sources.a]\nkind = "files"\npath = "x"\nmap = { txt = "body" }',
+            r"'txt' \(did you mean 'text'\?\) is not one of our fields",
+        ),
         ('[source.a]\nkind = "files"', r"source: unknown key \(did you mean 'sources'\?\)"),
         (
             '[sources.a]\nkind = "files"\npath = "x"\nbatchsize = 3\nsetle_seconds = 1',
