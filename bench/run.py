@@ -143,6 +143,8 @@ def run_pipeline(
         "stage_share": {k: round(v / wall, 3) for k, v in stages.items()},
         "batch_p50_s": round(statistics.median(latencies), 3),
         "batch_p95_s": round(sorted(latencies)[int(0.95 * (len(latencies) - 1))], 3),
+        # The first batch waits for whatever the runtime still loads (workers, lazy models).
+        "first_batches_s": [round(t, 3) for t in latencies[:3]],
         "batches": len(latencies),
         "workers": settings.workers,
         "peak_rss_mb": round(peak_rss_mb(), 1),

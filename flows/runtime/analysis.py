@@ -12,6 +12,7 @@ everything else stay in this process, so a batch is still exactly one commit. RE
 
 from __future__ import annotations
 
+import concurrent.futures
 import gc
 import logging
 import multiprocessing
@@ -46,6 +47,9 @@ class PendingAnalysis:
     hints: list[Sequence[str]]
     n_local: int
     remote: list[tuple[int, int, Future[Analysis]]]
+    # Left whole to this process because the workers were still loading: `resume` may split
+    # it once they are ready.
+    deferred: bool = False
 
 
 class AnalysisPool:
@@ -67,6 +71,8 @@ class AnalysisPool:
         self.model_dir, self.brands_path, self.processes = model_dir, brands_path, processes
         self.team_lexicon = team_lexicon
         self._executor: ProcessPoolExecutor | None = None
+        # One no-op task per worker, done once the worker has loaded its runtime.
+        self._ready: list[Future[None]] = []
         self.broken = False
 
     def warm(self) -> None:
@@ -79,20 +85,40 @@ class AnalysisPool:
         if self.broken:
             return
         try:
-            executor = self._start()
-            for _ in range(self.processes - 1):  # one task per worker spawns each
-                executor.submit(_ready)
+            self._start()
         except BrokenProcessPool:
             self._lost_worker()
+
+    def ready(self) -> bool:
+        """Whether every worker has loaded its runtime (starting them if they were not)."""
+        try:
+            self._start()
+        except BrokenProcessPool:
+            self._lost_worker()
+        return not self.broken and all(future.done() for future in self._ready)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until every worker has loaded its runtime; False if ``timeout`` came first."""
+        self.ready()
+        done = concurrent.futures.wait(self._ready, timeout=timeout).done
+        return len(done) == len(self._ready) and self.ready()
 
     def start(
         self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float
     ) -> PendingAnalysis:
         """Send all but the first ``local_share`` of ``texts`` to the workers; `finish` does
-        the rest here and collects theirs. Small batches stay here whole."""
+        the rest here and collects theirs. Small batches stay here whole, and so does a batch
+        that comes while the workers are still loading (`resume` can split it later).
+
+        A worker takes a few seconds to load torch, spaCy and the model. Waiting for it kept
+        the first batch of a run waiting as long (bench/run.py's ``first_batches_s``); this
+        process analyses meanwhile instead, on its own core.
+        """
         texts, hints = list(texts), list(hints)
         if self.broken or len(texts) < MIN_SPLIT:
             return PendingAnalysis(texts, hints, len(texts), [])
+        if not self.ready():
+            return PendingAnalysis(texts, hints, len(texts), [], deferred=not self.broken)
         n_local = round(len(texts) * local_share)
         size = -(-(len(texts) - n_local) // (self.processes - 1))  # ceiling
         cuts = [(a, min(a + size, len(texts))) for a in range(n_local, len(texts), size)]
@@ -105,6 +131,13 @@ class AnalysisPool:
             self._lost_worker()
             return PendingAnalysis(texts, hints, len(texts), [])
         return PendingAnalysis(texts, hints, n_local, remote)
+
+    def resume(self, pending: PendingAnalysis, local_share: float) -> PendingAnalysis:
+        """A batch deferred while the workers loaded, split now if they are ready (else as
+        it was); any other batch as it is."""
+        if not pending.deferred or not self.ready():
+            return pending
+        return self.start(pending.texts, pending.hints, local_share)
 
     def finish(
         self,
@@ -148,6 +181,9 @@ class AnalysisPool:
                     str(self.team_lexicon) if self.team_lexicon else None,
                 ),
             )
+            # One task per worker spawns each (the executor starts a process per task while
+            # none is idle); each is done once its worker's initializer has run.
+            self._ready = [self._executor.submit(_ready) for _ in range(self.processes - 1)]
         return self._executor
 
     def close(self) -> None:
@@ -187,7 +223,9 @@ def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = No
     if team_lexicon is not None:
         scorer = apply_team_lexicon(scorer, load_team_lexicon(Path(team_lexicon)))
     matcher = BrandMatcher(scorer.nlp, load_brands(Path(brands_path)))
-    _WORKER = (scorer, LanguageIdentifier(), matcher)
+    language = LanguageIdentifier()
+    language.load()  # now, not in the first part it analyses: `ready` means ready
+    _WORKER = (scorer, language, matcher)
     freeze_loaded_objects()
     log.debug("analysis worker ready in %.1f s", time.perf_counter() - started)
 

@@ -205,7 +205,11 @@ class BatchLoop:
         if pool is None:
             analysis = analyse(rt.scorer, rt.language, rt.matcher, *_inputs(posts), laps)
             return read, posts, rejects, analysis
-        pending = ahead.pending if ahead is not None else pool.start(*_inputs(posts), 0.5)
+        pending = (
+            pool.resume(ahead.pending, FRESH_LOCAL_SHARE)
+            if ahead is not None
+            else pool.start(*_inputs(posts), FRESH_LOCAL_SHARE)
+        )
         # The next batch is queued for the workers now, before this one's local part: they go
         # straight from this batch's parts to the next one's instead of waiting for this
         # process to finish, collect and read on.
@@ -268,6 +272,9 @@ def _inputs(posts: list[Post]) -> tuple[list[str], list[tuple[str, ...]]]:
     return [p.text for p in posts], [p.brand_hints for p in posts]
 
 
+# The share of a batch left to this process when its parts start together (nothing is being
+# committed meanwhile): half each.
+FRESH_LOCAL_SHARE = 0.5
 # The share of a read-ahead batch left to this process, which first commits the batch before
 # it: on 2 cores the commit is about a quarter to a third of the work, so a quarter here and
 # three quarters in the worker finish together. On PostgreSQL part of the commit runs in the

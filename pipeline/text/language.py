@@ -118,6 +118,11 @@ class LanguageIdentifier:
         lang, probability = self.confirm(cleaned)
         return lang if lang != ENGLISH and probability >= self.confirm_threshold else ENGLISH
 
+    def load(self) -> None:
+        """Load both models now rather than on first use."""
+        self._screen_model()
+        self._confirm_model()
+
     def identify_all(self, texts: Iterable[str]) -> list[str]:
         """`identify` for each text, in order."""
         return [self.identify(text) for text in texts]

@@ -96,6 +96,7 @@ def _analysed_remotely(pool: AnalysisPool) -> int:
     """How many posts of a split batch the worker analysed (the pool's worker, started now if
     it was not)."""
     texts = [f"@united flight {i} was late" for i in range(MIN_SPLIT)]
+    assert pool.wait_ready(timeout=120)
     pending = pool.start(texts, [()] * len(texts), local_share=0.5)
     return sum(len(future.result(timeout=120).texts) for _, _, future in pending.remote)
 

@@ -65,6 +65,7 @@ def pool():
 def test_a_split_batch_is_analysed_exactly_as_in_one_process(parts, pool):
     texts = _texts(MIN_SPLIT + 11)
     hints = [("Delta",) if i % 50 == 0 else () for i in range(len(texts))]
+    assert pool.wait_ready(timeout=120)
     pending = pool.start(texts, hints, local_share=0.5)
     assert len(pending.remote) == 1 and pending.n_local == round(len(texts) / 2)
     split = pool.finish(pending, *parts)
@@ -86,6 +87,22 @@ def test_warm_starts_the_worker_before_any_batch(parts, pool):
     assert [c for c in multiprocessing.active_children() if c.pid not in before] == started
     pool.close()
     assert not [c for c in multiprocessing.active_children() if c.pid not in before]
+
+
+def test_a_batch_that_comes_while_the_worker_loads_is_analysed_here_until_it_is_ready(parts, pool):
+    texts = _texts(MIN_SPLIT)
+    hints = [()] * len(texts)
+    # The worker spawned just now: it is still importing torch and spaCy (seconds).
+    pending = pool.start(texts, hints, local_share=0.5)
+    assert pending.deferred and pending.remote == [] and pending.n_local == len(texts)
+    assert pool.resume(pending, 0.5) is pending  # still loading: nothing changes
+    assert pool.wait_ready(timeout=120)
+    resumed = pool.resume(pending, 0.5)
+    assert len(resumed.remote) == 1 and resumed.n_local == len(texts) // 2
+    assert not resumed.deferred
+    assert_same(pool.finish(resumed, *parts), analyse(*parts, texts, hints))
+    # Finished without a resume, a deferred batch is analysed here whole.
+    assert_same(pool.finish(pending, *parts), analyse(*parts, texts, hints))
 
 
 def test_a_dead_worker_falls_back_to_this_process(parts, pool, caplog):
@@ -115,6 +132,8 @@ def test_workers_2_writes_what_one_process_writes(tmp_path, monkeypatch):
         monkeypatch.setenv("SENTIMON_WORKERS", str(workers))
         rt = get_runtime(Settings())
         assert (rt.pool is not None) == (workers > 1)
+        if rt.pool is not None:  # so that every batch is split, not analysed here whole
+            assert rt.pool.wait_ready(timeout=120)
         source, validator = FileSource(folder, "test", settle_seconds=0), Validator("test")
         while process_batch(rt, source, validator, 2 * MIN_SPLIT) is not None:
             pass
