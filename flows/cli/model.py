@@ -56,6 +56,7 @@ def models_list() -> None:
     """The registered model versions; * marks the active one."""
     from db import repository
     from flows.runtime.results_db import open_results
+    from flows.runtime.settings import model_dir_of
 
     settings = load_settings()
     engine = open_results(settings)  # before process's imports (torch): a quick answer
@@ -67,6 +68,8 @@ def models_list() -> None:
             mark = "*" if row.active else " "
             # One line per version, however narrow the terminal: the list is grepped.
             line = f"{mark} {row.version}  {_quality(row.metrics or {})}  {row.path}"
+            if not (model_dir_of(row.path, settings.data_dir) / "manifest.json").is_file():
+                line += "  (directory missing)"
             console.print(line, soft_wrap=True, markup=False)
 
 
@@ -100,8 +103,24 @@ def models_activate(version: str) -> None:
     settings = load_settings()
     engine = open_results(settings)  # before process's imports (torch): a quick answer
     from flows.runtime.process import prepare_database
+    from flows.runtime.settings import model_dir_of
+    from pipeline.errors import ArtifactError
 
     prepare_database(engine, settings.data_dir)
     with engine.begin() as conn:
+        row = repository.get_model_version(conn, version)
+        model_dir = model_dir_of(row.path, settings.data_dir)
+        if not (model_dir / "manifest.json").is_file():
+            # Activated, it would fail every run and backfill until another one is.
+            raise ArtifactError(
+                f"model version {version}'s directory {model_dir} is missing or incomplete: "
+                "restore it, or activate another version (`sentimon models list`)"
+            )
         repository.activate_model_version(conn, version)
     console.print(f"active model: {version}")
+    # Reports show the labels of the active model: until a backfill, stored posts have none.
+    console.print(
+        "new batches are scored with it; `sentimon backfill` re-scores the posts stored "
+        "already, which reports show only once it has scored them",
+        soft_wrap=True,
+    )

@@ -30,6 +30,12 @@ def export_for_labelling(
     out: Path | None = None,
 ) -> Export:
     """Write up to ``n`` posts to label into ``out`` (default: under the data directory)."""
+    if out is not None and out.exists():
+        # It may be a file someone has spent hours labelling: never written over.
+        raise LabellingSelectionError(
+            f"--out {out} exists already (it may hold labels): give a new file name, or move "
+            "that file away first"
+        )
     url = settings.db_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise LabellingError("no posts stored yet: ingest some with `sentimon run` first")

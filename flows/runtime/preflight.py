@@ -26,6 +26,7 @@ from pipeline.errors import (
     SourceError,
     UsageError,
 )
+from pipeline.model.team_lexicon import load_team_lexicon
 from pipeline.text.brand_file import load_brands
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ def check_run(settings: Settings, input_path: str | None, source: str | None) ->
             f"team lexicon {lexicon} not found: fix SENTIMON_LEXICON or `lexicon` in "
             f"{settings.config}, or remove it"
         )
+    if lexicon is not None:
+        load_team_lexicon(lexicon)  # its values too, before the workers would each say it
     check_database(settings.db_url)
     if input_path is not None and source is None and resolved.path is not None:
         _check_not_read_by_another(settings.db_url, resolved, input_path)

@@ -21,11 +21,13 @@ import hashlib
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError
 from pipeline.model.lexicon import Lexicon
-from pipeline.model.predict import Scorer
+
+if TYPE_CHECKING:  # loading and checking a lexicon file needs no torch (run's checks do it)
+    from pipeline.model.predict import Scorer
 
 MAX_VALENCE = 4.0
 _KEYS = {"terms"}

@@ -3,6 +3,7 @@
 import csv
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from support.cli import heavy_imports_of, one_error_line
@@ -106,6 +107,12 @@ def test_label_export_writes_the_least_sure_posts(data_dir, tmp_path):
     assert every.exit_code == 0, every.output
     said = " ".join(every.output.split())
     assert "fewer than the 500 asked for: that is every stored post of this selection" in said
+    # A file that may hold a person's labels is never written over.
+    labelled = Path("all.csv").read_text(encoding="utf-8").replace(",,", ",positive,", 1)
+    Path("all.csv").write_text(labelled, encoding="utf-8")
+    again = runner.invoke(app, ["label", "export", "--n", "5", "--out", "all.csv"])
+    _fails_in_one_line(again, "--out all.csv exists already (it may hold labels)", 2)
+    assert Path("all.csv").read_text(encoding="utf-8") == labelled
     result = runner.invoke(app, ["label", "export", "--brand", "Nobody", "--out", "x.csv"])
     _fails_in_one_line(result, "no posts mention brand 'Nobody'", 2)
     _fails_in_one_line(

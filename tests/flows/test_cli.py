@@ -137,6 +137,34 @@ def test_activating_an_unknown_model_version_is_a_clear_error():
     assert "not registered" in result.output
 
 
+def test_a_version_whose_directory_is_gone_is_marked_and_not_activated(data_dir):
+    from db import repository
+    from db.engine import make_engine
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    engine = make_engine(f"sqlite:///{data_dir / 'sentimon.db'}")
+    with engine.begin() as conn:
+        active = repository.active_model_version(conn)
+        repository.register_model_version(conn, "lstm-gone", str(data_dir / "gone"), "0" * 64, {})
+    engine.dispose()
+    listed = runner.invoke(app, ["models", "list"])
+    (gone,) = [line for line in listed.stdout.splitlines() if "lstm-gone" in line]
+    assert gone.endswith("(directory missing)")
+    assert "missing" not in next(line for line in listed.stdout.splitlines() if "*" in line)
+    one_error_line(
+        runner.invoke(app, ["models", "activate", "lstm-gone"]), "directory", "is missing"
+    )
+    engine = make_engine(f"sqlite:///{data_dir / 'sentimon.db'}")
+    with engine.connect() as conn:
+        assert repository.active_model_version(conn).version == active.version
+    engine.dispose()
+    again = runner.invoke(app, ["models", "activate", active.version])
+    assert again.exit_code == 0, again.output
+    assert "`sentimon backfill` re-scores the posts stored already" in " ".join(
+        again.output.split()
+    )
+
+
 def test_evaluate_with_a_bad_uci_folder_fails_before_scoring(tmp_path):
     result = runner.invoke(app, ["evaluate", "--uci", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
