@@ -296,6 +296,11 @@ def score(
     items = list(texts or [])
     if input_path:
         items.extend(_read_texts(input_path))
+    if not items and input_path:
+        from pipeline.errors import UsageError
+
+        shown = "standard input" if str(input_path) == "-" else str(input_path)
+        raise UsageError(f"--input {shown} holds no texts: nothing to score")
     if not items:
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
     settings = load_settings()

@@ -126,6 +126,16 @@ def _label_of(values: pd.Series, label_map: dict[str, str] | None) -> pd.Series:
     return cleaned.map(label_map) if label_map is not None else cleaned.map(_LABEL_VARIANTS)
 
 
+def _semicolon_separated(path: Path) -> bool:
+    """Whether the file's first line has semicolons and no commas (European Excel's CSV)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            first = file.readline()
+    except OSError:
+        return False
+    return ";" in first and "," not in first
+
+
 def load_corpus(
     path: Path | None = None,
     column_map: dict[str, str] | None = None,
@@ -151,11 +161,16 @@ def load_corpus(
     except FileNotFoundError as err:
         raise CorpusError(f"corpus file {path} does not exist: check the path") from err
     except UnicodeDecodeError as err:
+        # `train` has no encoding option: the way out is a UTF-8 copy.
         raise CorpusError(
-            f"{path} is not valid {encoding}: pass the right encoding (e.g. latin-1)"
+            f"{path} is not valid {encoding}: save it as UTF-8 (Excel: CSV UTF-8; or "
+            f"`iconv -f cp1252 -t utf-8 {path} > labels-utf8.csv`)"
         ) from err
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise CorpusError(f"{path} is not a readable CSV ({err}): check its format") from err
+        said = " ".join(str(err).split())  # pandas' message spans lines
+        if _semicolon_separated(path):
+            said += "; it looks semicolon-separated: save it as CSV with commas"
+        raise CorpusError(f"{path} is not a readable CSV ({said}): check its format") from err
 
     columns = _resolve_columns(raw, column_map or {}, path)
     text = raw[columns["text"]].astype(str)

@@ -84,6 +84,7 @@ def test_score_without_input_is_a_usage_error():
             "`sentimon run --input",
         ),
         (lambda folder: _write(folder / "list.jsonl", b"[1, 2]\n"), "not an object"),
+        (lambda folder: _write(folder / "empty.txt", b""), "holds no texts"),
         (lambda folder: _write(folder / "cut.jsonl", b'{"text": "x\n'), "line 1: not JSON"),
         # Line by line, a CSV's header and whole rows would be scored as texts.
         (

@@ -225,3 +225,15 @@ def test_load_splits_records_how_to_rebuild_them(tmp_path):
     assert info["path"] == str(path.resolve()) and info["split_seed"] == 5
     again, _ = load_splits(path, info["column_map"], info["label_map"], info["limit"], 5)
     assert again["test"]["text"].tolist() == splits["test"]["text"].tolist()
+
+
+def test_a_labelled_file_excel_saved_is_refused_with_a_way_out(tmp_path):
+    cp1252 = tmp_path / "cp.csv"
+    cp1252.write_bytes("text,label\ncaf\xe9 was great,positive\n".encode("cp1252"))
+    with pytest.raises(CorpusError, match="save it as UTF-8"):
+        load_corpus(cp1252, column_map={"text": "text", "label": "label"})
+    semi = tmp_path / "semi.csv"
+    semi.write_text("text;label\ngood;positive\nbad, very bad;negative\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="looks semicolon-separated") as raised:
+        load_corpus(semi, column_map={"text": "text", "label": "label"})
+    assert "\n" not in str(raised.value)
