@@ -79,6 +79,10 @@ class _Server:
                 "on",
             ],
             env=self.environment,
+            # Its own session: Ctrl-C at the terminal signals the command's process group,
+            # and a server that died of it left Prefect's client retrying for minutes to
+            # record the interrupted run. The command stops it at exit (`stop`).
+            start_new_session=True,
         )
 
     def wait(self, timeout: float) -> None:

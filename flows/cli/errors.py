@@ -129,6 +129,23 @@ def running_flow() -> Iterator[None]:
             handler.removeFilter(quiet)
 
 
+@contextlib.contextmanager
+def interruptible(kept: str) -> Iterator[None]:
+    """Ctrl-C inside ends the command with ``interrupted: <kept>`` and exit status 130.
+
+    A transaction cut short is rolled back, so what a run or backfill committed before the
+    interrupt is whole; ``kept`` tells the user so and how to go on. (Typer would exit 130
+    silently, leaving them to wonder what was stored.)
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        err_console.print(
+            f"[yellow]interrupted:[/yellow] {escape(kept)}", soft_wrap=True, highlight=False
+        )
+        raise typer.Exit(130) from None
+
+
 def usage_error(message: str) -> UsageError:
     """A usage mistake found by a command itself: one `error:` line and exit 2, not click's
     boxed usage text (raise what this returns inside a @handle_errors command)."""

@@ -21,7 +21,7 @@ from flows.cli.app import (
     parse_when,
     warn,
 )
-from flows.cli.errors import handle_errors, running_flow
+from flows.cli.errors import handle_errors, interruptible, running_flow
 from flows.runtime.settings import load_settings
 
 if TYPE_CHECKING:
@@ -173,18 +173,22 @@ def run(
     from flows.api_server import start
 
     start()
-    result = _ingest(
-        (task_runner, dask_address),
-        input_path,
-        source,
-        batch_size,
-        max_batches,
-        column_map=mapping,
-        settle_seconds=settle_seconds,
-        encoding=encoding,
-        reread_changed=reread_changed,
-        accept_rejects=accept_rejects,
-    )
+    with interruptible(
+        f"every batch of {resolved.name} committed before it is kept, and the same command "
+        "resumes after the last one (`sentimon sources list` shows where it stands)"
+    ):
+        result = _ingest(
+            (task_runner, dask_address),
+            input_path,
+            source,
+            batch_size,
+            max_batches,
+            column_map=mapping,
+            settle_seconds=settle_seconds,
+            encoding=encoding,
+            reread_changed=reread_changed,
+            accept_rejects=accept_rejects,
+        )
     _print_run(result, resolved.config)
 
 
@@ -266,7 +270,13 @@ def backfill(
         registered_version(model, settings)
     from flows.backfill import backfill as backfill_flow
 
-    with running_flow():
+    with (
+        interruptible(
+            "every chunk re-scored before it is kept, and the same command resumes after the "
+            "last one"
+        ),
+        running_flow(),
+    ):
         result = backfill_flow(*period, model, chunk_size)
     console.print_json(data=result)
 
