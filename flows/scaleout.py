@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pipeline.errors import UsageError
+from pipeline.errors import ClusterUnavailableError, UsageError
 
 TASK_RUNNERS = ("threads", "dask")
 
@@ -23,6 +23,44 @@ def check_task_runner(kind: str, dask_address: str | None = None) -> None:
         raise UsageError(f"--task-runner {kind!r}: use one of {', '.join(TASK_RUNNERS)}")
     if kind == "threads" and dask_address:
         raise UsageError("--dask-address needs --task-runner dask")
+    if dask_address:
+        _check_address(dask_address)
+
+
+def _check_address(address: str) -> tuple[str, int]:
+    """(host, port) of a ``tcp://HOST:PORT`` (or tls://) scheduler address; a UsageError for
+    anything else (Dask's own ValueError was a traceback, after Prefect and the model had
+    loaded)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number
+        host, port = None, None
+    if parts.scheme not in ("tcp", "tls") or not host or port is None:
+        raise UsageError(
+            f"--dask-address {address!r}: give the scheduler as tcp://HOST:PORT "
+            "(its default port is 8786), e.g. tcp://10.0.0.5:8786"
+        )
+    return host, port
+
+
+def check_scheduler(address: str, timeout: float = 2.0) -> None:
+    """A ClusterUnavailableError when nothing accepts a connection at the scheduler's address
+    within ``timeout``: left to Dask, that cost a 30 s wait and a traceback of several hundred
+    lines, after Prefect and the model had loaded. The CLI calls this before they load."""
+    import socket
+
+    try:
+        socket.create_connection(_check_address(address), timeout=timeout).close()
+    except OSError as err:
+        why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ClusterUnavailableError(
+            f"no Dask scheduler answers at {address} ({why}): start one with "
+            "`dask scheduler` and `dask worker tcp://HOST:8786`, or leave out --dask-address "
+            "for a local cluster"
+        ) from None
 
 
 def make_task_runner(kind: str, dask_address: str | None = None) -> Any | None:

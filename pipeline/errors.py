@@ -102,6 +102,10 @@ class OrchestratorUnavailableError(SentimonError):
     answer: no flow ran, nothing was read or stored."""
 
 
+class ClusterUnavailableError(SentimonError):
+    """No Dask scheduler answers at the address --dask-address gives: nothing was read."""
+
+
 def toml_syntax_error(path: object, text: str, err: ValueError) -> str:
     """``FILE:LINE: what is wrong (column C)`` for a tomllib.TOMLDecodeError of ``text``.
 

@@ -149,9 +149,11 @@ def run(
     from flows.runtime.first_read import check_first_read
     from flows.runtime.preflight import check_run
     from flows.runtime.sources import with_run_options
-    from flows.scaleout import check_task_runner
+    from flows.scaleout import check_scheduler, check_task_runner
 
     check_task_runner(task_runner, dask_address)
+    if dask_address:
+        check_scheduler(dask_address)
     mapping = parse_map(column_map, INGEST_FIELDS)
     if encoding is not None:
         encoding = _check_encoding_option(encoding, input_path)

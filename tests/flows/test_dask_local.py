@@ -3,11 +3,13 @@ for the run, whose workers report to the run's temporary Prefect server."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.cli import heavy_imports_of
 from support.scaleout_data import write_landing
 from typer.testing import CliRunner
 
@@ -24,6 +26,29 @@ def test_task_runner_choices():
         make_task_runner("threads", "tcp://127.0.0.1:8786")
     remote = make_task_runner("dask", "tcp://10.0.0.5:8786")
     assert remote.address == "tcp://10.0.0.5:8786"
+
+
+@pytest.mark.parametrize("address", ["foo:bar", "http://10.0.0.5:8786", "tcp://10.0.0.5"])
+def test_a_malformed_dask_address_is_a_usage_error(address):
+    with pytest.raises(UsageError, match="give the scheduler as tcp://HOST:PORT"):
+        make_task_runner("dask", address)
+
+
+def test_a_dask_address_nothing_answers_is_one_line_before_prefect_and_torch(tmp_path):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text('{"id": "1", "text": "great phone"}\n')
+    with socket.socket() as probe:  # a port of this machine that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    args = ["run", "--input", str(posts), "--task-runner", "dask", "--dask-address", address]
+    env = {**os.environ, "SENTIMON_DATA_DIR": str(tmp_path / "data")}
+    status, imported, stderr = heavy_imports_of(args, tmp_path, env)
+    assert (status, imported) == ("exit 1", "[]"), stderr
+    assert " ".join(stderr.split()).startswith(
+        f"error: no Dask scheduler answers at {address} (Connection refused)"
+    )
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "data").exists()  # nothing was created
 
 
 def test_a_wrong_task_runner_is_an_error_not_a_traceback(tmp_path):
