@@ -397,15 +397,15 @@ def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None
     """Refuse a CSV input whose header lacks the text column or a mapped one: every row would
     be rejected and the cursor moved past them."""
     from pipeline.errors import UsageError
-    from pipeline.sources.files import csv_header
+    from pipeline.sources.files import csv_header, other_separator
 
     found = csv_header(path, encoding)
     if found is None:
         return
     name, header = found
-    if len(header) == 1 and ";" in header[0]:
+    if separator := other_separator(header):
         raise UsageError(
-            f"{name} looks semicolon-separated (its header is {header[0]!r}): sentimon reads "
+            f"{name} looks {separator}-separated (its header is {header[0]!r}): sentimon reads "
             "comma-separated CSV; save it as CSV with commas (or as JSONL) and run again"
         )
     wanted = {"text": "text", **mapping}

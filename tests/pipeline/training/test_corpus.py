@@ -234,3 +234,10 @@ def test_a_semicolon_separated_file_is_said_in_one_line(tmp_path):
     with pytest.raises(CorpusError, match="looks semicolon-separated") as raised:
         load_corpus(semi, column_map={"text": "text", "label": "label"})
     assert "\n" not in str(raised.value)
+
+
+def test_a_tab_separated_file_is_said_so(tmp_path):
+    tabs = tmp_path / "tabs.csv"
+    tabs.write_text("text\tlabel\ngood\tpositive\nbad\tnegative\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="looks tab-separated: save it as CSV with commas"):
+        load_corpus(tabs)
