@@ -377,7 +377,7 @@ def _check_not_binary(path: Path) -> None:
     """Refuse a single input file of binary data before anything starts (a landing folder's
     binary files are passed over with a notice while it is read)."""
     from pipeline.errors import SourceError
-    from pipeline.sources.encoding import BINARY_SAMPLE_BYTES, binary_reason
+    from pipeline.sources.encoding import BINARY_SAMPLE_BYTES, binary_reason, refused_file
     from pipeline.sources.landing import open_regular
 
     if not path.is_file() or path.name.lower().endswith((".gz", ".parquet")):
@@ -388,9 +388,7 @@ def _check_not_binary(path: Path) -> None:
     except OSError:
         return  # the run reports what is wrong with it
     if why is not None:
-        raise SourceError(
-            f"{path.name} holds {why}: nothing was read; give a CSV, JSONL (.jsonl) or Parquet file"
-        )
+        raise SourceError(refused_file(path.name, why))
 
 
 def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None = None) -> None:

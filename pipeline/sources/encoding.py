@@ -97,9 +97,64 @@ def guess_encoding(data: bytes) -> str | None:
 
 
 def binary_reason(head: bytes) -> str | None:
-    """Why ``head`` (a file's first bytes) is not text; None when it may be."""
+    """What ``head`` (a file's first bytes) holds when it is not text sentimon reads; None when
+    it may be."""
+    wide = _wide_unicode(head)
+    if wide is not None:
+        return f"{wide} text"  # NUL bytes too, but the way on differs: convert, not replace
     if b"\x00" in head[:BINARY_SAMPLE_BYTES]:
         return "binary data (NUL bytes in its first 8 KiB), not CSV or JSON lines"
+    return None
+
+
+def refused_file(name: str, why: str) -> str:
+    """The error of a single input file that `binary_reason` refuses, with the way on."""
+    return f"{name} holds {why}: nothing was read; {_way_on(name, why)}"
+
+
+def not_read_notice(name: str, why: str) -> str:
+    """The notice of a landing folder's file that `binary_reason` refuses (the others are read)."""
+    return f"{name} not read: it holds {why}" + (
+        f"; {_way_on(name, why)}" if why.startswith("UTF-") else ""
+    )
+
+
+def _way_on(name: str, why: str) -> str:
+    if why.startswith("UTF-"):  # "UTF-16 text": the same records, once converted
+        import shlex
+        from pathlib import PurePath
+
+        path = PurePath(name)
+        new = shlex.quote(f"{path.stem}.utf8{path.suffix}")
+        return (
+            f"sentimon reads UTF-8: convert it first, e.g. "
+            f"iconv -f {why.split()[0].lower()} -t utf-8 {shlex.quote(name)} > {new}"
+        )
+    return "give a CSV, JSONL (.jsonl) or Parquet file"
+
+
+# Longest first: UTF-32LE's byte order mark begins with UTF-16LE's.
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _wide_unicode(head: bytes) -> str | None:
+    """ "UTF-16" or "UTF-32" for text in those encodings: a byte order mark, or, without one
+    (Windows tools write UTF-16 bare too), mostly-ASCII text whose every other byte is NUL."""
+    name = next((name for bom, name in _WIDE_BOMS if head.startswith(bom)), None)
+    if name is not None:
+        return name
+    sample = head[:512]
+    if len(sample) < 16:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    for text, zeros in ((even, odd), (odd, even)):  # little- and big-endian
+        if zeros.count(0) >= 0.9 * len(zeros) and text.count(0) == 0:
+            return "UTF-16"
     return None
 
 

@@ -23,7 +23,9 @@ from pipeline.sources.encoding import (
     GUESS_SAMPLE_BYTES,
     Decoding,
     binary_reason,
+    not_read_notice,
     raw_bytes_text,
+    refused_file,
 )
 from pipeline.sources.identity import PAST_END, FileCursor, change, format_cursor, parse_cursor
 from pipeline.sources.landing import NotAFileError, open_regular, refusal
@@ -242,12 +244,9 @@ class FileSource:
         if why is None:
             return False
         if single:
-            raise SourceError(
-                f"{file.name} holds {why}: nothing was read; give a CSV, JSONL (.jsonl) or "
-                "Parquet file"
-            )
+            raise SourceError(refused_file(file.name, why))
         self.refused[file.name] = why
-        self._notice(f"{file.name} not read: it holds {why}")
+        self._notice(not_read_notice(file.name, why))
         return True
 
     def _pass_over_unreadable(self, file: Path) -> None:

@@ -80,6 +80,20 @@ def test_a_single_binary_file_is_refused_before_anything_is_read(tmp_path, name)
         files(path).read_batch(None, 10)
 
 
+@pytest.mark.parametrize(
+    "codec, name", [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-32", "UTF-32")]
+)
+def test_a_utf16_or_utf32_file_is_named_with_the_way_to_convert_it(tmp_path, codec, name):
+    path = tmp_path / "reviews.jsonl"
+    path.write_bytes('{"id": "r1", "text": "great phone"}\n'.encode(codec))  # bare LE: no BOM
+    with pytest.raises(SourceError) as refused:
+        files(path).read_batch(None, 10)
+    assert str(refused.value) == (
+        f"reviews.jsonl holds {name} text: nothing was read; sentimon reads UTF-8: convert it "
+        f"first, e.g. iconv -f {name.lower()} -t utf-8 reviews.jsonl > reviews.utf8.jsonl"
+    )
+
+
 def test_a_binary_file_in_a_folder_is_passed_over_with_a_notice(tmp_path):
     (tmp_path / "a.csv").write_bytes(b"\x00\x01\x02binary\n\x00")
     (tmp_path / "b.jsonl").write_text('{"id": "b1", "text": "fine"}\n')
