@@ -1,4 +1,5 @@
-"""Stored rejects: listing them, and settling them after a replay (`sentimon rejects replay`).
+"""Stored rejects: listing them, settling them after a replay (`sentimon rejects replay`),
+and clearing those whose record, read again, passes now.
 
 A replay reads rejects that kept their parsed fields (``rejects.fields``) in id order, which is
 the order they were read in; the ones that now pass are deleted in the transaction that stores
@@ -7,12 +8,13 @@ them as posts, the ones that still fail keep their row with the new reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Select, delete, func, select, update
 
 from db.sql import chunked
 from db.tables import rejects
@@ -128,6 +130,72 @@ def settle_rejects(conn: Connection, stored: Sequence[int], still: Sequence[Stil
             )
             .values(reason=item.reason, external_id=item.external_id)
         )
+
+
+def clear_superseded(
+    conn: Connection, source: str, post_locators: Sequence[str], reject_locators: Sequence[str]
+) -> int:
+    """Delete the rejects of ``source`` that a batch has read again (an input fixed and read
+    again after `sentimon sources reset`); returns how many.
+
+    A reject at one of the batch's post locators is out of date. So, in a file, is one that lies
+    within the byte range the batch has read (``name@offset`` locators) but that the batch did not
+    reject again: fixing a line moves the offsets of those after it. Rejects the batch made
+    (``reject_locators``) stay. One indexed lookup when the source has no rejects, which is every
+    batch of a clean feed.
+    """
+    if not post_locators and not reject_locators:
+        return 0
+    has_any = select(rejects.c.id).where(rejects.c.source == source).limit(1)
+    if conn.execute(has_any).first() is None:
+        return 0
+    keep = set(reject_locators)
+    spans: dict[str, list[int]] = {}
+    exact = []
+    for locator in (*post_locators, *reject_locators):
+        where = _FILE_LOCATOR.match(locator)
+        if where is not None:
+            spans.setdefault(where["file"], []).append(int(where["offset"]))
+        elif locator not in keep:
+            exact.append(locator)
+    stale = [
+        row.id
+        for file, offsets in spans.items()
+        for row in conn.execute(_in_span(source, file, min(offsets), max(offsets)))
+        if row.locator not in keep
+        and (match := _FILE_LOCATOR.match(row.locator)) is not None
+        and match["file"] == file
+        and min(offsets) <= int(match["offset"]) <= max(offsets)
+    ]
+    cleared = 0
+    for chunk in chunked(stale):
+        cleared += conn.execute(delete(rejects).where(rejects.c.id.in_(chunk))).rowcount
+    for chunk in chunked(exact):
+        done = conn.execute(
+            delete(rejects).where(rejects.c.source == source, rejects.c.locator.in_(chunk))
+        )
+        cleared += done.rowcount
+    return cleared
+
+
+_FILE_LOCATOR = re.compile(r"^(?P<file>.+)@(?P<offset>0|[1-9][0-9]*)$")
+
+
+def _in_span(source: str, file: str, low: int, high: int) -> Select[tuple[int, str]]:
+    """The rejects of ``source`` in ``file`` whose offset may lie in [low, high]: digit strings
+    without leading zeros order as numbers by (length, text), which every database compares
+    without a cast (a cast of a locator that is not a number fails on PostgreSQL). The caller
+    checks each row's locator exactly."""
+    prefix = f"{file}@"
+    offset = func.substr(rejects.c.locator, len(prefix) + 1)
+    size = func.length(offset)
+    lo, hi = str(low), str(high)
+    return select(rejects.c.id, rejects.c.locator).where(
+        rejects.c.source == source,
+        rejects.c.locator.startswith(prefix, autoescape=True),
+        (size > len(lo)) | ((size == len(lo)) & (offset >= lo)),
+        (size < len(hi)) | ((size == len(hi)) & (offset <= hi)),
+    )
 
 
 def first_fields(conn: Connection, source: str) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from db.registry import (
     list_model_versions,
     register_model_version,
 )
+from db.rejects import clear_superseded
 from db.sql import chunked, dialect_insert, insert_fresh, insert_new, plan_each_statement
 from db.tables import batches, post_brands, posts, predictions, rejects, source_cursors
 from pipeline.records import Batch, ContentKey, Post, Prediction, Reject, ScoredPost, content_key
@@ -117,6 +118,7 @@ def commit_batch(
     new_mentions = _insert_mentions(conn, scored, ids, new_ids)
     new_predictions = _insert_predictions(conn, scored, ids, new_ids, now)
     n_new_rejects = _insert_rejects(conn, batch.rejects, now)
+    clear_superseded(conn, batch.source, batch.post_locators, [r.locator for r in batch.rejects])
     versions = sorted({s.prediction.model_version for s in scored if s.prediction is not None})
     batch_id = _insert_batch_row(conn, batch, versions, n_new_posts, flow_run_id, now)
     if advance_cursor:

@@ -225,3 +225,6 @@ class Batch:
     # How unlike the training data the scored posts read (pipeline.model.domain_shift); None when
     # the batch was not measured.
     signals: DomainSignals | None = None
+    # Where the batch's posts were read (RawRecord.locator): db.rejects.clear_superseded drops
+    # the rejects of an earlier read of the same input there, in the same transaction.
+    post_locators: list[str] = field(default_factory=list)

@@ -33,8 +33,8 @@ def rejects_list(
     """Rejects in the order they were read: source, place in the input, reason, raw input.
 
     `replayable` says whether `sentimon rejects replay` can validate the record again (its
-    fields were kept); the others could not be parsed at all (`sentimon sources reset`
-    re-reads their input)."""
+    fields were kept); the others could not be parsed at all: fixed in their input, they are
+    read again after `sentimon sources reset S --to-start`, and their rejects cleared."""
     if fmt not in ("table", "json"):
         raise usage_error(f"--format {fmt!r}: use table or json")
     from db.rejects import count_rejects, list_rejects
@@ -88,7 +88,8 @@ and deletes their rejects; rejects that fail again stay, with the new reason. Ru
 stores nothing twice. The source's cursor does not move.
 
 Only rejects whose fields were kept can be replayed; records the reader could not parse
-(invalid JSON, undecodable bytes) need their input read again: `sentimon sources reset`."""
+(invalid JSON, undecodable bytes) need their input fixed and read again: `sentimon sources reset
+S --to-start` (or `--file F`), then `sentimon run`; each reject read again as a post is cleared."""
 
 
 @rejects_app.command("replay", help=REPLAY_HELP)
@@ -139,7 +140,9 @@ def rejects_replay(
     if report.not_replayable:
         console.print(
             f"{report.not_replayable} reject(s) could not be parsed when read and cannot be "
-            f"replayed: `sentimon sources reset {source}` reads their input again",
+            f"replayed: fix them in the input, then `sentimon sources reset {source} --to-start` "
+            "(or `--file F`, their file) and `sentimon run` read it again (stored posts are kept "
+            "once; a reject read again as a post is cleared)",
             highlight=False,
             soft_wrap=True,
         )

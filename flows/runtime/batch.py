@@ -236,6 +236,7 @@ class BatchLoop:
             cursor_to=read.cursor_to,
             scored=analysis.scored(posts),
             rejects=rejects,
+            post_locators=_post_locators(read, rejects),
             timings=laps.timings,
             signals=analysis.signals,
         )
@@ -246,6 +247,12 @@ class BatchLoop:
         self.reader.acknowledge(read)
         laps("commit")
         return counts
+
+
+def _post_locators(read: SourceBatch, rejects: list[Reject]) -> list[str]:
+    """Where the records that validated were read: all the batch's, less its rejects'."""
+    refused = {r.locator for r in rejects}
+    return [r.locator for r in read.records if r.locator not in refused]
 
 
 def process_batch(

@@ -7,6 +7,7 @@ from db import repository
 from db.partitions import partition_key, set_cursor
 from db.rejects import (
     StillRejected,
+    clear_superseded,
     count_unreplayable,
     list_rejects,
     replayable_rejects,
@@ -78,3 +79,31 @@ def test_the_sources_a_report_can_filter_on_include_those_without_figures(db):
         set_cursor(conn, partition_key("landing", "b.csv"), "2")
     with db.connect() as conn:
         assert sources_seen(conn) == ["landing", "shop"]
+
+
+def test_rejects_read_again_are_cleared_within_the_span_the_batch_read(db):
+    """An input fixed and read again: the batch's posts and the span of each file it read
+    supersede the rejects stored there before; its own rejects and those elsewhere stay."""
+    old = [
+        ("a.jsonl@0", "invalid JSON"),
+        ("a.jsonl@40", "missing text"),  # a line later fixed: its offset is a post's now
+        ("a.jsonl@95", "empty text"),  # moved to @93 by the fix above it
+        ("a.jsonl@400", "empty text"),  # after the span read again
+        ("a.jsonl@x@50", "empty text"),  # another file whose name starts alike
+        ("b.jsonl@50", "empty text"),  # another file
+        ("stream/1-0", "invalid JSON"),  # a Redis entry
+        ("stream/2-0", "invalid JSON"),
+    ]
+    with db.begin() as conn:
+        _commit(conn, "feed", None, [Reject("feed", at, why, "{") for at, why in old])
+        _commit(conn, "other", None, [Reject("other", "a.jsonl@40", "empty text", "{")])
+    with db.begin() as conn:
+        cleared = clear_superseded(
+            conn, "feed", ["a.jsonl@0", "a.jsonl@40", "a.jsonl@130", "stream/1-0"], ["a.jsonl@93"]
+        )
+        assert clear_superseded(conn, "none", ["a.jsonl@0"], []) == 0  # no rejects at all
+    with db.connect() as conn:
+        left = {r.locator for r in list_rejects(conn, "feed", limit=100)}
+        assert count_unreplayable(conn, "other") == 1
+    assert cleared == 4  # @0, @40, @95 and stream/1-0
+    assert left == {"a.jsonl@400", "a.jsonl@x@50", "b.jsonl@50", "stream/2-0"}

@@ -231,6 +231,40 @@ def test_replaying_a_source_with_no_rejects_left_is_not_an_error(
 
 
 @pytest.mark.slow
+def test_a_broken_record_fixed_in_its_input_and_read_again_leaves_no_reject(
+    prefect_server, project, monkeypatch
+):
+    """Invalid JSON cannot be replayed: fixed in the file and read again after a reset, the
+    record is stored and its reject goes, in the batch's transaction."""
+    db = _use_database(monkeypatch, project, "fixed")
+    lines = (project / "reviews.jsonl").read_text().splitlines()
+    broken = lines[1][:-1]  # the closing brace lost
+    (project / "feed.jsonl").write_text("\n".join([lines[0], broken, *lines[2:]]) + "\n")
+    first = _run("--input", "feed.jsonl", "--map", RIGHT_MAP)
+    assert first["rejects"] == 2  # the broken line and the empty text (h11)
+    (state,) = json.loads(runner.invoke(app, ["sources", "list", "--format", "json"]).stdout)
+    source = state["source"]
+
+    replay = runner.invoke(app, ["rejects", "replay", "--source", source, "--map", RIGHT_MAP])
+    assert replay.exit_code == 0, replay.output
+    said = " ".join(replay.stdout.split())
+    assert "1 reject(s) could not be parsed" in said
+    assert f"`sentimon sources reset {source} --to-start`" in said  # a command that runs
+
+    (project / "feed.jsonl").write_text("\n".join(lines) + "\n")  # fixed in place
+    reset = runner.invoke(app, ["sources", "reset", source, "--to-start", "--yes"])
+    assert reset.exit_code == 0, reset.output
+    again = _run("--input", "feed.jsonl", "--map", RIGHT_MAP)
+    assert again["rejects"] == 1 and again["new_posts"] == 1  # h02, read whole now
+    left = _snapshot(db)["rejects"]
+    assert [(where, why) for _, where, why in left] == [
+        (f"feed.jsonl@{sum(len(line) + 1 for line in lines[:-1])}", "missing text")
+    ]
+    (state,) = json.loads(runner.invoke(app, ["sources", "list", "--format", "json"]).stdout)
+    assert state["rejects"] == 1
+
+
+@pytest.mark.slow
 def test_sources_reset_reads_again_and_refuses_while_an_ingest_runs(
     prefect_server, project, monkeypatch
 ):
