@@ -43,8 +43,8 @@ def train(
     activate: Annotated[
         bool | None,
         typer.Option(
-            help="Make it the active model (default: yes when training from scratch, "
-            "no with --base)."
+            help="Make it the active model (default: yes when training from scratch on "
+            "all the data, no with --base or --limit)."
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Train on a sample (smoke runs).")] = None,
@@ -126,7 +126,8 @@ def train(
             label_map=label_map,
             config_path=str(config),
             out_root=str(out) if out else None,
-            activate=activate is not False,
+            # A smoke run's model, trained on a sample, is not what the reports should use.
+            activate=activate if activate is not None else limit is None,
             limit=limit,
             generalisation=generalisation,
             show_progress=True,
@@ -139,6 +140,13 @@ def train(
         f"{summary['test_accuracy']:.3f}, macro-F1 {summary['test_macro_f1']:.3f}"
         + (" (active)" if summary["active"] else "")
     )
+    if not summary["active"]:
+        sample = f" (trained on a sample of {limit} texts)" if limit is not None else ""
+        console.print(
+            f"not activated{sample}: `sentimon models activate {summary['version']}` makes it "
+            "the active model",
+            soft_wrap=True,
+        )
 
 
 def _adapt(

@@ -12,7 +12,9 @@ from flows.training import train_flow
 pytestmark = pytest.mark.slow
 
 
-def test_train_registers_and_activates_a_new_version(prefect_server, tmp_path, monkeypatch):
+def test_train_registers_a_new_version_and_activate_makes_it_the_scorer(
+    prefect_server, tmp_path, monkeypatch
+):
     monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
     config = tmp_path / "tiny.toml"
     config.write_text("[train]\nepochs = 1\nembed_dim = 16\nhidden_size = 8\nmin_freq = 1\n")
@@ -21,6 +23,12 @@ def test_train_registers_and_activates_a_new_version(prefect_server, tmp_path, m
     assert result.exit_code == 0, result.output
     versions = [p.name for p in (tmp_path / "data" / "models").iterdir()]
     assert len(versions) == 1
+    # A smoke run on a sample is registered, not activated: reports keep the model they had.
+    assert "(active)" not in result.stdout
+    assert f"`sentimon models activate {versions[0]}`" in " ".join(result.stdout.split())
+    assert f"* {versions[0]}" not in runner.invoke(app, ["models", "list"]).stdout
+    activated = runner.invoke(app, ["models", "activate", versions[0]])
+    assert activated.exit_code == 0, activated.output
     listed = runner.invoke(app, ["models", "list"]).stdout
     assert f"* {versions[0]}" in listed
     scored = runner.invoke(app, ["score", "fine"])
