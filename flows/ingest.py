@@ -22,13 +22,14 @@ from db.leases import Lease
 from flows.alerts import evaluate_alerts_task
 from flows.partitions import partition_reports, plan_partitions
 from flows.progress import BatchProgress
-from flows.runtime.batch import BatchLoop, BatchReport, RunTotals
+from flows.runtime.batch import BatchLoop
 from flows.runtime.config import load_config
 from flows.runtime.leasing import SourceBusyError, give_back, take_source
 from flows.runtime.process import Runtime, get_runtime
 from flows.runtime.retry import TRANSIENT_RETRIES
 from flows.runtime.settings import Settings
 from flows.runtime.sources import ResolvedSource, open_source, resolve_source, with_run_options
+from flows.runtime.totals import BatchReport, RunTotals
 from pipeline.model.domain_shift import shift_warning, signals_markdown
 from pipeline.report.markdown import md_code, md_text
 from pipeline.sources import Source

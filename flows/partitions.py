@@ -46,11 +46,12 @@ from sqlalchemy import Engine
 from db import repository
 from db.leases import Lease, renew_lease
 from db.partitions import partition_cursors, partition_key, set_cursor
-from flows.runtime.batch import BatchLoop, BatchReport
+from flows.runtime.batch import BatchLoop
 from flows.runtime.leasing import LEASE_TTL
 from flows.runtime.process import get_runtime
 from flows.runtime.retry import TRANSIENT_RETRIES
 from flows.runtime.sources import ResolvedSource
+from flows.runtime.totals import BatchReport
 from pipeline.errors import PartitionsFailedError
 from pipeline.sources import SETTLE_SECONDS, FileSource
 from pipeline.sources.validate import Validator

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 if TYPE_CHECKING:
-    from flows.runtime.batch import BatchReport
+    from flows.runtime.totals import BatchReport
 
 
 class BatchProgress:

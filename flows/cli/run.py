@@ -146,7 +146,7 @@ def run(
 ) -> None:
     """Ingest and score what the source holds now, in micro-batches, then exit."""
     # Checked before Prefect and the model start: a mistake answers at once.
-    from flows.runtime.first_read import check_first_read
+    from flows.runtime.first_read import busy_source, check_first_read
     from flows.runtime.preflight import check_run
     from flows.runtime.sources import with_run_options
     from flows.scaleout import check_scheduler, check_task_runner
@@ -162,6 +162,12 @@ def run(
     if input_path is not None and "://" not in input_path:
         _check_not_binary(Path(input_path))
         _check_csv_columns(Path(input_path), mapping or {}, encoding)
+    busy = busy_source(settings.db_url, resolved.name)
+    if busy is not None:  # another run holds it: said now, not after Prefect and the model load
+        from flows.runtime.totals import RunTotals
+
+        _print_run(RunTotals(resolved.name, skipped=busy).as_dict(), resolved.config)
+        return
     # The flow's first batch, read but not committed: its refusals answer here too.
     check_first_read(
         settings.db_url,

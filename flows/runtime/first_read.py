@@ -28,6 +28,7 @@ from sqlalchemy.pool import NullPool
 
 from db import repository
 from db.partitions import partition_cursors
+from flows.runtime.leasing import held_elsewhere
 from flows.runtime.preflight import CONNECT_TIMEOUT_S, check_database_url
 from flows.runtime.sources import ResolvedSource, open_source
 from pipeline.sources import FileSource
@@ -102,24 +103,31 @@ def _check_sql_first_read(
         check_mapped_fields(resolved.name, read.records, validator.column_map)
 
 
+def busy_source(db_url: str, name: str) -> str | None:
+    """Why a run of source ``name`` would be skipped (another live run holds it), else None;
+    also None when this cannot tell, the flow's own lease settles it then."""
+    engine = _reading(db_url)
+    if engine is None or isinstance(engine, str):
+        return None
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("source_leases"):
+                return None
+            return held_elsewhere(conn, name)
+    except SQLAlchemyError:
+        return None  # the run reports what is wrong with the database
+    finally:
+        engine.dispose()
+
+
 def _stored_cursors(db_url: str, name: str) -> tuple[str | None, bool] | None:
     """The source's stored cursor and whether it has per-file (partition) cursors; (None,
     False) before the database or its tables exist; None when this cannot tell."""
-    url = check_database_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        if url.query.get("uri"):
-            return None  # a URI form with its own options: left to the flow
-        database = url.database
-        if not database or database == ":memory:":
-            return None, False
-        path = Path(database).expanduser()
-        if not path.is_file():
-            return None, False
-        engine = _read_only_sqlite(path)
-    else:
-        engine = create_engine(
-            url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
-        )
+    engine = _reading(db_url)
+    if engine is None:
+        return None
+    if isinstance(engine, str):
+        return None, False
     try:
         with engine.connect() as conn:
             if not inspect(conn).has_table("source_cursors"):
@@ -129,6 +137,23 @@ def _stored_cursors(db_url: str, name: str) -> tuple[str | None, bool] | None:
         return None  # the run reports what is wrong with the database
     finally:
         engine.dispose()
+
+
+def _reading(db_url: str) -> Engine | str | None:
+    """An engine that reads the results database (a SQLite file opened read-only); "absent"
+    when there is no database yet; None when this cannot tell (a SQLite URI of its own)."""
+    url = check_database_url(db_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(
+            url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+        )
+    if url.query.get("uri"):
+        return None  # a URI form with its own options: left to the flow
+    database = url.database
+    if not database or database == ":memory:":
+        return "absent"
+    path = Path(database).expanduser()
+    return _read_only_sqlite(path) if path.is_file() else "absent"
 
 
 def _read_only_sqlite(path: Path) -> Engine:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import psutil
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from db.leases import Lease, acquire_lease, lease_holder, release_lease, take_over_lease
 from pipeline.errors import SourceBusyError
@@ -53,7 +53,25 @@ def take_source(engine: Engine, source: str, ttl: timedelta = LEASE_TTL) -> Leas
             if lease is not None:
                 return lease
     holder, until = held if held else ("another process", now)
-    raise SourceBusyError(
+    raise SourceBusyError(_busy(source, holder, until))
+
+
+def held_elsewhere(conn: Connection, source: str) -> str | None:
+    """Why a run of ``source`` would be skipped now (a live process holds its lease), else
+    None. Reads only: the run's checks call this before Prefect starts; the flow still takes
+    the lease itself (`take_source`), which settles a race."""
+    held = lease_holder(conn, source)
+    if held is None:
+        return None
+    holder, until = held
+    until = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
+    if until <= datetime.now(UTC) or _is_dead_local(holder):
+        return None
+    return _busy(source, holder, until)
+
+
+def _busy(source: str, holder: str, until: datetime) -> str:
+    return (
         f"source {source!r} is being processed by {holder} (lease until {until:%Y-%m-%d %H:%M:%S}"
         " UTC); this run leaves it alone. Wait for that run to finish."
     )

@@ -327,7 +327,7 @@ def test_a_poison_redis_entry_is_acknowledged_and_quarantined(
 
 def test_the_ingest_summary_escapes_names_from_the_input():
     from flows.ingest import _summary
-    from flows.runtime.batch import RunTotals
+    from flows.runtime.totals import RunTotals
 
     name = "rt`<img src=x onerror=alert(1)>`"
     totals = RunTotals(name, batches=1, read=1, posts=1, new_posts=1, rejects=0, seconds=1.0)
