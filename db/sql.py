@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     Column,
     Connection,
+    Float,
     MetaData,
     Row,
     Table,
@@ -144,10 +145,7 @@ def _load_rows(
     bulk path: COPY on PostgreSQL, executemany on SQLite."""
     # The column types' own bind processing for this dialect (UTC timestamps stored naive, as
     # SQLite's ISO text; JSON as text), as SQLAlchemy applies it to the statements it runs.
-    processors = [
-        _memoised(target.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
-        for name in names
-    ]
+    processors = [_bind_processor(conn, target.c[name]) for name in names]
     values = (
         [
             value if process is None else process(value)
@@ -164,24 +162,36 @@ def _load_rows(
         conn.exec_driver_sql(str(compiled), [tuple(v) for v in values])
 
 
-def _memoised(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
-    """``process`` computed once per distinct value of a call: a batch's rows share their
-    ``ingested_at`` (and predictions their ``scored_at``), and formatting a timestamp for SQLite
-    costs ~4 us, about a third of the Python work of a post's commit (bench/commit_speed.py)."""
-    if process is None:
+def _bind_processor(conn: Connection, column: Column[Any]) -> Callable[[Any], Any] | None:
+    """The column type's bind processing for this dialect, or None where it has nothing to do.
+
+    A Float column's processor is float(), and every float we write is a Python float already
+    (the callers convert numpy scalars): four calls a prediction, ~25 ms a batch of 5,000, for
+    nothing. Any other processor is run through `_repeats_once`.
+    """
+    if isinstance(column.type, Float) and not column.type.asdecimal:
         return None
-    done: dict[Any, Any] = {}
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return _repeats_once(process) if process is not None else None
+
+
+def _repeats_once(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` run once for a value passed again and again: a batch's rows share the same
+    ``ingested_at`` object (and predictions their ``scored_at``), and formatting a timestamp
+    for SQLite costs ~4 us, about a third of the Python work of a post's commit
+    (bench/commit_speed.py). An identity check, not a dict: the other timestamps (a post's
+    ``created_at``) are mostly distinct, and a cache of them cost more than it saved."""
+    last: list[Any] = [_NOTHING, None]
 
     def run(value: Any) -> Any:
-        try:
-            return done[value]
-        except KeyError:
-            done[value] = result = process(value)
-            return result
-        except TypeError:  # unhashable (a JSON column's dict)
-            return process(value)
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
 
     return run
+
+
+_NOTHING = object()
 
 
 def _copy_rows(
