@@ -22,6 +22,7 @@ from rich.table import Table
 from flows.runtime.model_dirs import resolve_model
 from flows.runtime.settings import Settings
 from pipeline.records import LABELS
+from pipeline.report.markdown import md_text
 from pipeline.training.devsets import UCI_SOURCES, fetch_command
 from pipeline.training.evaluation import TOOLS, evaluate_version
 
@@ -158,6 +159,8 @@ def render_report(report: dict[str, Any]) -> Group:
 
 def print_report(report: dict[str, Any], console: Console, hint: str | None = None) -> None:
     """The tables; ``hint`` (`uci_hint`) is printed, unwrapped, when the report has no UCI."""
+    if report.get("note"):
+        console.print(f"note: {report['note']}", soft_wrap=True, markup=False, highlight=False)
     console.print(render_report(report))
     if not report.get("generalisation"):
         console.print(
@@ -180,6 +183,8 @@ def markdown_summary(report: dict[str, Any], hint: str | None = None) -> str:
             for t in TOOLS
         ),
     ]
+    if report.get("note"):
+        lines.append(f"\nNote: {md_text(report['note'])}")
     uci = report.get("uci")
     if uci:
         names = " | ".join(_TOOL_NAMES[t] for t in TOOLS)

@@ -14,12 +14,14 @@ AUC of the score, and the share of texts its three-class label calls neutral.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from pipeline.errors import CorpusError
 from pipeline.model.artifacts import load_scorer
@@ -27,7 +29,7 @@ from pipeline.model.manifest import CONFIG, read_manifest
 from pipeline.model.predict import Scorer
 from pipeline.records import LABELS
 from pipeline.training.baselines import BASELINES, baseline_labels, baseline_scores
-from pipeline.training.corpus import load_splits
+from pipeline.training.corpus import dedup_key, load_corpus, load_splits
 from pipeline.training.devsets import LabelledTexts, load_uci
 from pipeline.training.metrics import classification_metrics, sign_metrics, summary_metrics
 
@@ -167,7 +169,7 @@ def evaluate_version(model_dir: Path, uci: Path | None = None) -> dict[str, Any]
         corpus.get("limit"),
         seed,
     )
-    test = splits["test"]
+    test, note = without_adaptation_texts(splits["test"], info.metrics)
     texts = test["text"].tolist()
     labels = [LABELS.index(label) for label in test["label"]]
     probs = scorer.predict_proba(scorer.tokenize(texts))
@@ -178,7 +180,40 @@ def evaluate_version(model_dir: Path, uci: Path | None = None) -> dict[str, Any]
         "test": compare_tools(texts, labels, probs, test["topic"].tolist()),
         "generalisation": info.metrics.get("generalisation"),
         "uci": None if devsets is None else evaluate_devsets(scorer, devsets),
+        "note": note,
     }
+
+
+def without_adaptation_texts(
+    test: pd.DataFrame, metrics: dict[str, Any]
+) -> tuple[pd.DataFrame, str | None]:
+    """The test split less the texts a fine-tuned version (`train --base`) was trained on, and
+    a note saying what was left out, or that it could not be.
+
+    Such a version is evaluated on its base's test split, and its labels may come from that
+    split: the demo stores the split's tweets as posts, and `label export` picks stored posts.
+    Scoring a version on texts it was trained on would flatter it.
+    """
+    adaptation = metrics.get("adaptation")
+    if not adaptation:
+        return test, None
+    data = adaptation.get("data", {})
+    path = Path(data.get("path", ""))
+    if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != data.get("sha256"):
+        return test, (
+            f"the labelled file this version was fine-tuned on ({path}) is gone or has changed: "
+            "test texts it held could not be left out, so these figures may flatter the version"
+        )
+    labelled = load_corpus(
+        path, data.get("column_map"), label_map=data.get("label_map"), skip_unlabelled=True
+    )
+    seen = test["text"].map(dedup_key).isin(set(labelled["text"].map(dedup_key)))
+    if not seen.any():
+        return test, None
+    return test[~seen], (
+        f"{int(seen.sum())} test texts this version was fine-tuned on ({path.name}) are left "
+        "out of the test split"
+    )
 
 
 def _order(kind: str, keys: Sequence[str]) -> list[str]:

@@ -1,4 +1,7 @@
+import hashlib
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipeline.training.devsets import load_uci
@@ -9,6 +12,7 @@ from pipeline.training.evaluation import (
     evaluate_devsets,
     length_bin,
     summarise_tools,
+    without_adaptation_texts,
 )
 
 TEXTS = (
@@ -103,3 +107,32 @@ def test_evaluate_devsets_scores_each_source(uci_dir, tiny_scorer):
     assert list(result) == ["amazon", "imdb", "yelp"]
     assert [result[s]["model"]["n"] for s in result] == [2, 3, 2]  # empty rows dropped
     assert set(result["imdb"]) == set(TOOLS)
+
+
+def test_texts_a_fine_tuned_version_trained_on_are_left_out_of_its_test_split(tmp_path):
+    test = pd.DataFrame(
+        {
+            "text": ["@united lost my bag", "great crew, thanks", "seat was fine"],
+            "label": ["negative", "positive", "neutral"],
+        }
+    )
+    labels = tmp_path / "labels.csv"
+    # The export's texts come back with another retweet prefix and case: the same text.
+    labels.write_text('body,mark\n"RT @x: @United lost my bag!",neg\nunrelated post,pos\n')
+    data = {
+        "path": str(labels),
+        "sha256": hashlib.sha256(labels.read_bytes()).hexdigest(),
+        "column_map": {"text": "body", "label": "mark"},
+        "label_map": None,
+    }
+    kept, note = without_adaptation_texts(test, {"adaptation": {"data": data}})
+    assert kept["text"].tolist() == ["great crew, thanks", "seat was fine"]
+    assert (
+        note
+        == "1 test texts this version was fine-tuned on (labels.csv) are left out of the test split"
+    )
+
+    assert without_adaptation_texts(test, {"corpus": {}}) == (test, None)  # trained from scratch
+    labels.write_text("body,mark\nedited,neg\n")  # changed since: the note says so
+    same, note = without_adaptation_texts(test, {"adaptation": {"data": data}})
+    assert same is test and "gone or has changed" in note
