@@ -138,11 +138,31 @@ def parse_map(value: str | None, fields: Sequence[str] | None = None) -> dict[st
     return mapping
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            console.print(f"sentimon {version('sentimon')}", highlight=False)
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            console.print("sentimon (not installed: no version recorded)", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback(epilog=ENVIRONMENT_HELP)
 def global_options(
     debug: Annotated[
         bool,
         typer.Option("--debug", help="On an error, show its traceback too (or SENTIMON_DEBUG=1)."),
+    ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print sentimon's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
     ] = False,
 ) -> None:
     """sentimon: sentiment monitoring for brand reputation."""

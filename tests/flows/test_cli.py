@@ -5,7 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, version
 
 import pytest
 from support.cli import one_error_line
@@ -315,3 +315,9 @@ def test_a_command_that_reads_the_results_never_creates_them(tmp_path, monkeypat
     assert not typo.exists()
     assert runner.invoke(app, ["init"]).exit_code == 0
     assert runner.invoke(app, ["models", "list"]).exit_code == 0
+
+
+def test_version_flag_prints_the_installed_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"sentimon {version('sentimon')}"
