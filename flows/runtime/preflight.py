@@ -66,11 +66,6 @@ def check_run(settings: Settings, input_path: str | None, source: str | None) ->
         _check_redis_stream(resolved.url, str(resolved.config.stream), resolved.config.group)
     load_brands(settings.brands)
     lexicon = settings.lexicon or project.lexicon_path()
-    if lexicon is not None and not lexicon.is_file():
-        raise ConfigError(
-            f"team lexicon {lexicon} not found: fix SENTIMON_LEXICON or `lexicon` in "
-            f"{settings.config}, or remove it"
-        )
     if lexicon is not None:
         load_team_lexicon(lexicon)  # its values too, before the workers would each say it
     check_database(settings.db_url)

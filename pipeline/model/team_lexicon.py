@@ -52,8 +52,8 @@ def load_team_lexicon(path: Path) -> TeamLexicon:
         raw = path.read_bytes()
     except FileNotFoundError as err:
         raise ConfigError(
-            f"team lexicon {path} does not exist: fix SENTIMON_LEXICON or `lexicon` in "
-            "sentimon.toml"
+            f"team lexicon {path} not found: fix SENTIMON_LEXICON or `lexicon` in "
+            "sentimon.toml, or remove it"
         ) from err
     except OSError as err:
         raise ConfigError(f"team lexicon {path} cannot be read: {err}") from err

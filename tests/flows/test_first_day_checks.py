@@ -381,6 +381,17 @@ def test_a_bad_team_lexicon_value_is_one_line_before_prefect_and_torch(project):
     assert len(stderr.strip().splitlines()) == 1, stderr
 
 
+@pytest.mark.parametrize("command", [["run", "--input", "reviews.csv"], ["score", "fine"]])
+def test_a_team_lexicon_that_is_not_there_is_the_same_one_line_everywhere(project, command):
+    result = runner.invoke(app, command, env={"SENTIMON_LEXICON": "team-lexicn.toml"})
+    assert result.exit_code == 1
+    one_error_line(
+        result,
+        "team lexicon team-lexicn.toml not found: fix SENTIMON_LEXICON or `lexicon` in "
+        "sentimon.toml, or remove it",
+    )
+
+
 # --- reports ---------------------------------------------------------------------------------
 
 BRANDS = '[[brands]]\nname = "Sonora"\n\n[[brands]]\nname = "Aurelle"\n'
