@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from db import repository
 from db.engine import make_engine
-from flows.runtime.process import prepare_database
+from flows.runtime.model_dirs import prepare_database
 from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, Settings, model_path_ref
 from pipeline.model.manifest import read_manifest
 from pipeline.text.brand_file import load_brands

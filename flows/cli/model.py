@@ -60,7 +60,7 @@ def models_list() -> None:
 
     settings = load_settings()
     engine = open_results(settings)  # before process's imports (torch): a quick answer
-    from flows.runtime.process import prepare_database
+    from flows.runtime.model_dirs import prepare_database
 
     prepare_database(engine, settings.data_dir)
     with engine.connect() as conn:
@@ -102,7 +102,7 @@ def models_activate(version: str) -> None:
 
     settings = load_settings()
     engine = open_results(settings)  # before process's imports (torch): a quick answer
-    from flows.runtime.process import prepare_database
+    from flows.runtime.model_dirs import prepare_database
     from flows.runtime.settings import model_dir_of
     from pipeline.errors import ArtifactError
 

@@ -34,8 +34,8 @@ def init() -> None:
     """Create or upgrade the results database to the latest schema (idempotent)."""
     from db.engine import make_engine, redact_url
     from db.migrate import current_revision
+    from flows.runtime.model_dirs import prepare_database
     from flows.runtime.preflight import check_database
-    from flows.runtime.process import prepare_database
     from pipeline.errors import DatabaseUnavailableError
     from pipeline.model.manifest import read_manifest
 
@@ -309,7 +309,6 @@ def score(
     The team lexicon (SENTIMON_LEXICON or `lexicon` in sentimon.toml) is read if set.
     """
     from flows.runtime.model_dirs import resolve_model
-    from flows.runtime.process import load_scoring_model, team_lexicon_path
 
     items = list(texts or [])
     if input_path:
@@ -322,7 +321,10 @@ def score(
     if not items:
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
     settings = load_settings()
-    scorer = load_scoring_model(resolve_model(model, settings), team_lexicon_path(settings))
+    model_dir = resolve_model(model, settings)  # a wrong name answers before torch loads
+    from flows.runtime.process import load_scoring_model, team_lexicon_path
+
+    scorer = load_scoring_model(model_dir, team_lexicon_path(settings))
     skipped = _not_scored(items, scorer.text_config.normalization)
     kept = [t for t, why in zip(items, skipped, strict=True) if why is None]
     scored = iter(scorer.score_texts(kept))

@@ -1,16 +1,26 @@
-"""Which model version directory a command means: a path, a registered name, or the active one.
+"""Which model version directory a command means: a path, a registered name, or the active one;
+and making sure a database has an active one (`prepare_database`).
 
 Apart from flows/runtime/process.py, which loads models, so that a wrong name or a tampered
-registry entry is refused before torch and spaCy are imported (seconds).
+registry entry is refused before torch and spaCy are imported (seconds), and `models list`
+answers without them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from db import migrate, repository
 from db.engine import make_engine
-from flows.runtime.settings import BUNDLED_MODEL, BUNDLED_MODEL_REF, Settings, model_dir_of
+from flows.runtime.settings import (
+    BUNDLED_MODEL,
+    BUNDLED_MODEL_REF,
+    Settings,
+    model_dir_of,
+    model_path_ref,
+)
 from pipeline.errors import ArtifactError, UnknownModelVersionError
 from pipeline.model.manifest import read_manifest
 from pipeline.model.trusted_model import check_registered
@@ -99,3 +109,25 @@ def _no_file_yet(url: str) -> bool:
     """A SQLite database whose file does not exist: connecting would create it, and these
     lookups never write."""
     return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+
+
+def prepare_database(engine: Engine, data_dir: Path) -> str:
+    """Upgrade the schema to head and make sure a model version is active.
+
+    On a new database the committed default model is registered and activated, so that a
+    fresh install scores without training. When the active version is the bundled model and an
+    upgrade of sentimon brought another one, the new bundled version is registered and
+    activated: the old one's files are gone with the old install. Returns the active model's
+    directory (``data_dir`` resolves a path model_versions records relative to it).
+    """
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        active = repository.active_model_version(conn)
+        if active is not None and not bundled_model_replaced(active.path, active.version):
+            return str(model_dir_of(active.path, data_dir))
+        info = read_manifest(BUNDLED_MODEL)
+        ref = model_path_ref(info.path, data_dir)
+        repository.register_model_version(
+            conn, info.version, ref, info.sha256, info.metrics, activate=True
+        )
+        return str(model_dir_of(ref, data_dir))

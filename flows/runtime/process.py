@@ -12,21 +12,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from db import migrate, repository
+from db import repository
 from db.engine import make_engine
 from flows.runtime.analysis import AnalysisPool, freeze_loaded_objects
 from flows.runtime.config import load_config
-from flows.runtime.model_dirs import bundled_model_replaced
+from flows.runtime.model_dirs import prepare_database
 from flows.runtime.readahead import Readahead
 from flows.runtime.settings import (
-    BUNDLED_MODEL,
     Settings,
     model_dir_of,
-    model_path_ref,
 )
 from pipeline.errors import ArtifactError
 from pipeline.model.artifacts import load_scorer
-from pipeline.model.manifest import read_manifest
 from pipeline.model.predict import Scorer
 from pipeline.model.team_lexicon import TeamLexicon, apply_team_lexicon, load_team_lexicon
 from pipeline.model.trusted_model import load_registered_scorer
@@ -51,28 +48,6 @@ class Runtime:
     @property
     def model_version(self) -> str:
         return self.scorer.version
-
-
-def prepare_database(engine: Engine, data_dir: Path) -> str:
-    """Upgrade the schema to head and make sure a model version is active.
-
-    On a new database the committed default model is registered and activated, so that a
-    fresh install scores without training. When the active version is the bundled model and an
-    upgrade of sentimon brought another one, the new bundled version is registered and
-    activated: the old one's files are gone with the old install. Returns the active model's
-    directory (``data_dir`` resolves a path model_versions records relative to it).
-    """
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        active = repository.active_model_version(conn)
-        if active is not None and not bundled_model_replaced(active.path, active.version):
-            return str(model_dir_of(active.path, data_dir))
-        info = read_manifest(BUNDLED_MODEL)
-        ref = model_path_ref(info.path, data_dir)
-        repository.register_model_version(
-            conn, info.version, ref, info.sha256, info.metrics, activate=True
-        )
-        return str(model_dir_of(ref, data_dir))
 
 
 def team_lexicon_path(settings: Settings) -> Path | None:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from db import repository
 from db.engine import make_engine
 from flows.cli import app
-from flows.runtime.process import prepare_database
+from flows.runtime.model_dirs import prepare_database
 from pipeline.model.artifacts import save_model
 from pipeline.records import LABELS, Batch, Post, Prediction, ScoredPost
 from pipeline.text.tokenize import TextConfig, make_nlp, preprocess

@@ -2,8 +2,7 @@
 
 from db import repository
 from db.engine import make_engine
-from flows.runtime.model_dirs import resolve_model_dir
-from flows.runtime.process import prepare_database
+from flows.runtime.model_dirs import prepare_database, resolve_model_dir
 from flows.runtime.settings import BUNDLED_MODEL, BUNDLED_MODEL_REF, Settings
 from pipeline.model.manifest import read_manifest
 

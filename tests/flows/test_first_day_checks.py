@@ -402,7 +402,7 @@ def reported(project, monkeypatch):
     """A database with scored and non-English posts of two brands, 2026-11-02 to 11-04."""
     from db import repository
     from db.engine import make_engine
-    from flows.runtime.process import prepare_database
+    from flows.runtime.model_dirs import prepare_database
     from flows.runtime.settings import Settings
     from pipeline.records import Batch, Post, Prediction, ScoredPost
 
@@ -751,3 +751,13 @@ def test_a_source_another_run_holds_is_skipped_before_prefect_and_torch(project)
     said = " ".join(stderr.split())
     assert said.startswith(f"skipped: source '{name}' is being processed by {process_owner()}")
     assert _tables(project / "data" / "sentimon.db")["posts"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [(["models", "list"], "exit 0"), (["score", "--model", "lstm-nope", "fine"], "exit 2")],
+)
+def test_models_list_and_a_wrong_score_model_answer_without_torch(project, args, status):
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    code, imported, stderr = heavy_imports_of(args, project)
+    assert (code, imported) == (status, "[]"), stderr

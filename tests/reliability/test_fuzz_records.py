@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from db.engine import make_engine
 from db.tables import posts, rejects
 from flows.runtime.batch import process_batch
-from flows.runtime.process import Runtime, prepare_database
+from flows.runtime.model_dirs import prepare_database
+from flows.runtime.process import Runtime
 from flows.runtime.settings import BUNDLED_BRANDS, Settings
 from pipeline.errors import SourceError
 from pipeline.model.artifacts import load_scorer

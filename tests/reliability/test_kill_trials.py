@@ -22,7 +22,8 @@ from sqlalchemy import func, select
 from db.engine import make_engine
 from db.tables import batches, posts, predictions, rejects, source_cursors
 from flows.runtime.batch import process_batch
-from flows.runtime.process import Runtime, prepare_database
+from flows.runtime.model_dirs import prepare_database
+from flows.runtime.process import Runtime
 from flows.runtime.settings import BUNDLED_BRANDS, Settings
 from pipeline.model.artifacts import load_scorer
 from pipeline.sources import FileSource
