@@ -94,10 +94,13 @@ def local_cluster(**kwargs: Any) -> Any:
     """
     from distributed import LocalCluster
 
+    from flows.runtime.parent_death import interrupts_ignored
+
     url = prefect_api_url()
     # A Dask worker is a process already: no analysis pool of its own unless asked for.
     env = {"SENTIMON_WORKERS": os.environ.get("SENTIMON_WORKERS", "1")}
-    return LocalCluster(env={**env, "PREFECT_API_URL": url} if url else env, **kwargs)
+    with interrupts_ignored():  # Ctrl-C is this process's to handle; it closes the cluster
+        return LocalCluster(env={**env, "PREFECT_API_URL": url} if url else env, **kwargs)
 
 
 def prefect_api_url() -> str | None:

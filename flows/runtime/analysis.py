@@ -13,20 +13,17 @@ everything else stay in this process, so a batch is still exactly one commit. RE
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import gc
 import logging
 import multiprocessing
-import signal
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.runtime.parent_death import end_with_parent
+from flows.runtime.parent_death import end_with_parent, interrupts_ignored
 from pipeline.analysis import Analysis, analyse
 from pipeline.model.artifacts import load_scorer
 from pipeline.model.predict import Scorer
@@ -194,25 +191,6 @@ class AnalysisPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-
-
-@contextlib.contextmanager
-def interrupts_ignored() -> Iterator[None]:
-    """Processes spawned inside ignore SIGINT, as they inherit its disposition.
-
-    Ctrl-C at the terminal signals the whole process group: a worker that took it printed a
-    traceback of whatever it was importing, and one busy with a batch died under it. This
-    process alone handles the interrupt, and ends its workers as it exits. Signal dispositions
-    can only change in the main thread: a pool started from another one is left as it is.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # The worker process's own runtime, built by _init_worker.

@@ -1,4 +1,5 @@
-"""Child processes that end when the process that started them dies, even by SIGKILL.
+"""Child processes that end when the process that started them dies, even by SIGKILL, and
+that leave Ctrl-C to it (`interrupts_ignored`).
 
 A parent killed with SIGKILL (``kill -9``, the out-of-memory killer) cannot stop its children,
 and neither the analysis worker nor Prefect's temporary API server notices on its own: the
@@ -21,10 +22,13 @@ ARG...`` armed from its first line (flows/api_server.py starts the server this w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 from types import FrameType
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -48,6 +52,26 @@ def end_with_parent(parent_pid: int) -> None:
         return  # not allowed here (a seccomp sandbox): the child lives on as before
     # The parent may have died before prctl: the kernel signals no one for that.
     parent_gone(_SIGNAL, None)
+
+
+@contextlib.contextmanager
+def interrupts_ignored() -> Iterator[None]:
+    """Processes spawned inside ignore SIGINT, as they inherit its disposition.
+
+    Ctrl-C at the terminal signals the whole process group: an analysis worker or a Dask
+    worker that took it printed a traceback of whatever it was doing, and one busy with a
+    batch died under it. This process alone handles the interrupt, and ends its children as
+    it exits. Signal dispositions can only change in the main thread: children started from
+    another thread are left as they are.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _main(argv: list[str]) -> None:
