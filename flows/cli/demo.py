@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from flows.cli.app import app, console
-from flows.cli.errors import handle_errors, running_flow
+from flows.cli.errors import handle_errors, interruptible, running_flow
 from flows.cli.report import report
 from flows.runtime.settings import load_settings
 
@@ -23,7 +23,10 @@ def demo(
     from flows.demo import run_demo
 
     settings = load_settings()
-    with running_flow():
+    with (
+        interruptible("the batches committed before it are kept; `sentimon demo` again resumes"),
+        running_flow(),
+    ):
         landing = run_demo(settings, batch_size=batch_size, days=days, limit=limit, console=console)
     console.print(f"landing folder: {landing}")
     report(fmt="table", since=None, until=None)

@@ -10,8 +10,12 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli.app import app, console, parse_map, warn
-from flows.cli.errors import handle_errors, running_flow
+from flows.cli.errors import handle_errors, interruptible, running_flow
 from flows.runtime.settings import DEFAULT_TRAIN_CONFIG, load_settings
+
+_STOPPED = (
+    "training stopped before it finished; `sentimon models list` shows the registered versions"
+)
 
 
 @app.command()
@@ -119,7 +123,7 @@ def train(
     _check_config(config)
     from flows.training import train_flow  # Prefect and torch: ~4 s, after the quick checks
 
-    with running_flow():
+    with interruptible(_STOPPED), running_flow():
         summary = train_flow(
             data=str(data) if data else None,
             column_map=columns,
@@ -177,7 +181,7 @@ def _adapt(
     base_dir = resolve_model(base, settings)  # a wrong name: one line, still before torch
     from flows.training import adapt_flow
 
-    with running_flow():
+    with interruptible(_STOPPED), running_flow():
         summary = adapt_flow(
             base_dir=str(base_dir),
             data=str(data),
