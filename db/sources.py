@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, case, delete, func, select
 
 from db.partitions import SEPARATOR
 from db.tables import batches, rejects, source_cursors, source_leases
@@ -67,7 +67,11 @@ def source_states(conn: Connection) -> list[SourceState]:
         batches.c.source,
         func.count().label("n"),
         func.max(batches.c.finished_at).label("last"),
-        func.sum(batches.c.n_read).label("n_read"),
+        # A replay of stored rejects (`rejects replay`) commits batches without a cursor: it
+        # reads no record of the input, so it adds nothing to what the source has read.
+        func.sum(case((batches.c.cursor_to.is_not(None), batches.c.n_read), else_=0)).label(
+            "n_read"
+        ),
         func.sum(batches.c.n_posts).label("n_posts"),
         func.sum(batches.c.n_new_posts).label("n_new_posts"),
     ).group_by(batches.c.source)

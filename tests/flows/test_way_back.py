@@ -172,6 +172,9 @@ def test_a_wrong_map_then_replay_ends_as_a_correct_first_run(
     assert twice.exit_code == 0, twice.output
     assert "1 reject(s) replayed: 0 stored" in " ".join(twice.stdout.split())
     assert _snapshot(db) == expected
+    # A replay reads no record of the input: the source has read its file once.
+    (state,) = json.loads(runner.invoke(app, ["sources", "list", "--format", "json"]).stdout)
+    assert state["read"] == len(REVIEWS) and state["rejects"] == 1
 
 
 @pytest.mark.slow
