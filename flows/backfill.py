@@ -44,7 +44,7 @@ def rescore_chunk(
         new = repository.insert_predictions(
             conn, [(p.id, pred) for p, pred in zip(chunk, preds, strict=True)], datetime.now(UTC)
         )
-        repository.refresh_for_posts(conn, scorer.version, new)
+        repository.add_rescored(conn, scorer.version, new)
     return {"n": len(chunk), "last_id": chunk[-1].id, "new": len(new)}
 
 

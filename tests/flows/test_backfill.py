@@ -1,15 +1,39 @@
 """`sentimon backfill`: a second model version scores a period's stored posts, and only those."""
 
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
+from db.aggregates import refresh_aggregates
 from db.tables import brand_sentiment, predictions
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
+
+
+def _aggregates(engine, version):
+    """The version's brand_sentiment rows by what they mean, scores to 6 places."""
+    bs = brand_sentiment.c
+    query = select(
+        bs.brand,
+        bs.bucket,
+        bs.bucket_start,
+        bs.source,
+        bs.volume,
+        bs.n_negative,
+        bs.n_neutral,
+        bs.n_positive,
+        bs.mean_score,
+        bs.net_sentiment,
+    ).where(bs.model_version == version)
+    with engine.connect() as conn:
+        return sorted(
+            tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+            for row in conn.execute(query)
+        )
 
 
 def _count(engine, query):
@@ -61,6 +85,13 @@ def test_backfill_scores_the_period_with_another_version(prefect_server, tmp_pat
         brand_sentiment.c.model_version == version, brand_sentiment.c.bucket == "day"
     )
     assert _count(engine, rows) == 15
+    # Added chunk by chunk, the version's aggregates equal a rebuild of the days it scored.
+    added = _aggregates(engine, version)
+    with engine.begin() as conn:
+        refresh_aggregates(
+            conn, version, ["United Airlines"], [date(2026, 3, d) for d in range(1, 7)]
+        )
+    assert _aggregates(engine, version) == added and len(added) == 6  # 3 days, 1 hour each
 
     again = runner.invoke(app, args)
     assert json.loads(again.stdout)["new_predictions"] == 0
