@@ -47,20 +47,36 @@ def _check_address(address: str) -> tuple[str, int]:
 
 
 def check_scheduler(address: str, timeout: float = 2.0) -> None:
-    """A ClusterUnavailableError when nothing accepts a connection at the scheduler's address
-    within ``timeout``: left to Dask, that cost a 30 s wait and a traceback of several hundred
-    lines, after Prefect and the model had loaded. The CLI calls this before they load."""
+    """A ClusterUnavailableError when no Dask scheduler answers at ``address`` within
+    ``timeout``: left to Dask, nothing listening cost a 30 s wait and a traceback of several
+    hundred lines after Prefect and the model had loaded, and a port that accepts connections
+    but is not Dask's (Redis's, say) hung the run for good. The CLI calls this before they load.
+
+    A Dask server speaks first: on a new connection it sends its handshake at once, so a
+    tcp:// address that accepts the connection and says nothing is not a scheduler. (TLS waits
+    for the client to speak first: a tls:// address is only connected to.)
+    """
     import socket
 
+    host, port = _check_address(address)
+    why = None
     try:
-        socket.create_connection(_check_address(address), timeout=timeout).close()
+        with socket.create_connection((host, port), timeout=timeout) as probe:
+            if not address.startswith("tls://"):
+                probe.settimeout(timeout)
+                if not probe.recv(1):
+                    why = "it closed the connection: not a Dask scheduler"
+    except TimeoutError:
+        why = f"nothing answered within {timeout:g} s"
     except OSError as err:
-        why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        why = err.strerror or str(err)
+    if why is not None:
         raise ClusterUnavailableError(
-            f"no Dask scheduler answers at {address} ({why}): start one with "
-            "`dask scheduler` and `dask worker tcp://HOST:8786`, or leave out --dask-address "
-            "for a local cluster"
-        ) from None
+            f"no Dask scheduler answers at {address} ({why}): give the scheduler's address "
+            "(port 8786 unless it was started with another), or start one with `dask "
+            "scheduler` and `dask worker tcp://HOST:8786`; leave out --dask-address for a local "
+            "cluster"
+        )
 
 
 def make_task_runner(kind: str, dask_address: str | None = None) -> Any | None:

@@ -31,8 +31,10 @@ def serve(
     train-model/weekly (paused). Runs until interrupted.
     """
     from flows.runtime.config import load_config
-    from flows.serve import build_deployments, check_server, serve_deployments
+    from flows.serve import build_deployments, check_schedule, check_server, serve_deployments
 
+    for option, cron in (("--report-cron", report_cron), ("--train-cron", train_cron)):
+        check_schedule(option, cron, timezone)
     check_server()
     deployments = build_deployments(
         load_config(load_settings().config), report_cron, train_cron, timezone

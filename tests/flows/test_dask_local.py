@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,8 @@ from support.scaleout_data import write_landing
 from typer.testing import CliRunner
 
 from flows.cli import app
-from flows.scaleout import make_task_runner
-from pipeline.errors import UsageError
+from flows.scaleout import check_scheduler, make_task_runner
+from pipeline.errors import ClusterUnavailableError, UsageError
 
 
 def test_task_runner_choices():
@@ -49,6 +51,46 @@ def test_a_dask_address_nothing_answers_is_one_line_before_prefect_and_torch(tmp
     )
     assert "Traceback" not in stderr
     assert not (tmp_path / "data").exists()  # nothing was created
+
+
+@pytest.mark.parametrize(
+    ("greeting", "said"), [(None, "nothing answered within 0.5 s"), (b"", "closed the connection")]
+)
+def test_a_port_that_accepts_but_is_not_dask_is_refused_at_once(greeting, said):
+    """A Dask server sends its handshake first; a port that stays silent (Redis's) or hangs up
+    is not a scheduler. Left to Dask, the silent one hung the run."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+        def answer():
+            conn, _ = server.accept()
+            with conn:
+                if greeting is not None:
+                    conn.sendall(greeting)
+                    conn.shutdown(socket.SHUT_WR)
+                time.sleep(1)
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        with pytest.raises(ClusterUnavailableError, match=said):
+            check_scheduler(address, timeout=0.5)
+        thread.join()
+
+
+def test_a_port_that_speaks_first_passes_the_check():
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+        def answer():
+            conn, _ = server.accept()
+            with conn:
+                conn.sendall(b":\x00\x00\x00")  # the first bytes of a Dask handshake
+                time.sleep(0.5)
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        check_scheduler(address, timeout=2)
+        thread.join()
 
 
 def test_a_wrong_task_runner_is_an_error_not_a_traceback(tmp_path):

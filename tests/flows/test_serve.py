@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
+from support.cli import one_error_line
 from support.live_prefect import BIN, SERVED, api, deployments, run_artifacts, trigger, wait_for_run
 from typer.testing import CliRunner
 
@@ -50,6 +51,23 @@ def test_cron_and_timezone_options():
     crons = {d.name: d.schedules[0].schedule for d in built}
     assert (crons["daily"].cron, crons["daily"].timezone) == ("30 7 * * 1-5", "Europe/Berlin")
     assert crons["weekly"].cron == "0 2 1 * *"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--timezone", "Mars/Base"], "--timezone 'Mars/Base' is not a time zone"),
+        (["--report-cron", "61 * * * *"], "--report-cron '61 * * * *' is not a cron schedule"),
+        (["--train-cron", "weekly"], "--train-cron 'weekly' is not a cron schedule"),
+    ],
+)
+def test_a_bad_schedule_option_is_one_line_even_without_a_server(args, said):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # no server: found first
+        result = CliRunner().invoke(app, ["serve", *args])
+    assert result.exit_code == 2
+    one_error_line(result, said)
 
 
 def test_serve_without_a_server_says_what_to_do():
