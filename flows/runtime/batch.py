@@ -24,7 +24,7 @@ from flows.runtime.totals import BatchReport
 from pipeline.analysis import Analysis, Laps, analyse
 from pipeline.records import Batch, Post, Reject
 from pipeline.sources import Source, SourceBatch
-from pipeline.sources.guard import check_first_batch, check_mapped_fields
+from pipeline.sources.guard import check_first_batch, check_mapped_fields, check_repeated_ids
 from pipeline.sources.validate import Validator
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ class BatchLoop:
             if self.cursor is None and self.validator.guard_first_batch:
                 check_first_batch(source.name, len(read.records), rejects)
                 check_mapped_fields(source.name, read.records, self.validator.column_map)
+                check_repeated_ids(source.name, posts, self.validator.column_map)
             laps("validate")
         pool = rt.pool
         if pool is None:

@@ -32,7 +32,7 @@ from flows.runtime.leasing import held_elsewhere
 from flows.runtime.preflight import CONNECT_TIMEOUT_S, check_database_url
 from flows.runtime.sources import ResolvedSource, open_source
 from pipeline.sources import FileSource
-from pipeline.sources.guard import check_first_batch, check_mapped_fields
+from pipeline.sources.guard import check_first_batch, check_mapped_fields, check_repeated_ids
 from pipeline.sources.validate import Validator
 
 
@@ -74,9 +74,10 @@ def check_first_read(
     finally:
         source.close()
     validator = Validator(resolved.name, column_map or resolved.config.column_map)
-    _, rejects = validator.split(read.records)
+    posts, rejects = validator.split(read.records)
     check_first_batch(resolved.name, len(read.records), rejects)
     check_mapped_fields(resolved.name, read.records, validator.column_map)
+    check_repeated_ids(resolved.name, posts, validator.column_map)
 
 
 def _check_sql_first_read(
@@ -98,9 +99,10 @@ def _check_sql_first_read(
         source.close()
     if new:
         validator = Validator(resolved.name, column_map or resolved.config.column_map)
-        _, rejects = validator.split(read.records)
+        posts, rejects = validator.split(read.records)
         check_first_batch(resolved.name, len(read.records), rejects)
         check_mapped_fields(resolved.name, read.records, validator.column_map)
+        check_repeated_ids(resolved.name, posts, validator.column_map)
 
 
 def busy_source(db_url: str, name: str) -> str | None:

@@ -3,9 +3,10 @@
 A wrong ``--map``, the wrong encoding or the wrong file turns every record into a reject, and
 committing that batch moves the source's cursor past records that were never stored. So the
 first batch of a source (one with no cursor yet) is refused when more than half of its records
-would be rejected for one reason: nothing is committed, and the run says why. ``--accept-rejects``
-stores such a batch all the same. Later batches are never refused: by then the options are known
-to fit the input, and a bad stretch of records is quarantined as usual.
+would be rejected for one reason, when a mapped field is in none of them, or when many of them
+share an id with a record of another text: nothing is committed, and the run says why.
+``--accept-rejects`` stores such a batch all the same. Later batches are never refused: by then
+the options are known to fit the input, and a bad stretch of records is quarantined as usual.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from pipeline.errors import FirstBatchRejectedError
-from pipeline.records import RawRecord, Reject
+from pipeline.records import Post, RawRecord, Reject
 from pipeline.sources.validate import field_names
 
 # Refused when the rejects of one reason are more than this share of the records read.
@@ -89,4 +90,44 @@ def check_mapped_fields(
 ) -> None:
     """Raise FirstBatchRejectedError when ``unmapped_field_refusal`` gives a reason."""
     if (why := unmapped_field_refusal(source, records, column_map)) is not None:
+        raise FirstBatchRejectedError(why)
+
+
+# Refused when records sharing an id with a different record are more than this share of the
+# posts: only the first of each would be stored.
+REPEATED_ID_SHARE = 0.1
+
+
+def repeated_id_refusal(
+    source: str, posts: Sequence[Post], column_map: Mapping[str, str] | None
+) -> str | None:
+    """Why the first batch of ``source`` must not be committed when many of its posts share
+    an id with a post of another text (``--map id=author``); None otherwise.
+
+    Posts are unique on (source, id): a repeated id keeps its first post and drops the rest,
+    silently, and correcting the map afterwards stores every post again under its real id
+    beside the ones already stored. A record sent twice (same id, same text) is no mistake.
+    """
+    texts: dict[str, str] = {}
+    lost = 0
+    for post in posts:
+        first = texts.setdefault(post.external_id, post.text)
+        lost += first != post.text
+    if lost <= REPEATED_ID_SHARE * len(posts):
+        return None
+    column = (column_map or {}).get("id", "id")
+    return (
+        f"source {source!r}: {lost} of its first {len(posts)} records share their id "
+        f"({column}) with a record of another text: {len(texts)} distinct ids, and only the "
+        "first record of each would be stored; nothing was stored. Map id to a column unique "
+        "to each post (or leave it out: each post is then keyed by its content), or rerun "
+        "with --accept-rejects to store them as they are"
+    )
+
+
+def check_repeated_ids(
+    source: str, posts: Sequence[Post], column_map: Mapping[str, str] | None
+) -> None:
+    """Raise FirstBatchRejectedError when ``repeated_id_refusal`` gives a reason."""
+    if (why := repeated_id_refusal(source, posts, column_map)) is not None:
         raise FirstBatchRejectedError(why)

@@ -761,3 +761,16 @@ def test_models_list_and_a_wrong_score_model_answer_without_torch(project, args,
     assert runner.invoke(app, ["init"]).exit_code == 0
     code, imported, stderr = heavy_imports_of(args, project)
     assert (code, imported) == (status, "[]"), stderr
+
+
+def test_an_id_mapped_to_a_column_that_repeats_is_refused_before_anything_is_stored(project):
+    """--map id=who, 300 reviews by 50 authors: 250 reviews would have been dropped silently."""
+    rows = ["uid,body,who"] + [f"r{i},review number {i},user{i % 50}" for i in range(300)]
+    (project / "rv.csv").write_text("\n".join(rows) + "\n")
+    status, imported, stderr = heavy_imports_of(
+        ["run", "--input", "rv.csv", "--map", "text=body,id=who"], project
+    )
+    assert (status, imported) == ("exit 2", "[]"), stderr
+    said = " ".join(stderr.split())
+    assert "250 of its first 300 records share their id (who) with a record of another text" in said
+    assert not (project / "data" / "sentimon.db").exists()

@@ -1,12 +1,15 @@
 """The first-batch guard: more than half rejected for one reason refuses the batch."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from pipeline.errors import FirstBatchRejectedError, UsageError
-from pipeline.records import RawRecord, Reject
+from pipeline.records import Post, RawRecord, Reject
 from pipeline.sources.guard import (
     check_first_batch,
     check_mapped_fields,
+    check_repeated_ids,
     first_batch_refusal,
     reason_kind,
     unmapped_field_refusal,
@@ -87,3 +90,26 @@ def test_a_mapped_field_in_some_record_or_the_text_alone_passes():
     assert unmapped_field_refusal("s", batch, {"text": "review"}) is None
     assert unmapped_field_refusal("s", batch, None) is None
     assert unmapped_field_refusal("s", records(None), {"id": "uid"}) is None  # unreadable only
+
+
+def _posts(pairs):
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    return [Post("rv", pid, text, when) for pid, text in pairs]
+
+
+def test_many_records_sharing_an_id_with_another_text_are_refused():
+    # --map id=who: 30 reviews by 5 authors, 25 of them would be dropped.
+    posts = _posts((f"user{i % 5}", f"review {i}") for i in range(30))
+    with pytest.raises(FirstBatchRejectedError) as refused:
+        check_repeated_ids("rv", posts, {"id": "who", "text": "body"})
+    assert str(refused.value).startswith(
+        "source 'rv': 25 of its first 30 records share their id (who) with a record of another "
+        "text: 5 distinct ids"
+    )
+
+
+def test_records_sent_twice_and_a_few_edits_pass():
+    resent = _posts((f"r{i % 10}", f"review {i % 10}") for i in range(30))  # same id, same text
+    check_repeated_ids("rv", resent, None)
+    edited = _posts([*((f"r{i}", f"review {i}") for i in range(30)), ("r0", "review 0, edited")])
+    check_repeated_ids("rv", edited, None)  # 1 of 31: below a tenth
