@@ -52,6 +52,7 @@ __all__ = [
 RAW_LIMIT = 2_000
 
 PostKey = tuple[str, str]  # (source, external_id)
+StoredPost = tuple[int, str | None]  # (id, content hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,9 @@ class BatchCounts:
     n_new_rejects: int
     n_new_predictions: int
     touched: int  # (brand, day) buckets the batch added to
+    # Posts read again whose text differs from the post stored under their id: kept as first
+    # stored, and their new mentions and prediction left out (they are of another text).
+    n_differing: int = 0
 
 
 def get_cursor(conn: Connection, source: str) -> str | None:
@@ -105,7 +109,13 @@ def commit_batch(
     n_new_posts = len(new_ids)
     # Only the posts stored before need their ids looked up.
     old = [s.post for s in scored if (s.post.source, s.post.external_id) not in new]
-    ids = new | _post_ids(conn, old)
+    stored = _stored_posts(conn, old)
+    ids = new | {k: post_id for k, (post_id, _) in stored.items()}
+    # A post read again with another text (a source reset and read with a corrected --map):
+    # what this batch found is about that text, not the stored one, so none of it is added.
+    differing = {k for k, (_, stored_hash) in stored.items() if _other_text(stored_hash, keys[k])}
+    if differing:
+        scored = [s for s in scored if (s.post.source, s.post.external_id) not in differing]
     # What is left: repeats, within this batch, of content new to the database.
     link_repeats(
         conn,
@@ -149,6 +159,7 @@ def commit_batch(
         n_new_rejects=n_new_rejects,
         n_new_predictions=len(new_predictions),
         touched=len(touched),
+        n_differing=len(differing),
     )
 
 
@@ -184,19 +195,32 @@ def _insert_posts(
     return {(source, external_id): post_id for post_id, source, external_id in inserted}
 
 
-def _post_ids(conn: Connection, batch_posts: list[Post]) -> dict[PostKey, int]:
-    """The ids of the batch's posts, new and old, looked up in chunks of external ids."""
+def _stored_posts(
+    conn: Connection, batch_posts: list[Post]
+) -> dict[PostKey, tuple[int, str | None]]:
+    """(id, content hash) of the batch's posts stored before, looked up in chunks of ids."""
     by_source: dict[str, list[str]] = {}
     for post in batch_posts:
         by_source.setdefault(post.source, []).append(post.external_id)
-    ids: dict[PostKey, int] = {}
+    found: dict[PostKey, StoredPost] = {}
     for source, external_ids in by_source.items():
         for chunk in chunked(external_ids):
-            query = select(posts.c.id, posts.c.external_id).where(
+            query = select(posts.c.id, posts.c.external_id, posts.c.content_hash).where(
                 posts.c.source == source, posts.c.external_id.in_(chunk)
             )
-            ids.update({(source, row.external_id): row.id for row in conn.execute(query)})
-    return ids
+            found.update(
+                {
+                    (source, row.external_id): (row.id, row.content_hash)
+                    for row in conn.execute(query)
+                }
+            )
+    return found
+
+
+def _other_text(stored_hash: str | None, key: ContentKey) -> bool:
+    """Whether a stored post's content hash says it holds another text than ``key``'s (a
+    post stored without a hash, by an early version, is taken to be the same)."""
+    return stored_hash is not None and stored_hash != key.hash
 
 
 def _insert_mentions(

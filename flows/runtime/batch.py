@@ -75,6 +75,15 @@ class BatchLoop:
             return None
         read, posts, rejects, analysis = got
         counts = self._commit(read, posts, rejects, analysis, timings)
+        if counts.n_differing:
+            log.warning(
+                "source %s: %d records read again hold another text than the posts stored "
+                "under their ids; the stored posts are kept as first read, with their brands "
+                "and scores (`sentimon run --input ... --source NEW_NAME` stores the records "
+                "as they are now, as a new source)",
+                self.reader.name,
+                counts.n_differing,
+            )
         return BatchReport(
             source=self.reader.name,
             n_read=len(read.records),

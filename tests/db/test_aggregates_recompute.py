@@ -61,7 +61,10 @@ def crafted(db, scored, day):
             ("Apple",),
             "reviews",
             model_version="v2",
-            text="post 1",
+            # The same post scored by another version: its stored text, as a backfill reads it.
+            text=next(
+                s.post.text for s in by_source["reviews"] if s.post.external_id == "reviews-1"
+            ),
         )
     ]
     with db.begin() as conn:

@@ -133,6 +133,31 @@ def test_stored_posts_gain_what_they_lack_beside_new_posts(db, scored, day):
         assert conn.execute(google).scalar_one() == 2
 
 
+def test_a_post_read_again_with_another_text_keeps_what_it_was_stored_with(db, scored, day):
+    # A source reset and read with a corrected --map: the id's stored text is not the one
+    # read now, so the brands and score found now (of the new text) are not added to it.
+    wrong = scored("1", "neutral", (0.2, 0.6, 0.2), day(1), text="user0")
+    with db.begin() as conn:
+        repository.commit_batch(conn, Batch("reviews", None, "r:1", [wrong]))
+    right = scored("1", "positive", (0.1, 0.1, 0.8), day(1), brands=("Apple",), text="love it")
+    same = scored("2", "negative", (0.8, 0.1, 0.1), day(1), brands=("Apple",), text="broke")
+    with db.begin() as conn:
+        repository.commit_batch(conn, Batch("reviews", None, "r:2", [same]))
+        counts = repository.commit_batch(conn, Batch("reviews", None, "r:2", [right, same]))
+    assert counts.n_differing == 1 and counts.n_new_posts == 0
+    with db.connect() as conn:
+        mentions = conn.execute(
+            select(posts.c.external_id, post_brands.c.brand).join(post_brands)
+        ).all()
+        assert mentions == [("2", "Apple")]  # none for "user0"
+        stored = conn.execute(select(posts.c.text).where(posts.c.external_id == "1"))
+        assert stored.scalar_one() == "user0"
+        apple = select(func.sum(brand_sentiment.c.volume)).where(
+            brand_sentiment.c.brand == "Apple", brand_sentiment.c.bucket == "day"
+        )
+        assert conn.execute(apple).scalar_one() == 1
+
+
 def test_a_failed_transaction_leaves_nothing_and_the_cursor_unmoved(db, batch):
     with pytest.raises(RuntimeError, match="crash after commit_batch"), db.begin() as conn:
         repository.commit_batch(conn, batch)
