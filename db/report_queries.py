@@ -49,6 +49,15 @@ def sources_seen(conn: Connection) -> list[str]:
     return sorted(names)
 
 
+def unlabelled_by(conn: Connection, model_version: str) -> bool:
+    """Whether posts are stored but none has a prediction of ``model_version``: a version
+    activated after they were stored, before `sentimon backfill` scored them with it."""
+    if conn.execute(select(posts.c.id).limit(1)).first() is None:
+        return False
+    labelled = select(predictions.c.post_id).where(predictions.c.model_version == model_version)
+    return conn.execute(labelled.limit(1)).first() is None
+
+
 def posts_created(
     conn: Connection,
     since: datetime | None = None,

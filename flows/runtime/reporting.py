@@ -25,6 +25,7 @@ from db.report_queries import (
     posts_created,
     report_window,
     sources_seen,
+    unlabelled_by,
 )
 from flows.runtime.settings import Settings
 from pipeline.analytics.aggregate_math import DEFAULT_MIN_VOLUME
@@ -190,6 +191,7 @@ def make_report(
                 source=None if source in (None, ALL_SOURCES) else source,
             )
             skipped = {lang: n for lang, n in unscored.items() if lang != "en"}
+            unlabelled = unlabelled_by(conn, active.version)
     finally:
         engine.dispose()
     rows = build_report(data, names, brands, min_volume)
@@ -203,6 +205,11 @@ def make_report(
         for name, signals in sorted(data.signals.items())
         if (warning := shift_warning(name, signals, thresholds, active.version))
     ]
+    if unlabelled:  # an empty report otherwise, with nothing to say why
+        warnings.append(
+            f"no stored post has a label of the active model {active.version} yet: "
+            "`sentimon backfill` scores them with it"
+        )
     return BrandReport(rows, title, bucket, active.version, warnings)
 
 

@@ -107,3 +107,17 @@ def test_rejects_read_again_are_cleared_within_the_span_the_batch_read(db):
         assert count_unreplayable(conn, "other") == 1
     assert cleared == 4  # @0, @40, @95 and stream/1-0
     assert left == {"a.jsonl@400", "a.jsonl@x@50", "b.jsonl@50", "stream/2-0"}
+
+
+def test_posts_none_of_which_the_active_version_labelled_are_told_apart(db, scored, day):
+    from db.report_queries import unlabelled_by
+
+    with db.connect() as conn:
+        assert not unlabelled_by(conn, "v2")  # no posts at all: nothing to backfill
+    with db.begin() as conn:
+        repository.commit_batch(
+            conn, Batch("reviews", None, "r:1", [scored("1", "positive", (0.1, 0.1, 0.8), day(1))])
+        )
+    with db.connect() as conn:
+        assert not unlabelled_by(conn, "v1")
+        assert unlabelled_by(conn, "v2")  # activated after the posts were stored
