@@ -233,7 +233,8 @@ def _print_run(result: dict[str, Any], config: SourceConfig) -> None:
     if "skipped" in result:
         err_console.print(f"[yellow]skipped:[/yellow] {result['skipped']}")
     console.print_json(data=result)
-    if not result.get("read") and "skipped" not in result:
+    waiting = any(" was modified less than " in notice for notice in result.get("notices", []))
+    if not result.get("read") and "skipped" not in result and not waiting:
         # Exit 0 all the same (a scheduled run often finds nothing new), but a person who
         # pointed it at an empty file, or re-ran one, is told why nothing was stored.
         source = result.get("source", "the source")

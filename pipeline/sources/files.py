@@ -162,7 +162,14 @@ class FileSource:
             if settled is None or changed is None:
                 continue  # gone since the listing (moved away, archived): nothing to read
             if not settled and not (single and _suffix(file) in _APPENDABLE):
-                break  # later files wait too: the cursor must not jump over this one
+                # Later files wait too: the cursor must not jump over this one. Said, or a run
+                # right after a file was written reads nothing and cannot tell why.
+                self._notice(
+                    f"{file.name} was modified less than {self.settle_seconds:g} s ago: it "
+                    f"{'and the files after it wait' if not single else 'waits'} until it is "
+                    "left alone that long (--settle-seconds 0 reads it now)"
+                )
+                break
             newest = max(newest or 0, changed)
             begin = start_pos if key == start_file else 0
             if begin == 0 and self._binary(file, single):

@@ -124,6 +124,10 @@ def test_files_being_written_wait_and_stop_the_folder_until_settled(tmp_path):
     # 2.jsonl was modified just now: reading stops there, and 3.jsonl must not be read past it.
     batches, cursor = read_all(source, 10)
     assert [r.fields["id"] for b in batches for r in b] == ["a"]
+    assert source.notices == [  # said: a run right after a file landed must not look empty
+        "2.jsonl was modified less than 5 s ago: it and the files after it wait until it is "
+        "left alone that long (--settle-seconds 0 reads it now)"
+    ]
     os.utime(tmp_path / "2.jsonl", (old, old))
     later, _ = read_all_from(source, cursor, 10)
     assert [r.fields["id"] for b in later for r in b] == ["b", "c"]
@@ -175,8 +179,16 @@ def test_a_file_named_directly_is_read_at_once_even_if_just_written(tmp_path):
     path = tmp_path / "export.jsonl"
     path.write_text('{"id": "a", "text": "x"}\n')
     assert FileSource(path, "s", settle_seconds=60).read_batch(None, 10).records
-    # The same file inside a landing folder waits.
+    # The same file inside a landing folder waits, and so does a single .gz file (read whole).
     assert not FileSource(tmp_path, "s", settle_seconds=60).read_batch(None, 10).records
+    packed = tmp_path / "export.jsonl.gz"
+    packed.write_bytes(gzip.compress(b'{"id": "a", "text": "x"}\n'))
+    waiting = FileSource(packed, "s", settle_seconds=60)
+    assert not waiting.read_batch(None, 10).records
+    assert waiting.notices == [
+        "export.jsonl.gz was modified less than 60 s ago: it waits until it is left alone that "
+        "long (--settle-seconds 0 reads it now)"
+    ]
 
 
 def test_an_invalid_json_reason_says_where_the_line_goes_wrong(tmp_path):
