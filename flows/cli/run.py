@@ -383,8 +383,9 @@ def _check_encoding_option(encoding: str, input_path: str | None) -> str:
 
 
 def _check_not_binary(path: Path) -> None:
-    """Refuse a single input file of binary data before anything starts (a landing folder's
-    binary files are passed over with a notice while it is read)."""
+    """Refuse a single input file of binary data, or of a format read as something else,
+    before anything starts (a landing folder's binary files are passed over with a notice
+    while it is read)."""
     from pipeline.errors import SourceError
     from pipeline.sources.encoding import BINARY_SAMPLE_BYTES, binary_reason, refused_file
     from pipeline.sources.landing import open_regular
@@ -393,11 +394,35 @@ def _check_not_binary(path: Path) -> None:
         return
     try:
         with open_regular(path) as fh:
-            why = binary_reason(fh.read(BINARY_SAMPLE_BYTES))
+            head = fh.read(BINARY_SAMPLE_BYTES)
     except OSError:
         return  # the run reports what is wrong with it
+    why = binary_reason(head)
     if why is not None:
         raise SourceError(refused_file(path.name, why))
+    _check_known_format(path, head)
+
+
+def _check_known_format(path: Path, head: bytes) -> None:
+    """Refuse, with the way to convert it, a single input of a format sentimon does not read
+    but that a run would read as JSON lines, rejecting every record: a tab-separated file, or
+    one JSON array (a file of JSON lines holds one object per line)."""
+    from pipeline.errors import SourceError
+    from pipeline.sources.files import FILE_SUFFIXES
+
+    name = path.name.lower()
+    if name.endswith(FILE_SUFFIXES[:2]):  # .csv and .jsonl: read as such
+        return
+    if name.endswith((".tsv", ".tab")):
+        raise SourceError(
+            f"{path.name} is tab-separated: sentimon reads CSV (commas), JSONL and Parquet; "
+            "save it as CSV and run again"
+        )
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        raise SourceError(
+            f"{path.name} holds a JSON array: sentimon reads JSON lines, one object per line; "
+            f"convert it, e.g. `jq -c '.[]' {path.name} > {path.stem}.jsonl`"
+        )
 
 
 def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None = None) -> None:

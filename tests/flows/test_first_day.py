@@ -234,6 +234,27 @@ def test_a_csv_with_another_separator_is_named_as_such(data_dir, tmp_path, separ
     assert not data_dir.exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "body", "said"),
+    [
+        ("reviews.tsv", "id\ttext\nr1\tgreat\n", "reviews.tsv is tab-separated"),
+        (
+            "reviews.json",
+            '[\n  {"id": "r1", "text": "great"}\n]\n',
+            "reviews.json holds a JSON array: sentimon reads JSON lines",
+        ),
+    ],
+)
+def test_a_format_read_as_something_else_is_named_before_anything_is_read(
+    data_dir, tmp_path, name, body, said
+):
+    (tmp_path / name).write_text(body)
+    result = runner.invoke(app, ["run", "--input", name])
+    assert result.exit_code == 1
+    one_error_line(result, said)
+    assert not data_dir.exists()
+
+
 def test_a_report_on_a_misspelt_sqlite_path_leaves_no_file(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SENTIMON_DATABASE_URL", f"sqlite:///{tmp_path / 'sentimn.db'}")
     result = runner.invoke(app, ["report"])
