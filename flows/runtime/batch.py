@@ -217,7 +217,8 @@ FRESH_LOCAL_SHARE = 0.5
 # server, on the same cores, so a larger share here costs more there. Measured in turns
 # (bench/run.py --posts 100000 --only e2e --postgres URL), SQLite / PostgreSQL docs/s:
 # 0.25 4,912 / 4,314 and 4,771 / 4,348; 0.30 4,811 / 4,196 and 4,963 / 4,138 (0.35 on SQLite
-# alone: 4,730 / 4,740).
+# alone: 4,730 / 4,740). On SQLite, --posts 200000, 2026-12-01 (a faster day), in turns: 0.25
+# 7,571 / 7,644 against 0.33 7,266 / 7,091; 0.25 8,140 / 7,554 against 0.20 7,695 / 8,182.
 AHEAD_LOCAL_SHARE = 0.25
 
 
