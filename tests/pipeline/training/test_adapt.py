@@ -201,5 +201,5 @@ def test_bad_team_lexicon_is_one_clear_line(tmp_path, content, message):
     with pytest.raises(ConfigError, match="team lexicon") as err:
         load_team_lexicon(path)
     assert message in str(err.value) and "\n" not in str(err.value)
-    with pytest.raises(ConfigError, match="missing.toml not found: fix SENTIMON_LEXICON"):
+    with pytest.raises(ConfigError, match=r"missing\.toml not found: fix SENTIMON_LEXICON"):
         load_team_lexicon(tmp_path / "missing.toml")
