@@ -408,10 +408,9 @@ def _check_known_format(path: Path, head: bytes) -> None:
     but that a run would read as JSON lines, rejecting every record: a tab-separated file, or
     one JSON array (a file of JSON lines holds one object per line)."""
     from pipeline.errors import SourceError
-    from pipeline.sources.files import FILE_SUFFIXES
 
     name = path.name.lower()
-    if name.endswith(FILE_SUFFIXES[:2]):  # .csv and .jsonl: read as such
+    if name.endswith((".csv", ".jsonl")):  # read as what they say they are
         return
     if name.endswith((".tsv", ".tab")):
         raise SourceError(
