@@ -64,8 +64,14 @@ def check_scheduler(address: str, timeout: float = 2.0) -> None:
         with socket.create_connection((host, port), timeout=timeout) as probe:
             if not address.startswith("tls://"):
                 probe.settimeout(timeout)
-                if not probe.recv(1):
-                    why = "it closed the connection: not a Dask scheduler"
+                try:
+                    if not probe.recv(1):
+                        why = "it accepted the connection and closed it: not a Dask scheduler"
+                except TimeoutError:
+                    why = (
+                        "it accepted the connection but sent nothing within "
+                        f"{timeout:g} s: not a Dask scheduler"
+                    )
     except TimeoutError:
         why = f"nothing answered within {timeout:g} s"
     except OSError as err:

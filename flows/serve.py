@@ -31,7 +31,7 @@ from flows.ingest import ingest_and_score
 from flows.report import brand_report_flow
 from flows.runtime.config import ProjectConfig, SourceConfig
 from flows.training import train_flow
-from pipeline.errors import ConfigError, UsageError
+from pipeline.errors import ConfigError
 
 REPORT_CRON = "0 6 * * *"  # daily at 06:00
 TRAIN_CRON = "0 3 * * 0"  # Sundays at 03:00
@@ -96,29 +96,6 @@ def _deployment(flow: Flow[..., Any], **options: Any) -> RunnerDeployment:
     deployment = flow.to_deployment(entrypoint_type=EntrypointType.MODULE_PATH, **options)
     # Called outside an event loop, Prefect's sync/async wrapper returns the deployment.
     return cast(RunnerDeployment, deployment)
-
-
-def check_schedule(option: str, cron: str | None, timezone: str) -> None:
-    """A UsageError naming ``option`` or --timezone when Prefect would refuse the schedule:
-    found before the server is asked for, not as a traceback once it has answered."""
-    import zoneinfo
-
-    try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise UsageError(
-            f"--timezone {timezone!r} is not a time zone: give an IANA name such as UTC, "
-            "Europe/Berlin or America/New_York"
-        ) from None
-    if cron is None:
-        return
-    try:
-        Cron(cron, timezone=timezone)
-    except ValueError:
-        raise UsageError(
-            f"{option} {cron!r} is not a cron schedule: give five fields, minute hour day "
-            "month weekday, e.g. '0 6 * * *' (06:00 every day)"
-        ) from None
 
 
 def check_server() -> str:

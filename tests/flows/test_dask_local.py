@@ -54,7 +54,8 @@ def test_a_dask_address_nothing_answers_is_one_line_before_prefect_and_torch(tmp
 
 
 @pytest.mark.parametrize(
-    ("greeting", "said"), [(None, "nothing answered within 0.5 s"), (b"", "closed the connection")]
+    ("greeting", "said"),
+    [(None, "accepted the connection but sent nothing within 0.5 s"), (b"", "and closed it")],
 )
 def test_a_port_that_accepts_but_is_not_dask_is_refused_at_once(greeting, said):
     """A Dask server sends its handshake first; a port that stays silent (Redis's) or hangs up
