@@ -1,4 +1,5 @@
-"""`sentimon sources list|reset`: where each source stands, and moving its cursor back."""
+"""`sentimon sources list|reset|delete`: where each source stands, moving its cursor back, and
+deleting what it stored."""
 
 from __future__ import annotations
 
@@ -152,6 +153,51 @@ def sources_reset(
         raise typer.Exit(1)
     apply_reset(engine, plan)
     console.print(f"source {source}: cursor moved back; the next run reads {plan.rereads}")
+
+
+DELETE_HELP = """Delete everything SOURCE stored: its posts with their predictions and brand
+mentions, its share of the aggregates, its rejects, its batch records and its cursor.
+
+The way back from a run that stored its input wrongly (a wrong --map, the wrong file): a reset
+and a re-read keep the posts already stored, so delete the source, then run the input again
+with the right options. The input itself is not touched. Other sources' posts that repeated
+one of its posts are linked again among themselves and their aggregates rebuilt; alerts already
+raised stay. Refused while an ingest of the source is running; asks for confirmation unless
+--yes."""
+
+
+@sources_app.command("delete", help=DELETE_HELP)
+@handle_errors()
+def sources_delete(
+    source: Annotated[str, typer.Argument(help="A source of `sentimon sources list`.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    from flows.runtime.config import load_config
+    from flows.runtime.resets import apply_deletion, plan_deletion
+    from flows.runtime.results_db import open_results
+
+    settings = load_settings()
+    engine = open_results(settings)
+    plan = plan_deletion(engine, load_config(settings.config), source)
+    stored = plan.contents
+    what = (
+        f"{stored.posts:,} posts (with their predictions and brand mentions), "
+        f"{stored.rejects:,} rejects and {stored.batches:,} batch records"
+    )
+    if not yes and not _confirmed(f"source {source}: delete its {what}?"):
+        err_console.print("nothing was deleted")
+        raise typer.Exit(1)
+    done = apply_deletion(engine, source)
+    gone = done.contents
+    console.print(
+        f"source {source}: deleted {gone.posts:,} posts, {gone.rejects:,} rejects and "
+        f"{gone.batches:,} batch records; its next run reads {plan.rereads}"
+    )
+    if done.relinked:
+        console.print(
+            f"{done.relinked:,} posts of other sources repeated its posts: linked again among "
+            f"themselves, aggregates of {done.refreshed_days:,} days rebuilt"
+        )
 
 
 def _confirmed(question: str) -> bool:

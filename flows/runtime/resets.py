@@ -1,5 +1,6 @@
-"""Moving a source's cursor back (`sentimon sources reset`), and opening the results database
-for the commands that inspect it (`sources list`, `rejects list`).
+"""Moving a source's cursor back (`sentimon sources reset`), deleting what a source stored
+(`sentimon sources delete`), and opening the results database for the commands that inspect
+it (`sources list`, `rejects list`).
 
 A reset is planned first (what the cursor becomes, what the next run reads again), shown to
 the user for confirmation, then applied under the source's lease: never while an ingest of the
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from db import repository
 from db.leases import Lease, lease_holder
 from db.partitions import set_cursor
+from db.source_removal import SourceContents, SourceDeletion, delete_source, source_contents
 from db.sources import SourceState, forget_cursors, source_state, source_states
 from flows.runtime.config import ProjectConfig
 from flows.runtime.leasing import give_back, take_source
@@ -112,6 +114,39 @@ def apply_reset(engine: Engine, plan: ResetPlan) -> None:
             forget_cursors(conn, plan.source, plan.files)
         else:
             set_cursor(conn, plan.source, plan.position)
+
+
+@dataclass(frozen=True)
+class DeletionPlan:
+    """What deleting a source removes, and what its next run then reads."""
+
+    contents: SourceContents
+    rereads: str
+
+
+def plan_deletion(engine: Engine, project: ProjectConfig, source: str) -> DeletionPlan:
+    """What deleting ``source`` would remove; UsageError when the database knows no such
+    source (with the names it knows)."""
+    with engine.connect() as conn:
+        contents = source_contents(conn, source)
+        state = source_state(conn, source)
+    if state is None and contents.empty:
+        raise UsageError(f"source {source!r} has stored nothing{known_sources(engine, source)}")
+    if state is not None and _kind(project, state) == "redis":
+        # Its position is its consumer group's, in Redis: the entries read stay acknowledged.
+        rereads = (
+            "only new entries of its stream (to read the old ones again, move its consumer "
+            "group back: XGROUP SETID STREAM GROUP 0)"
+        )
+    else:
+        rereads = "the whole source again"
+    return DeletionPlan(contents, rereads)
+
+
+def apply_deletion(engine: Engine, source: str) -> SourceDeletion:
+    """Delete what ``source`` stored, in one transaction under its lease (db/source_removal.py)."""
+    with holding(engine, source, "deleted"), engine.begin() as conn:
+        return delete_source(conn, source)
 
 
 def _kind(project: ProjectConfig, state: SourceState) -> str:
