@@ -79,10 +79,11 @@ class BatchLoop:
             log.warning(
                 "source %s: %d records read again hold another text than the posts stored "
                 "under their ids; the stored posts are kept as first read, with their brands "
-                "and scores (`sentimon run --input ... --source NEW_NAME` stores the records "
-                "as they are now, as a new source)",
+                "and scores (`sentimon sources delete %s` deletes what the source stored; "
+                "its next run then stores the records as they are now)",
                 self.reader.name,
                 counts.n_differing,
+                self.reader.name,
             )
         return BatchReport(
             source=self.reader.name,

@@ -455,3 +455,55 @@ def test_a_single_file_source_is_reset_only_to_its_own_file(project, monkeypatch
     ((_, moved),) = _snapshot(db)["cursors"]
     assert json.loads(moved)["file"] == "reviews.jsonl" and json.loads(moved)["offset"] == 0
     assert _read_from(project / "reviews.jsonl", source, moved) == ["reviews.jsonl"]
+
+
+@pytest.mark.slow
+def test_a_source_stored_with_the_wrong_text_is_deleted_and_read_again_as_a_first_run(
+    prefect_server, project, monkeypatch
+):
+    right_db = _use_database(monkeypatch, project, "right")
+    _run("--input", "reviews.csv", "--map", RIGHT_MAP)
+    expected = _snapshot(right_db)
+
+    db = _use_database(monkeypatch, project, "wrong-text")
+    # Every title is a valid text: nothing is rejected, the posts are stored with the wrong one.
+    wrong = _run(
+        "--input", "reviews.csv", "--map", "id=review_id,text=review_title,created_at=date"
+    )
+    assert wrong["new_posts"] == len(REVIEWS) and wrong["rejects"] == 0
+    (state,) = json.loads(runner.invoke(app, ["sources", "list", "--format", "json"]).stdout)
+    source = state["source"]
+    # (A reset and a re-read would keep the posts as first stored.)
+    typo = runner.invoke(app, ["sources", "delete", source[:-1], "--yes"])
+    assert typo.exit_code == 2
+    one_error_line(typo, "has stored nothing", f"did you mean {source!r}?")
+    unanswered = runner.invoke(app, ["sources", "delete", source], input="n\n")
+    assert unanswered.exit_code == 1 and "nothing was deleted" in unanswered.output
+    assert len(_snapshot(db)["posts"]) == len(REVIEWS)
+    engine = create_engine(db)  # an ingest of the source is running elsewhere: refused
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO source_leases VALUES (:s, 'elsewhere:42:1', :now, :until)"),
+            {
+                "s": source,
+                "now": datetime.now(UTC).replace(tzinfo=None),
+                "until": (datetime.now(UTC) + timedelta(minutes=5)).replace(tzinfo=None),
+            },
+        )
+    busy = runner.invoke(app, ["sources", "delete", source, "--yes"])
+    assert busy.exit_code == 1
+    one_error_line(busy, "being read by a running ingest", "nothing was deleted")
+    assert len(_snapshot(db)["posts"]) == len(REVIEWS)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM source_leases"))
+    engine.dispose()
+
+    done = runner.invoke(app, ["sources", "delete", source], input="y\n")
+    assert done.exit_code == 0, done.output
+    flat = " ".join(done.stdout.split())
+    assert f"deleted {len(REVIEWS)} posts, 0 rejects and 3 batch records" in flat
+    assert "its next run reads the whole source again" in flat
+    assert all(rows == [] for rows in _snapshot(db).values())
+
+    _run("--input", "reviews.csv", "--map", RIGHT_MAP)
+    assert _snapshot(db) == expected
