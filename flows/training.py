@@ -281,4 +281,6 @@ def adapt_flow(
         "active": activate,
         "base_version": metrics["adaptation"]["base_version"],
         "metrics": held,
+        "split": metrics["adaptation"]["split"],
+        "folds_asked": metrics["adaptation"]["config"]["folds"],
     }

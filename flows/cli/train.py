@@ -215,6 +215,9 @@ def _adapt(
         + (" (active)" if activate else ""),
         soft_wrap=True,
     )
+    fewer = fewer_folds(summary["split"], summary["folds_asked"])
+    if fewer:
+        console.print(fewer, soft_wrap=True)
     worse = worse_than_base(held)
     if worse:
         warn(worse)
@@ -226,6 +229,26 @@ def _adapt(
         )
     else:
         console.print("next: `sentimon backfill` to re-score stored posts")
+
+
+def fewer_folds(split: dict[str, Any], asked: int) -> str | None:
+    """A note when a class had too few labels for the fine-tunes asked for, or None.
+
+    Each fold must hold every class in its training part, so the smallest class caps the
+    folds; under two, one fine-tune stops early on a fifth of the labels, which makes the new
+    version's figures depend more on which texts those are.
+    """
+    done = split.get("folds", asked)
+    counts = split.get("train_labels") or {}
+    if done >= asked or not counts:
+        return None
+    label, n = min(counts.items(), key=lambda item: item[1])
+    runs = "one fine-tune" if done < 2 else f"{done} fine-tunes averaged"
+    return (
+        f"note: {runs} instead of {asked}: the labels trained on hold only {n} {label} "
+        f"text(s) (each fine-tune needs every class); label more {label} texts for steadier "
+        "results"
+    )
 
 
 def worse_than_base(held: dict[str, Any]) -> str | None:

@@ -410,7 +410,12 @@ def run_adaptation(
                 "unique_texts": len(unique),
                 "labels": unique["label"].value_counts().to_dict(),
             },
-            "split": {"train": len(kept), "folds": len(fold_epochs), "holdout": len(aside)},
+            "split": {
+                "train": len(kept),
+                "train_labels": dict(Counter(LABELS[labels[i]] for i in kept)),
+                "folds": len(fold_epochs),
+                "holdout": len(aside),
+            },
             "config": asdict(config),
         },
         "training": {

@@ -205,6 +205,20 @@ def test_a_new_version_worse_than_its_base_is_said():
     assert said is not None and "accuracy of the score's sign 0.800 against 0.900" in said
 
 
+def test_a_class_too_small_for_the_folds_is_said():
+    from flows.cli.train import fewer_folds
+
+    split = {"folds": 5, "train_labels": {"negative": 90, "positive": 110}}
+    assert fewer_folds(split, 5) is None
+    said = fewer_folds({"folds": 1, "train_labels": {"negative": 90, "neutral": 1}}, 5)
+    assert said == (
+        "note: one fine-tune instead of 5: the labels trained on hold only 1 neutral text(s) "
+        "(each fine-tune needs every class); label more neutral texts for steadier results"
+    )
+    said = fewer_folds({"folds": 3, "train_labels": {"negative": 3, "positive": 80}}, 5)
+    assert said is not None and said.startswith("note: 3 fine-tunes averaged instead of 5")
+
+
 @pytest.mark.slow
 def test_train_base_registers_an_inactive_version(prefect_server, tiny_model_dir, tmp_path):
     rows = ["review,stars"] + [
@@ -242,3 +256,14 @@ def test_train_base_registers_an_inactive_version(prefect_server, tiny_model_dir
     assert json.loads(again.stdout.strip().splitlines()[-1])["version"] == out["version"]
     bad = runner.invoke(app, ["train", "--base", out["version"], "--data", "labels.csv"])
     _fails_in_one_line(bad, "has no column 'text' for the text", 2)
+    # One text of a class: one fine-tune instead of five, and the output says why.
+    (tmp_path / "one-neutral.csv").write_text(
+        "\n".join([*rows, "the desk was fine,3"]) + "\n", encoding="utf-8"
+    )
+    args = ["train", "--base", str(tiny_model_dir), "--data", "one-neutral.csv"]
+    args += ["--map", "text=review,label=stars", "--labels", "1=negative,3=neutral,5=positive"]
+    single = runner.invoke(app, args)
+    assert single.exit_code == 0, single.output
+    assert "note: one fine-tune instead of 5: the labels trained on hold only 1 neutral" in (
+        " ".join(single.stdout.split())
+    )
