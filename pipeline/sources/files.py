@@ -42,6 +42,8 @@ FILE_SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz", ".parquet")
 SETTLE_SECONDS = 5.0  # a file modified more recently than this may still be being written
 _log = logging.getLogger(__name__)
 _APPENDABLE = (".csv", ".jsonl")  # read up to their last complete record while being written
+# Bytes looked at after the last complete record of such a file: whitespace alone is no record.
+HELD_BACK_PEEK = 4096
 _COMPRESSED_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 Rows = Generator[tuple[RawRecord, int], None, None]  # (record, position just after it)
@@ -193,6 +195,9 @@ class FileSource:
                     raise  # nothing else to read: `sentimon run` says so in one line first
                 self._pass_over_unreadable(file)
                 continue
+            if not settled:
+                read_to = position[1] if position is not None and position[0] == file else begin
+                self._notice_held_back(file, read_to)
         return SourceBatch(records, format_cursor(*position, newest) if position else None)
 
     def check_resume(self, cursor: str | None) -> None:
@@ -266,6 +271,23 @@ class FileSource:
             f"{file.name} not read: this user cannot read it (permission denied); fix its "
             "permissions and the next run reads it"
         )
+
+    def _notice_held_back(self, file: Path, read_to: int) -> None:
+        """Say so when a file still being written ends in a record without its newline, which
+        waits: else a run right after the file was written stores one record fewer (or
+        nothing) and cannot tell why."""
+        try:
+            with file.open("rb") as fh:
+                fh.seek(read_to)
+                tail = fh.read(HELD_BACK_PEEK)
+        except OSError:
+            return
+        if tail.strip():
+            self._notice(
+                f"{file.name} was modified less than {self.settle_seconds:g} s ago and its last "
+                "line has no newline yet: that record waits until the file is left alone that "
+                "long or the line is ended (--settle-seconds 0 reads it now)"
+            )
 
     def _notice(self, message: str) -> None:
         if message not in self.notices:

@@ -82,6 +82,10 @@ class CsvFeed:
         if not line:
             self.eof = True
             raise StopIteration
+        if not line.endswith(b"\n") and self._size + len(line) <= self.limit:
+            # Shorter than asked for and unended: the file ends here. csv.reader returns an
+            # unquoted last row without asking for another line, so this is where it shows.
+            self.eof = True
         self.pos += len(line)
         self._size += len(line)
         if self._size > self.limit:

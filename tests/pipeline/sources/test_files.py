@@ -191,6 +191,30 @@ def test_a_file_named_directly_is_read_at_once_even_if_just_written(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "complete", "last"),
+    [
+        ("export.jsonl", '{"id": "a", "text": "x"}\n', '{"id": "b", "text": "y"}'),
+        ("export.csv", "id,text\na,x\n", "b,y"),
+    ],
+)
+def test_a_file_being_written_says_that_its_last_record_waits(tmp_path, name, complete, last):
+    path = tmp_path / name
+    path.write_text(complete + last)
+    source = FileSource(path, "s", settle_seconds=60)
+    assert [r.fields["id"] for r in source.read_batch(None, 10).records] == ["a"]
+    assert source.notices == [
+        f"{name} was modified less than 60 s ago and its last line has no newline yet: that "
+        "record waits until the file is left alone that long or the line is ended "
+        "(--settle-seconds 0 reads it now)"
+    ]
+    # Ended, or only whitespace after the last newline: nothing waits, nothing is said.
+    for ending in ("\n", "  "):
+        path.write_text(complete + (last + ending if ending == "\n" else ending))
+        ended = FileSource(path, "s", settle_seconds=60)
+        assert ended.read_batch(None, 10).records and ended.notices == []
+
+
 def test_an_invalid_json_reason_says_where_the_line_goes_wrong(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_bytes(b'{"id": 1, "text": "a\tb"}\n{"id": 2 "text": "x"}\n')
