@@ -137,6 +137,10 @@ def interruptible(kept: str) -> Iterator[None]:
     interrupt is whole; ``kept`` tells the user so and how to go on. (Typer would exit 130
     silently, leaving them to wonder what was stored.)
     """
+    quiet = _InterruptCrashes()
+    loggers = [logging.getLogger(name) for name in _RUN_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(quiet)
     try:
         yield
     except KeyboardInterrupt:
@@ -144,6 +148,23 @@ def interruptible(kept: str) -> Iterator[None]:
             f"[yellow]interrupted:[/yellow] {escape(kept)}", soft_wrap=True, highlight=False
         )
         raise typer.Exit(130) from None
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
+# Prefect's loggers of flow and task runs (its own records, not a flow's log calls).
+_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+class _InterruptCrashes(logging.Filter):
+    """Drops Prefect's ERROR lines about a run aborted by the interrupt ("Crash detected!
+    Execution was aborted by an interrupt signal.", one per task and flow run): the
+    `interrupted:` line says it once, with what is kept. The flow run still ends Crashed in
+    the Prefect UI."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR and "interrupt signal" in record.getMessage())
 
 
 def usage_error(message: str) -> UsageError:
