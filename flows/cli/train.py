@@ -192,12 +192,15 @@ def _adapt(
             activate=activate,
             show_progress=True,
         )
+    held = summary["metrics"]
+    cautions = [c for c in (untested(held), untaught(summary["split"]), worse_than_base(held)) if c]
     if fmt == "json":
         sys.stdout.write(
             json.dumps({"version": summary["version"], "metrics": summary["metrics"]}) + "\n"
         )
+        for caution in cautions:
+            warn(caution)
         return
-    held = summary["metrics"]
     rows = [("accuracy", "accuracy"), ("macro-F1", "macro_f1")]
     if "sign_accuracy" in held["adapted"]:
         rows += [("accuracy of the score's sign", "sign_accuracy"), ("ROC AUC", "auc")]
@@ -218,9 +221,8 @@ def _adapt(
     fewer = fewer_folds(summary["split"], summary["folds_asked"])
     if fewer:
         console.print(fewer, soft_wrap=True)
-    worse = worse_than_base(held)
-    if worse:
-        warn(worse)
+    for caution in cautions:
+        warn(caution)
     if not activate:
         console.print(
             f"next: `sentimon models activate {summary['version']}`, then `sentimon backfill` "
@@ -248,6 +250,41 @@ def fewer_folds(split: dict[str, Any], asked: int) -> str | None:
         f"note: {runs} instead of {asked}: the labels trained on hold only {n} {label} "
         f"text(s) (each fine-tune needs every class); label more {label} texts for steadier "
         "results"
+    )
+
+
+# Fewer held-out labels than this cannot tell two versions apart: one text is 3+ points.
+MIN_HELD_OUT = 30
+
+
+def untested(held: dict[str, Any]) -> str | None:
+    """A warning when the held-out labels are too few, or all of one class, to tell whether
+    the new version is better than its base (its figures on them can then read perfect while
+    it labels the team's posts worse), or None."""
+    adapted = held["adapted"]
+    n, classes = adapted["n"], adapted["classes"]
+    if n >= MIN_HELD_OUT and len(classes) > 1:
+        return None
+    what = f"all {classes[0]}" if len(classes) == 1 else f"fewer than {MIN_HELD_OUT}"
+    return (
+        f"the {n} held-out labels ({what}) cannot tell whether the new version is better than "
+        "its base: label more (a few hundred, of every kind the posts have) before activating it"
+    )
+
+
+def untaught(split: dict[str, Any]) -> str | None:
+    """A warning when the labels leave out a polar class while holding the other one: the new
+    version learnt to put the missing class's posts elsewhere (e.g. 19 neutral labels and one
+    positive made a version that called 99% of the demo's posts neutral), or None. Positive and
+    negative labels without neutral (star ratings) are fine: the head is trained on those two."""
+    present = set(split.get("train_labels") or {})
+    missing = [c for c in ("negative", "positive") if c not in present]
+    if not present or len(missing) != 1:
+        return None
+    return (
+        f"the labels hold no {missing[0]} text: the new version was taught nothing about "
+        f"{missing[0]} posts and may call many of them {' or '.join(sorted(present))}; label "
+        f"some {missing[0]} posts too before activating it"
     )
 
 

@@ -205,6 +205,25 @@ def test_a_new_version_worse_than_its_base_is_said():
     assert said is not None and "accuracy of the score's sign 0.800 against 0.900" in said
 
 
+def test_held_out_labels_that_cannot_tell_and_a_missing_polar_class_are_said():
+    from flows.cli.train import untaught, untested
+
+    def held(n, classes):
+        return {"base": {"n": n, "classes": classes}, "adapted": {"n": n, "classes": classes}}
+
+    assert untested(held(90, ["negative", "positive"])) is None
+    # 19 neutral labels and one positive: 6 held out, all neutral, read "1.000".
+    said = untested(held(6, ["neutral"]))
+    assert said is not None and said.startswith("the 6 held-out labels (all neutral) cannot tell")
+    said = untested(held(12, ["negative", "positive"]))
+    assert said is not None and "(fewer than 30)" in said
+    assert untaught({"train_labels": {"negative": 50, "neutral": 40, "positive": 60}}) is None
+    assert untaught({"train_labels": {"negative": 50, "positive": 60}}) is None  # star ratings
+    said = untaught({"train_labels": {"neutral": 13, "positive": 1}})
+    assert said is not None and said.startswith("the labels hold no negative text")
+    assert "call many of them neutral or positive" in said
+
+
 def test_a_class_too_small_for_the_folds_is_said():
     from flows.cli.train import fewer_folds
 
