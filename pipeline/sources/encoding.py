@@ -193,10 +193,45 @@ class Decoding:
                 "invalid UTF-8 in a file that is otherwise UTF-8 (non-ASCII text elsewhere "
                 "reads as UTF-8): this record's bytes are damaged, not the file's encoding"
             )
-        guess = guess_encoding(head[:GUESS_SAMPLE_BYTES] + b"\n" + record[:GUESS_SAMPLE_BYTES])
+        sample = head[:GUESS_SAMPLE_BYTES] + b"\n" + record[:GUESS_SAMPLE_BYTES]
+        guess = guess_encoding(sample)
         if guess is None:
             return "invalid UTF-8"
+        readings = _readings(sample, (guess, WESTERN))
+        if guess != WESTERN and readings:
+            # The guess is less sure than it sounds between single-byte code pages: Western
+            # European text with few accents reads as cp1250 too ("crème" as "crčme"). The
+            # words themselves let the user tell.
+            shown = ", ".join(f"{name} as {text!r}" for name, text in readings.items())
+            return (
+                f"not UTF-8 (it reads {shown}): rerun with --encoding {guess} or --encoding "
+                f"{WESTERN}, whichever reads right"
+            )
         return f"not UTF-8 (looks like {guess}): rerun with --encoding {guess}"
+
+
+# The most widespread single-byte encoding: the one to show beside another single-byte guess.
+WESTERN = "cp1252"
+# Words shown of each reading of a sample.
+READING_WORDS = 3
+
+
+def _readings(data: bytes, names: tuple[str, str]) -> dict[str, str]:
+    """The first words on which two encodings' readings of ``data`` differ, per encoding; empty
+    when one cannot decode it or both read it alike."""
+    texts = []
+    for name in names:
+        try:
+            texts.append(data.decode(name))
+        except (UnicodeDecodeError, LookupError):
+            return {}
+    pairs = dict.fromkeys(
+        (a, b) for a, b in zip(texts[0].split(), texts[1].split(), strict=False) if a != b
+    )
+    if not pairs:
+        return {}
+    shown = list(pairs)[:READING_WORDS]
+    return {names[0]: " ".join(a for a, _ in shown), names[1]: " ".join(b for _, b in shown)}
 
 
 def _otherwise_utf8(data: bytes) -> bool:

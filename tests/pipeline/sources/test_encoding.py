@@ -121,3 +121,26 @@ def test_one_damaged_record_in_a_utf8_file_is_not_blamed_on_the_encoding(tmp_pat
     assert damaged.error.startswith("invalid UTF-8 in a file that is otherwise UTF-8")
     assert "--encoding" not in damaged.error
     assert damaged.raw.encode("latin-1") == b"3,broken \xef here"
+
+
+def test_a_guess_between_single_byte_code_pages_shows_how_each_reads(tmp_path, monkeypatch):
+    # Western European text with few accents can read best as cp1250 to charset-normalizer
+    # (a user's 80 reviews did), which reads "crème" as "crčme": the reason then shows how
+    # each code page reads the words, rather than one bare guess to follow.
+    import pipeline.sources.encoding as encoding
+
+    monkeypatch.setattr(encoding, "guess_encoding", lambda data: "cp1250")
+    rows = [f'{i},"a waste of money — café crème naïve ({i})"' for i in range(5)]
+    path = tmp_path / "cp.csv"
+    path.write_bytes(("id,text\n" + "\n".join(rows) + "\n").encode("cp1252"))
+    reasons = {r.error for r in files(path).read_batch(None, 100).records}
+    assert reasons == {
+        "not UTF-8 (it reads cp1250 as 'crčme naďve', cp1252 as 'crème naïve'): "
+        "rerun with --encoding cp1250 or --encoding cp1252, whichever reads right"
+    }
+    # Text that cp1252 cannot read, or reads alike: the guess alone.
+    czech = tmp_path / "cz.csv"
+    czech.write_bytes("id,text\n1,žluťoučký kůň\n".encode("cp1250"))
+    assert {r.error for r in files(czech).read_batch(None, 10).records} == {
+        "not UTF-8 (looks like cp1250): rerun with --encoding cp1250"
+    }
