@@ -9,6 +9,7 @@ them as posts, the ones that still fail keep their row with the new reason.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -198,12 +199,17 @@ def _in_span(source: str, file: str, low: int, high: int) -> Select[tuple[int, s
     )
 
 
-def first_fields(conn: Connection, source: str) -> dict[str, Any] | None:
-    """The fields of ``source``'s oldest replayable reject: the columns its records have."""
+def reject_columns(conn: Connection, source: str, sample: int = 1000) -> list[str] | None:
+    """The columns ``source``'s replayable rejects have (any of its oldest ``sample``), the
+    most common first; None when none is replayable. Records of one JSONL file need not share
+    their keys: one reject's alone would refuse a map that fits the others."""
     query = (
         select(rejects.c.fields)
         .where(rejects.c.source == source, rejects.c.fields.is_not(None))
         .order_by(rejects.c.id)
-        .limit(1)
+        .limit(sample)
     )
-    return conn.execute(query).scalar_one_or_none()
+    counts: Counter[str] = Counter()
+    for fields in conn.execute(query).scalars():
+        counts.update(fields.keys())
+    return [name for name, _ in counts.most_common()] if counts else None

@@ -99,7 +99,7 @@ def rejects_replay(
     column_map: MapOption = None,
 ) -> None:
     mapping = parse_map(column_map, INGEST_FIELDS)
-    from db.rejects import count_rejects, first_fields
+    from db.rejects import count_rejects, reject_columns
     from flows.runtime.config import load_config
     from flows.runtime.resets import holding, known_sources, source_names
     from flows.runtime.results_db import open_results
@@ -112,15 +112,15 @@ def rejects_replay(
             mapping = project.sources[source].column_map
     with engine.connect() as conn:
         n_rejects = count_rejects(conn, source)
-        fields = first_fields(conn, source)
+        columns = reject_columns(conn, source)
     if not n_rejects:
         if source not in source_names(engine):
             hint = known_sources(engine, source)
             raise usage_error(f"no source {source!r} in the results database{hint}")
         console.print(f"source {source}: no rejects to replay")
         return
-    if fields is not None:
-        _check_columns(source, fields, mapping or {})
+    if columns is not None:
+        _check_columns(source, columns, mapping or {})
     from flows.runtime.process import get_runtime
     from flows.runtime.replay import replay_rejects
 
@@ -152,14 +152,13 @@ def rejects_replay(
         emit_alert_events(report.alerts)
 
 
-def _check_columns(source: str, fields: dict[str, object], mapping: dict[str, str]) -> None:
-    """A mapped column the rejects do not have would reject them all again: say so now."""
+def _check_columns(source: str, columns: list[str], mapping: dict[str, str]) -> None:
+    """A mapped column no reject has would reject them all again: say so now."""
     import difflib
 
-    columns = list(fields)
     wanted = {"text": "text", **mapping}
     for ours, theirs in wanted.items():
-        if theirs not in fields:
+        if theirs not in columns:
             close = difflib.get_close_matches(theirs, columns, n=1)
             hint = f"did you mean {ours}={close[0]}? " if close else ""
             raise usage_error(

@@ -10,6 +10,7 @@ from db.rejects import (
     clear_superseded,
     count_unreplayable,
     list_rejects,
+    reject_columns,
     replayable_rejects,
     settle_rejects,
 )
@@ -121,3 +122,29 @@ def test_posts_none_of_which_the_active_version_labelled_are_told_apart(db, scor
     with db.connect() as conn:
         assert not unlabelled_by(conn, "v1")
         assert unlabelled_by(conn, "v2")  # activated after the posts were stored
+
+
+def test_the_columns_a_replay_map_is_checked_against_are_every_reject_s(db):
+    # Records of one JSONL file need not share their keys: the oldest reject has no text
+    # column, a later one has it under "reviewbody", which a map may name.
+    def reject(n, fields):
+        return Reject("feed", f"feed.jsonl@{n}", "missing text", json.dumps(fields), None, fields)
+
+    with db.begin() as conn:
+        assert reject_columns(conn, "feed") is None
+        repository.commit_batch(
+            conn,
+            Batch(
+                source="feed",
+                cursor_from=None,
+                cursor_to=None,
+                scored=[],
+                rejects=[
+                    reject(10, {"review_id": "a", "headline": "x"}),
+                    reject(20, {"review_id": "b", "reviewbody": "y"}),
+                    Reject("feed", "feed.jsonl@30", "invalid JSON", "{"),  # no fields kept
+                ],
+            ),
+        )
+        assert reject_columns(conn, "feed") == ["review_id", "headline", "reviewbody"]
+        assert reject_columns(conn, "other") is None
