@@ -110,3 +110,14 @@ def forget_cursors(conn: Connection, name: str, files: list[str] | None = None) 
         return 0
     result = conn.execute(delete(source_cursors).where(source_cursors.c.source.in_(keys)))
     return int(result.rowcount)
+
+
+def batch_positions(conn: Connection, name: str) -> list[str]:
+    """The cursors ``name``'s batches (its own, not its files' when read per file) ended at,
+    in the order they committed: where in its input it has read."""
+    query = (
+        select(batches.c.cursor_to)
+        .where(batches.c.source == name, batches.c.cursor_to.is_not(None))
+        .order_by(batches.c.id)
+    )
+    return [position for position in conn.execute(query).scalars() if position]

@@ -22,7 +22,13 @@ from db import repository
 from db.leases import Lease, lease_holder
 from db.partitions import set_cursor
 from db.source_removal import SourceContents, SourceDeletion, delete_source, source_contents
-from db.sources import SourceState, forget_cursors, source_state, source_states
+from db.sources import (
+    SourceState,
+    batch_positions,
+    forget_cursors,
+    source_state,
+    source_states,
+)
 from flows.runtime.config import ProjectConfig
 from flows.runtime.leasing import give_back, take_source
 from flows.runtime.settings import DEMO_SOURCE, Settings, demo_landing
@@ -89,6 +95,12 @@ def plan_reset(
         return ResetPlan(source, state.position, None, None, what)
     if kind != "files":
         raise UsageError(f"--file is for files sources; source {source!r} is not one")
+    if input_path is None:
+        # The input is unknown here (given from another folder): F must be a file the
+        # source has read, or a typo would send the cursor into a file that is not there.
+        with engine.connect() as conn:
+            read = [cursor_file(p) for p in [*batch_positions(conn, source), state.position]]
+        _check_read_file(source, file, sorted({f for f in read if f}))
     _check_file(source, file, input_path)
     if state.partitions:  # read per file: each file has its own cursor
         if file not in state.partitions:
@@ -184,6 +196,19 @@ def source_input(settings: Settings, project: ProjectConfig, source: str) -> Pat
             if named and source_name_for(str(entry)) == source:
                 return entry
     return None
+
+
+def _check_read_file(source: str, file: str, read: list[str]) -> None:
+    """``file`` must be one of the files ``read`` (those the source's cursors name)."""
+    if not read or file in read:
+        return
+    close = difflib.get_close_matches(file, read, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    shown = ", ".join(read) if len(read) <= 6 else f"{len(read):,} files, {read[0]} to {read[-1]}"
+    raise UsageError(
+        f"source {source!r} has read no file {file!r}: {hint}it has read {shown} (a file it "
+        "has not read yet needs no reset: the next run reads it); nothing was reset"
+    )
 
 
 def _check_file(source: str, file: str, input_path: Path | None) -> None:

@@ -457,6 +457,30 @@ def test_a_single_file_source_is_reset_only_to_its_own_file(project, monkeypatch
     assert _read_from(project / "reviews.jsonl", source, moved) == ["reviews.jsonl"]
 
 
+def test_a_source_read_from_another_folder_is_reset_only_to_a_file_it_has_read(
+    project, monkeypatch, tmp_path_factory
+):
+    from flows.runtime.sources import source_name_for
+
+    db = _use_database(monkeypatch, project, "reset-elsewhere")
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    path = tmp_path_factory.mktemp("elsewhere") / "big.jsonl"
+    path.write_text((project / "reviews.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    source = source_name_for(str(path))  # its input is not in this folder: unknown here
+    cursor = _read_to_the_end(db, source, path)
+
+    # A typo used to move the cursor into "big.json", which stopped every later run.
+    typo = runner.invoke(app, ["sources", "reset", source, "--file", "big.json", "--yes"])
+    assert typo.exit_code == 2
+    one_error_line(
+        typo, "has read no file 'big.json'", "did you mean 'big.jsonl'?", "nothing was reset"
+    )
+    assert _snapshot(db)["cursors"] == [(source, cursor)]
+    done = runner.invoke(app, ["sources", "reset", source, "--file", "big.jsonl", "--yes"])
+    assert done.exit_code == 0, done.output
+    assert _read_from(path, source, _snapshot(db)["cursors"][0][1]) == ["big.jsonl"]
+
+
 @pytest.mark.slow
 def test_a_source_stored_with_the_wrong_text_is_deleted_and_read_again_as_a_first_run(
     prefect_server, project, monkeypatch
