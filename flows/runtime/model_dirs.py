@@ -52,8 +52,17 @@ def resolve_model_dir(settings: Settings) -> Path:
     if active is None or bundled_model_replaced(active.path, active.version):
         return BUNDLED_MODEL  # the next `sentimon run` or `init` registers and activates it
     model_dir = model_dir_of(active.path, settings.data_dir)
+    if not model_dir.exists():
+        raise ArtifactError(missing_active_model(model_dir))
     check_registered(model_dir, active.version, active.sha256)
     return model_dir
+
+
+def missing_active_model(model_dir: Path) -> str:
+    return (
+        f"the active model's directory {model_dir} is missing: restore it or activate "
+        "another version with `sentimon models activate VERSION`"
+    )
 
 
 def resolve_model(model: str | None, settings: Settings) -> Path:

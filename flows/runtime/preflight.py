@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import URL
 
 from flows.runtime.config import ProjectConfig, load_config
+from flows.runtime.model_dirs import resolve_model_dir
 from flows.runtime.settings import Settings
 from flows.runtime.sources import ResolvedSource, input_name, resolve_source
 from pipeline.errors import (
@@ -69,6 +70,9 @@ def check_run(settings: Settings, input_path: str | None, source: str | None) ->
     if lexicon is not None:
         load_team_lexicon(lexicon)  # its values too, before the workers would each say it
     check_database(settings.db_url)
+    # The active model, as the run will load it: a directory moved away since it was
+    # activated is one line now, not an error from the flow after Prefect has started.
+    resolve_model_dir(settings)
     if input_path is not None and source is None and resolved.path is not None:
         _check_not_read_by_another(settings.db_url, resolved, input_path)
     if input_path is not None and source is None and resolved.url is not None:

@@ -16,7 +16,7 @@ from db import repository
 from db.engine import make_engine
 from flows.runtime.analysis import AnalysisPool, freeze_loaded_objects
 from flows.runtime.config import load_config
-from flows.runtime.model_dirs import prepare_database
+from flows.runtime.model_dirs import missing_active_model, prepare_database
 from flows.runtime.readahead import Readahead
 from flows.runtime.settings import (
     Settings,
@@ -113,10 +113,7 @@ def _build_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.db_url)
     model_dir = Path(prepare_database(engine, settings.data_dir))
     if not model_dir.exists():
-        raise ArtifactError(
-            f"the active model's directory {model_dir} is missing: restore it or activate "
-            "another version with `sentimon models activate VERSION`"
-        )
+        raise ArtifactError(missing_active_model(model_dir))
     with engine.connect() as conn:
         active = repository.active_model_version(conn)
     assert active is not None  # prepare_database made sure of one

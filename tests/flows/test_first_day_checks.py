@@ -381,6 +381,32 @@ def test_a_bad_team_lexicon_value_is_one_line_before_prefect_and_torch(project):
     assert len(stderr.strip().splitlines()) == 1, stderr
 
 
+def test_an_active_model_moved_away_is_one_line_before_prefect_and_torch(project):
+    import shutil
+
+    from db.engine import make_engine
+    from db.registry import activate_model_version, register_model_version
+    from flows.runtime.settings import BUNDLED_MODEL
+    from pipeline.model.manifest import read_manifest, sha256_bytes
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    copy = project / "data" / "models" / "mine"
+    shutil.copytree(BUNDLED_MODEL, copy)
+    engine = make_engine(f"sqlite:///{project / 'data' / 'sentimon.db'}")
+    with engine.begin() as conn:
+        version = read_manifest(copy).version + "-copy"
+        sha256 = sha256_bytes((copy / "manifest.json").read_bytes())
+        register_model_version(conn, version, str(copy), sha256, {})
+        activate_model_version(conn, version)
+    engine.dispose()
+    copy.rename(project / "data" / "models" / "elsewhere")
+
+    status, imported, stderr = heavy_imports_of(["run", "--input", "reviews.csv"], project)
+    assert (status, imported) == ("exit 1", "[]"), stderr
+    assert stderr.startswith(f"error: the active model's directory {copy} is missing")
+    assert len(stderr.strip().splitlines()) == 1, stderr
+
+
 @pytest.mark.parametrize("command", [["run", "--input", "reviews.csv"], ["score", "fine"]])
 def test_a_team_lexicon_that_is_not_there_is_the_same_one_line_everywhere(project, command):
     result = runner.invoke(app, command, env={"SENTIMON_LEXICON": "team-lexicn.toml"})
