@@ -244,7 +244,11 @@ def _print_run(result: dict[str, Any], config: SourceConfig) -> None:
                 "again (posts stored already are kept once)"
             )
         else:
-            again = f"`sentimon sources reset {source} --to-start` reads it again"
+            again = (
+                f"`sentimon sources reset {source} --to-start` reads it again (posts stored "
+                f"already are kept as they are: if they were stored with a wrong --map, "
+                f"`sentimon sources delete {source}` removes them first)"
+            )
         warn(
             f"nothing new in {source}: no record after where its last run stopped (an empty "
             f"input, or one read already); `sentimon sources list` shows where it stands, "

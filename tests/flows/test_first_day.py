@@ -108,6 +108,7 @@ def test_report_brand_matches_any_case_and_an_unknown_brand_lists_the_brands(
     assert '"read": 0' in again.stdout
     assert "warning: nothing new in reviews-" in again.stderr
     assert "sentimon sources reset reviews-" in again.stderr
+    assert "sentimon sources delete reviews-" in " ".join(again.stderr.split())
     exact = runner.invoke(app, ["report", "--format", "csv", "--brand", "Sonora"])
     lower = runner.invoke(app, ["report", "--format", "csv", "--brand", "sonora"])
     alias = runner.invoke(app, ["report", "--format", "csv", "--brand", "SONORA AUDIO"])

@@ -483,6 +483,26 @@ def test_an_empty_period_says_when_the_posts_were_written(reported, period, frag
     )
 
 
+def test_a_report_before_backfill_says_why_it_has_no_rows_instead_of_an_empty_table(reported):
+    from db import repository
+    from db.engine import make_engine
+    from db.registry import activate_model_version, register_model_version
+    from flows.runtime.settings import Settings
+
+    engine = make_engine(Settings().db_url)
+    with engine.begin() as conn:  # another version activated, nothing backfilled yet
+        active = repository.active_model_version(conn)
+        register_model_version(conn, "lstm-newer", active.path, active.sha256, {})
+        activate_model_version(conn, "lstm-newer")
+    engine.dispose()
+    result = runner.invoke(app, ["report"])
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.output.split()) == (
+        "warning: no stored post has a label of the active model lstm-newer yet: "
+        "`sentimon backfill` scores them with it"
+    )
+
+
 def test_an_empty_period_of_a_source_and_a_source_without_posts(reported):
     result = runner.invoke(app, ["report", "--since", "2030-01-01", "--source", "reviews"])
     assert result.exit_code == 2
