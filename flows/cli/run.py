@@ -458,7 +458,7 @@ def _check_csv_columns(path: Path, mapping: dict[str, str], encoding: str | None
 # Column names that hold a post's text, and names that never do (an id, a time, a rating):
 # "review_id" is nearer "review_text" than "review_body" is, and mapping it stores ids as texts.
 _TEXT_WORDS = ("text", "body", "review", "content", "message", "msg", "comment", "tweet", "post")
-_NOT_TEXT = re.compile(r"(^|_)(id|uid|uuid|date|time|at|posted|created|stars?|rating|score)$")
+_NOT_TEXT = re.compile(r"(^|_)(id|uid|uuid|date|time|at|on|posted|created|stars?|rating|score)$")
 
 
 def _snake(name: str) -> str:
@@ -472,7 +472,8 @@ def _likely_column(ours: str, theirs: str, header: list[str]) -> str | None:
     columns = header
     if ours == "text":
         columns = [c for c in header if not _NOT_TEXT.search(_snake(c))]
-        worded = [c for c in columns if any(word in _snake(c) for word in _TEXT_WORDS)]
+        # Whole words: "posted_on" holds "post" and "reviewer" "review", neither a text.
+        worded = [c for c in columns if set(_snake(c).split("_")) & set(_TEXT_WORDS)]
         close = difflib.get_close_matches(theirs, worded or columns, n=1, cutoff=0.0)
         return close[0] if close else None
     close = difflib.get_close_matches(theirs, columns, n=1, cutoff=0.5)

@@ -208,6 +208,12 @@ def test_the_cli_knows_the_fields_validation_maps():
         ),
         ("review_id,review_body,stars,posted", None, "did you mean text=review_body?"),
         ("ReviewID,createdAt,msg", None, "did you mean text=msg?"),
+        # "posted_on" holds the word "post", "reviewer" "review": neither is a text column.
+        (
+            "review_id,review_body,headline,posted_on,reviewer,product_brand,stars",
+            None,
+            "did you mean text=review_body?",
+        ),
         ("id,date", None, "e.g. text=COLUMN"),
         ("review_id,review_body", "text=review_body,id=reviewid", "did you mean id=review_id?"),
     ],
