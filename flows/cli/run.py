@@ -168,8 +168,9 @@ def run(
 
         _print_run(RunTotals(resolved.name, skipped=busy).as_dict(), resolved.config)
         return
-    # The flow's first batch, read but not committed: its refusals answer here too.
-    check_first_read(
+    # The flow's first batch, read but not committed: its refusals answer here too, and so
+    # does a source with nothing to read.
+    nothing = check_first_read(
         settings.db_url,
         with_run_options(resolved, settle_seconds, encoding, reread_changed),
         batch_size,
@@ -177,6 +178,11 @@ def run(
         accept_rejects=accept_rejects,
         partition_files=task_runner == "dask",
     )
+    if nothing is not None:
+        from flows.runtime.totals import RunTotals
+
+        _print_run(RunTotals(resolved.name, notices=nothing or None).as_dict(), resolved.config)
+        return
     # Nothing wrong found: Prefect's temporary server comes up while the flow's modules load.
     from flows.api_server import start
 

@@ -31,7 +31,7 @@ from db.partitions import partition_cursors
 from flows.runtime.leasing import held_elsewhere
 from flows.runtime.preflight import CONNECT_TIMEOUT_S, check_database_url
 from flows.runtime.sources import ResolvedSource, open_source
-from pipeline.sources import FileSource
+from pipeline.sources import FileSource, SourceBatch
 from pipeline.sources.guard import check_first_batch, check_mapped_fields, check_repeated_ids
 from pipeline.sources.validate import Validator
 
@@ -43,41 +43,55 @@ def check_first_read(
     column_map: dict[str, str] | None,
     accept_rejects: bool = False,
     partition_files: bool = False,
-) -> None:
+) -> list[str] | None:
     """Raise what the flow's first batch of ``resolved`` would raise before it commits.
 
     ``resolved`` carries the run's options (flows/runtime/sources.py ``with_run_options``);
     ``batch_size`` and ``column_map`` are the run's, None for sentimon.toml's, as in the flow.
-    Raises FirstBatchRejectedError (a usage error) or SourceError; returns when the flow's
-    first batch would pass, or when this cannot tell.
+    Raises FirstBatchRejectedError (a usage error) or SourceError.
+
+    Returns the reader's notices when a files source has no record to read (an empty file, a
+    header alone, nothing after its cursor): the run has nothing to do and says so at once,
+    not after Prefect and the model have started. Returns None when the flow's first batch
+    would pass, or when this cannot tell.
     """
     if resolved.config.kind == "sql":
         _check_sql_first_read(db_url, resolved, batch_size, column_map, accept_rejects)
-        return
+        return None
     if resolved.config.kind != "files" or resolved.path is None:
-        return
+        return None
     cursors = _stored_cursors(db_url, resolved.name)
     if cursors is None:
-        return
+        return None
     cursor, partitioned = cursors
+    if resolved.path.is_dir() and (partitioned or partition_files):
+        return None  # read per file (flows/partitions.py)
     source = open_source(resolved)
     assert isinstance(source, FileSource)
     try:
         with _quiet(logging.getLogger(FileSource.__module__)):
             if cursor is not None:
                 source.check_resume(cursor)
-                return
-            folder = resolved.path.is_dir()
-            if accept_rejects or (folder and (partitioned or partition_files)):
-                return  # stored whatever it holds, or read per file (flows/partitions.py)
+                return _nothing_to_read(source.read_batch(cursor, 1), source)
             read = source.read_batch(None, batch_size or resolved.config.batch_size)
     finally:
         source.close()
+    if not read.records or accept_rejects:  # accepted: stored whatever it holds
+        return _nothing_to_read(read, source)
     validator = Validator(resolved.name, column_map or resolved.config.column_map)
     posts, rejects = validator.split(read.records)
     check_first_batch(resolved.name, len(read.records), rejects)
     check_mapped_fields(resolved.name, read.records, validator.column_map)
     check_repeated_ids(resolved.name, posts, validator.column_map)
+    return None
+
+
+def _nothing_to_read(read: SourceBatch, source: FileSource) -> list[str] | None:
+    """The reader's notices when it found no record (nor refused a folder entry, which the
+    flow's summary counts); None when the flow has something to do."""
+    if read.records or source.refused:
+        return None
+    return list(source.notices)
 
 
 def _check_sql_first_read(

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import logging
+import os
 import time
 import zlib
 from collections.abc import Generator, Iterator, Sequence
@@ -275,14 +276,17 @@ class FileSource:
     def _notice_held_back(self, file: Path, read_to: int) -> None:
         """Say so when a file still being written ends in a record without its newline, which
         waits: else a run right after the file was written stores one record fewer (or
-        nothing) and cannot tell why."""
+        nothing) and cannot tell why. ``read_to``: where this read stopped."""
         try:
             with file.open("rb") as fh:
-                fh.seek(read_to)
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(read_to, size - HELD_BACK_PEEK))
                 tail = fh.read(HELD_BACK_PEEK)
         except OSError:
             return
-        if tail.strip():
+        # What follows the last newline (a CSV header's own newline ends the header).
+        unended = tail.rsplit(b"\n", 1)[-1] if b"\n" in tail else tail
+        if unended.strip():
             self._notice(
                 f"{file.name} was modified less than {self.settle_seconds:g} s ago and its last "
                 "line has no newline yet: that record waits until the file is left alone that "

@@ -381,6 +381,53 @@ def test_a_bad_team_lexicon_value_is_one_line_before_prefect_and_torch(project):
     assert len(stderr.strip().splitlines()) == 1, stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "content"), [("empty.csv", ""), ("header.csv", "id,text\n"), ("empty.jsonl", "")]
+)
+def test_an_input_with_no_record_is_said_before_prefect_and_torch(project, name, content):
+    (project / name).write_text(content)
+    status, imported, stderr = heavy_imports_of(["run", "--input", name], project)
+    assert (status, imported) == ("exit 0", "[]"), stderr
+    flat = " ".join(stderr.split())
+    assert flat.startswith(f"warning: nothing new in {name.split('.')[0]}-"), stderr
+    tables = _tables(project / "data" / "sentimon.db")
+    assert tables is None or not any(tables.values())
+
+
+def test_a_rerun_with_nothing_new_is_said_before_prefect_and_torch(project):
+    from db.engine import make_engine
+    from db.partitions import set_cursor
+    from flows.runtime.sources import source_name_for
+    from pipeline.sources import FileSource
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    source = source_name_for("reviews.csv")  # read to its end, as a run leaves it
+    read = FileSource(project / "reviews.csv", source, settle_seconds=0).read_batch(None, 10)
+    engine = make_engine(f"sqlite:///{project / 'data' / 'sentimon.db'}")
+    with engine.begin() as conn:
+        set_cursor(conn, source, read.cursor_to)
+    engine.dispose()
+    status, imported, stderr = heavy_imports_of(["run", "--input", "reviews.csv"], project)
+    assert (status, imported) == ("exit 0", "[]"), stderr
+    flat = " ".join(stderr.split())
+    assert flat.startswith(f"warning: nothing new in {source}"), stderr
+    assert f"`sentimon sources delete {source}` removes them first" in flat
+    # Grown since: the flow runs (it is not said to have nothing to read).
+    with (project / "reviews.csv").open("a") as fh:
+        fh.write("r3,one more\n")
+    from flows.runtime.config import load_config
+    from flows.runtime.first_read import check_first_read
+    from flows.runtime.settings import Settings
+    from flows.runtime.sources import resolve_source, with_run_options
+
+    settings = Settings()
+    resolved = resolve_source(load_config(settings.config), None, "reviews.csv")
+    assert (
+        check_first_read(settings.db_url, with_run_options(resolved, 0, None, False), None, None)
+        is None
+    )
+
+
 def test_an_active_model_moved_away_is_one_line_before_prefect_and_torch(project):
     import shutil
 

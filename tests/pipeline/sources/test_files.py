@@ -208,6 +208,11 @@ def test_a_file_being_written_says_that_its_last_record_waits(tmp_path, name, co
         "record waits until the file is left alone that long or the line is ended "
         "(--settle-seconds 0 reads it now)"
     ]
+    # A CSV header alone, ended: no record waits, nothing is said.
+    if name.endswith(".csv"):
+        path.write_text("id,text\n")
+        header = FileSource(path, "s", settle_seconds=60)
+        assert not header.read_batch(None, 10).records and header.notices == []
     # Ended, or only whitespace after the last newline: nothing waits, nothing is said.
     for ending in ("\n", "  "):
         path.write_text(complete + (last + ending if ending == "\n" else ending))
