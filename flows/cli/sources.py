@@ -139,7 +139,7 @@ def sources_reset(
     if to_start == (file is not None):
         raise usage_error("give one of --to-start or --file F")
     from flows.runtime.config import load_config
-    from flows.runtime.resets import apply_reset, plan_reset, source_input
+    from flows.runtime.resets import apply_reset, check_not_held, plan_reset, source_input
     from flows.runtime.results_db import open_results
 
     settings = load_settings()
@@ -147,6 +147,7 @@ def sources_reset(
     project = load_config(settings.config)
     input_path = source_input(settings, project, source) if file is not None else None
     plan = plan_reset(engine, project, source, file, input_path)
+    check_not_held(engine, source, "reset")  # before asking, not after the user said yes
     question = f"source {source}: the next run reads {plan.rereads}. Move the cursor back?"
     if not yes and not _confirmed(question):
         err_console.print("nothing was reset")
@@ -173,12 +174,13 @@ def sources_delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     from flows.runtime.config import load_config
-    from flows.runtime.resets import apply_deletion, plan_deletion
+    from flows.runtime.resets import apply_deletion, check_not_held, plan_deletion
     from flows.runtime.results_db import open_results
 
     settings = load_settings()
     engine = open_results(settings)
     plan = plan_deletion(engine, load_config(settings.config), source)
+    check_not_held(engine, source, "deleted")
     stored = plan.contents
     what = (
         f"{stored.posts:,} posts (with their predictions and brand mentions), "

@@ -30,7 +30,7 @@ from db.sources import (
     source_states,
 )
 from flows.runtime.config import ProjectConfig
-from flows.runtime.leasing import give_back, take_source
+from flows.runtime.leasing import give_back, held_elsewhere, take_source
 from flows.runtime.settings import DEMO_SOURCE, Settings, demo_landing
 from flows.runtime.sources import source_name_for
 from pipeline.errors import SourceBusyError, SourceError, UsageError
@@ -47,13 +47,7 @@ def holding(engine: Engine, source: str, doing: str) -> Iterator[Lease]:
     try:
         lease = take_source(engine, source)
     except SourceBusyError as err:
-        with engine.connect() as conn:
-            held = lease_holder(conn, source)
-        who = f"{held[0]}, lease until {held[1]:%Y-%m-%d %H:%M:%S} UTC" if held else "another run"
-        raise SourceBusyError(
-            f"source {source!r} is being read by a running ingest ({who}): nothing was "
-            f"{doing}; try again once that run has finished"
-        ) from err
+        raise _busy(engine, source, doing) from err
     try:
         yield lease
     finally:
@@ -70,6 +64,25 @@ class ResetPlan:
     position: str | None
     files: list[str] | None
     rereads: str  # what the next run reads again, for the confirmation prompt
+
+
+def check_not_held(engine: Engine, source: str, doing: str) -> None:
+    """SourceBusyError while a live run holds ``source``: asked before the user confirms
+    anything (reads only; `holding` takes the lease itself, which settles a race)."""
+    with engine.connect() as conn:
+        if held_elsewhere(conn, source) is None:
+            return
+    raise _busy(engine, source, doing)
+
+
+def _busy(engine: Engine, source: str, doing: str) -> SourceBusyError:
+    with engine.connect() as conn:
+        held = lease_holder(conn, source)
+    who = f"{held[0]}, lease until {held[1]:%Y-%m-%d %H:%M:%S} UTC" if held else "another run"
+    return SourceBusyError(
+        f"source {source!r} is being read by a running ingest ({who}): nothing was "
+        f"{doing}; try again once that run has finished"
+    )
 
 
 def plan_reset(

@@ -514,9 +514,13 @@ def test_a_source_stored_with_the_wrong_text_is_deleted_and_read_again_as_a_firs
                 "until": (datetime.now(UTC) + timedelta(minutes=5)).replace(tzinfo=None),
             },
         )
-    busy = runner.invoke(app, ["sources", "delete", source, "--yes"])
+    # Refused before the question: not after the user has said yes.
+    busy = runner.invoke(app, ["sources", "delete", source], input="y\n")
     assert busy.exit_code == 1
     one_error_line(busy, "being read by a running ingest", "nothing was deleted")
+    busy = runner.invoke(app, ["sources", "reset", source, "--to-start"], input="y\n")
+    assert busy.exit_code == 1
+    one_error_line(busy, "being read by a running ingest", "nothing was reset")
     assert len(_snapshot(db)["posts"]) == len(REVIEWS)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM source_leases"))
