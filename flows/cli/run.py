@@ -333,6 +333,12 @@ def score(
         raise typer.BadParameter("give texts as arguments or --input FILE|-")
     settings = load_settings()
     model_dir = resolve_model(model, settings)  # a wrong name answers before torch loads
+    from flows.runtime.config import load_config
+    from pipeline.model.team_lexicon import load_team_lexicon
+
+    lexicon = settings.lexicon or load_config(settings.config).lexicon_path()
+    if lexicon is not None:
+        load_team_lexicon(lexicon)  # a bad one answers before torch loads, as for `run`
     from flows.runtime.process import load_scoring_model, team_lexicon_path
 
     scorer = load_scoring_model(model_dir, team_lexicon_path(settings))

@@ -372,10 +372,11 @@ def test_the_checks_import_neither_prefect_nor_torch(project):
     assert "mysql is not supported" in stderr
 
 
-def test_a_bad_team_lexicon_value_is_one_line_before_prefect_and_torch(project):
+@pytest.mark.parametrize("command", [["run", "--input", "reviews.csv"], ["score", "fine"]])
+def test_a_bad_team_lexicon_value_is_one_line_before_prefect_and_torch(project, command):
     (project / "team.toml").write_text("[terms]\nbricked = -30\n")
     env = {**os.environ, "SENTIMON_LEXICON": str(project / "team.toml")}
-    status, imported, stderr = heavy_imports_of(["run", "--input", "reviews.csv"], project, env)
+    status, imported, stderr = heavy_imports_of(command, project, env)
     assert (status, imported) == ("exit 1", "[]"), stderr
     assert stderr.startswith("error: team lexicon") and "out of range" in stderr
     assert len(stderr.strip().splitlines()) == 1, stderr
