@@ -64,11 +64,6 @@ def report(
         sys.stdout.write(report_csv(built.rows))
     elif fmt == "md":
         sys.stdout.write(report_markdown(built.rows, built.title, built.warnings))
-    elif not built.rows and built.warnings:
-        # An empty table says nothing; the warning (e.g. no post has a label of the active
-        # model yet) says why there is none.
-        for warning in built.warnings:
-            warn(warning)
     else:
         # Piped or captured output gets the table's natural width, not the 80-column default.
         out = console if console.is_terminal else Console(width=110)

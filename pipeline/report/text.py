@@ -75,8 +75,12 @@ def report_table(rows: Sequence[dict[str, Any]], title: str, warnings: Sequence[
     then ``warnings`` (sources whose text is unlike the training data).
 
     Compact (about 100 columns): positive/neutral/negative share one column, low-volume rows
-    are dimmed and marked with *, and the alerts follow the table.
+    are dimmed and marked with *, and the alerts follow the table. With no row and a warning,
+    the warnings alone: an empty table says nothing, they say why there is none (e.g. no post
+    has a label of the active model yet).
     """
+    if not rows and warnings:
+        return Group(*(Text.assemble(("warning: ", "bold yellow"), w) for w in warnings))
     table = Table(
         title=title, caption=FOOTNOTE, caption_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1)
     )
