@@ -58,6 +58,13 @@ def _aggregates(conn):
     return [tuple(row) for row in conn.execute(query)]
 
 
+def _unique_posts(conn, source):
+    """The source's unique posts as its day buckets count them."""
+    bs = brand_sentiment.c
+    query = select(func.sum(bs.n_unique)).where(bs.source == source, bs.bucket == "day")
+    return conn.execute(query).scalar_one()
+
+
 def _rebuilt(conn, day):
     """The aggregates as a full rebuild of every brand and day gives them."""
     refresh_aggregates(conn, "v1", ["Apple", "Google"], [day(d) for d in range(1, 4)])
@@ -119,46 +126,24 @@ def test_posts_of_other_sources_that_repeated_its_posts_are_linked_again(db, sco
             )
         ],
     )
+
+    def tweet(external_id, label, p, on_day, text):
+        return scored(external_id, label, p, day(on_day), ("Apple",), source="tweets", text=text)
+
     _commit(
         db,
         "tweets",
         [
-            scored(
-                "a",
-                "negative",
-                (0.8, 0.1, 0.1),
-                day(2),
-                ("Apple",),
-                source="tweets",
-                text=f"RT @fan: {ORIGINAL}",
-            ),
-            scored(
-                "b",
-                "negative",
-                (0.7, 0.2, 0.1),
-                day(3),
-                ("Apple",),
-                source="tweets",
-                text=f"“@fan: {ORIGINAL}”",
-            ),
-            scored(
-                "c",
-                "positive",
-                (0.1, 0.1, 0.8),
-                day(3),
-                ("Apple",),
-                source="tweets",
-                text="a different text altogether about the phone",
+            tweet("a", "negative", (0.8, 0.1, 0.1), 2, f"RT @fan: {ORIGINAL}"),
+            tweet("b", "negative", (0.7, 0.2, 0.1), 3, f"“@fan: {ORIGINAL}”"),
+            tweet(
+                "c", "positive", (0.1, 0.1, 0.8), 3, "a different text altogether about the phone"
             ),
         ],
     )
     with db.connect() as conn:
         linked = dict(conn.execute(select(posts.c.external_id, posts.c.duplicate_of)).all())
-        unique_before = conn.execute(
-            select(func.sum(brand_sentiment.c.n_unique)).where(
-                brand_sentiment.c.source == "tweets", brand_sentiment.c.bucket == "day"
-            )
-        ).scalar_one()
+        unique_before = _unique_posts(conn, "tweets")
     assert linked["a"] is not None and linked["b"] == linked["a"] != linked["c"]
     assert unique_before == 1  # only "c": "a" and "b" repeat the other source's post
 
@@ -172,11 +157,7 @@ def test_posts_of_other_sources_that_repeated_its_posts_are_linked_again(db, sco
         # The first repeat is the original now, the second points at it.
         assert by_ext["a"][1] is None and by_ext["b"][1] == by_ext["a"][0]
         assert by_ext["c"][1] is None
-        unique_after = conn.execute(
-            select(func.sum(brand_sentiment.c.n_unique)).where(
-                brand_sentiment.c.source == "tweets", brand_sentiment.c.bucket == "day"
-            )
-        ).scalar_one()
+        unique_after = _unique_posts(conn, "tweets")
         assert unique_after == 2
         assert _aggregates(conn) == _rebuilt(conn, day)
 
