@@ -64,8 +64,8 @@ def check_first_read(
     if cursors is None:
         return None
     cursor, partitioned = cursors
-    if resolved.path.is_dir() and (partitioned or partition_files):
-        return None  # read per file (flows/partitions.py)
+    if resolved.path.is_dir() and (partitioned or (partition_files and cursor is None)):
+        return None  # read per file (flows/partitions.py); a sequential cursor stays sequential
     source = open_source(resolved)
     assert isinstance(source, FileSource)
     try:
