@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,14 @@ from pipeline.records import LABELS, Prediction
 from pipeline.text.tokenize import TextConfig, preprocess
 
 FeatureRows = Sequence[Sequence[float]]
-ONEDNN_PRIMITIVES = 32  # oneDNN's primitive cache capacity while scoring (Scorer.__post_init__)
+ONEDNN_PRIMITIVES = 256  # oneDNN's primitive cache capacity while scoring (Scorer.__post_init__)
+# The batch sizes an exact-length batch is padded up to, with copies of its first text whose
+# results are dropped. oneDNN builds an LSTM primitive for each input shape it meets (~0.7 ms
+# on this machine, more than scoring 20 tweets), and exact-length batches of a pipeline chunk
+# come in every size: rounded up to one of these (at most 25% more rows), the shapes of a run
+# repeat and are found in the primitive cache. bench/scorer_engines.py: see docs/performance.md.
+SHAPE_BATCH_SIZES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160)
+SHAPE_BATCH_SIZES += (192, 256, 320, 384, 448, 512)
 
 
 def batch_logits(
@@ -38,19 +46,30 @@ def batch_logits(
     padded to the longest one of the whole input; with ``exact_lengths`` every batch holds
     texts of one length only, so nothing is padded and the LSTM runs without packing (1.5-2x
     the docs/s of padded batches, probabilities within 1e-6: bench/scorer_engines.py).
+    An exact-length batch is filled up to one of ``SHAPE_BATCH_SIZES`` with copies of its first
+    text (each row of the LSTM is computed on its own; the copies' results are dropped), so
+    that the module meets the same few input shapes again and again.
     Training keeps padded batches, so that its weights do not depend on this.
     """
     logits = torch.empty(len(id_lists), model.config.num_classes)  # [N, C]
     with torch.inference_mode():
         for chunk in _chunks(id_lists, batch_size, exact_lengths):
-            ids, lengths = pad_batch([id_lists[i] for i in chunk])  # [B, T], [B]
+            n = len(chunk)
+            rows = chunk + [chunk[0]] * (_shape_batch_size(n) - n) if exact_lengths else chunk
+            ids, lengths = pad_batch([id_lists[i] for i in rows])  # [B, T], [B]
             features = (
-                pad_features([feature_lists[i] for i in chunk])  # [B, T, F]
+                pad_features([feature_lists[i] for i in rows])  # [B, T, F]
                 if feature_lists is not None
                 else None
             )
-            logits[chunk] = model(ids, lengths, features)
+            logits[chunk] = model(ids, lengths, features)[:n]
     return logits
+
+
+def _shape_batch_size(n: int) -> int:
+    """The smallest of ``SHAPE_BATCH_SIZES`` that holds ``n`` rows (``n`` beyond them all)."""
+    at = bisect_left(SHAPE_BATCH_SIZES, n)
+    return SHAPE_BATCH_SIZES[at] if at < len(SHAPE_BATCH_SIZES) else n
 
 
 def _chunks(
@@ -106,10 +125,11 @@ class Scorer:
     team_lexicon: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        # Exact-length batches give the LSTM a new input shape per text length, and oneDNN
-        # caches a primitive per shape (1,024 by default): ~200 MB more peak RSS per process
-        # over a long run. 32 keeps ~2% of the speed and a fifth of that memory (docs/
-        # performance.md). Read when the first primitive is made; a value set outside wins.
+        # oneDNN caches a primitive per LSTM input shape, 1,024 by default: ~200 MB more peak
+        # RSS per process over a long run. Exact-length batches rounded to SHAPE_BATCH_SIZES
+        # meet a few hundred shapes, mostly the same ones; 256 finds most of them again for
+        # ~50 MB (docs/performance.md). Read when the first primitive is made; a value set
+        # outside wins.
         os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_PRIMITIVES))
 
     def tokenize(self, texts: Sequence[str]) -> list[list[str]]:

@@ -6,10 +6,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import islice, repeat
+from itertools import chain, islice, repeat
 from operator import eq
 from typing import Any
 
+import numpy as np
 import torch
 
 from pipeline.model.lexicon import NUM_FEATURES, FeatureRow, Lexicon
@@ -269,7 +270,9 @@ def pad_batch(id_lists: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Te
     """Right-pad id lists with PAD_ID: ids LongTensor[B, T_max], lengths LongTensor[B]."""
     lengths = [len(ids) for ids in id_lists]
     width = max(lengths, default=1)
-    ids = torch.tensor(_padded(id_lists, width, PAD_ID), dtype=torch.long)
+    ids = _flat(
+        chain.from_iterable(_padded(id_lists, width, PAD_ID)), np.int64, len(lengths) * width
+    )
     return ids.reshape(len(id_lists), width), torch.tensor(lengths, dtype=torch.long)
 
 
@@ -277,9 +280,15 @@ def pad_features(feature_lists: Sequence[Sequence[Sequence[float]]]) -> torch.Te
     """Right-pad per-token feature rows with zeros: FloatTensor[B, T_max, NUM_FEATURES]."""
     width = max((len(rows) for rows in feature_lists), default=1)
     padded = _padded(feature_lists, width, (0.0,) * NUM_FEATURES)
-    return torch.tensor(padded, dtype=torch.float32).reshape(
-        len(feature_lists), width, NUM_FEATURES
-    )
+    count = len(feature_lists) * width * NUM_FEATURES
+    values = _flat(chain.from_iterable(chain.from_iterable(padded)), np.float32, count)
+    return values.reshape(len(feature_lists), width, NUM_FEATURES)
+
+
+def _flat(values: Iterable[Any], dtype: type[np.generic], count: int) -> torch.Tensor:
+    """A 1-d tensor of ``count`` values. numpy's fromiter reads a flat iterator in one C loop;
+    torch.tensor of the nested lists walks them as sequences, ~3x the time (~2 us a post)."""
+    return torch.from_numpy(np.fromiter(values, dtype=dtype, count=count))
 
 
 def _padded(rows: Sequence[Sequence[Any]], width: int, fill: Any) -> list[Sequence[Any]]:
