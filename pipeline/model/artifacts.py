@@ -40,7 +40,7 @@ from pipeline.model.manifest import (
 )
 from pipeline.model.predict import Scorer
 from pipeline.model.vocab import Vocabulary
-from pipeline.text.tokenize import TextConfig
+from pipeline.text.tokenize import TextConfig, read_attributes_only
 from pipeline.training.train import TrainConfig, TrainResult
 
 FORMAT = 1
@@ -162,7 +162,7 @@ def load_scorer(model_dir: Path) -> Scorer:
         state = torch.load(io.BytesIO(verified[WEIGHTS]), map_location="cpu", weights_only=True)
         model = LSTMClassifier(model_config)
         model.load_state_dict(state, strict=True)
-        nlp = spacy.load(model_dir / TOKENIZER)
+        nlp = read_attributes_only(spacy.load(model_dir / TOKENIZER))
     except Exception as err:
         raise ArtifactError(
             f"{model_dir} passed its sha256 checks but cannot be loaded ({err}); it was probably "

@@ -32,7 +32,7 @@ from itertools import chain
 from typing import Any, cast
 
 import spacy
-from spacy.attrs import ORTH
+from spacy.attrs import IS_SPACE, LIKE_EMAIL, LIKE_NUM, LIKE_URL, LOWER, ORTH
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
@@ -132,13 +132,33 @@ class TextConfig:
         return cls(**values)
 
 
+# The lexeme attributes sentimon reads: LOWER (brand matching's PhraseMatcher) and the four
+# flags of `token_forms`.
+READ_ATTRIBUTES = frozenset({LOWER, IS_SPACE, LIKE_URL, LIKE_EMAIL, LIKE_NUM})
+
+
+def read_attributes_only(nlp: Language) -> Language:
+    """``nlp`` with a vocabulary that computes, for each string it meets first, only the lexeme
+    attributes sentimon reads (``READ_ATTRIBUTES``).
+
+    spaCy's English vocabulary computes 23 (shape, prefix, suffix, norm, a dozen flags), four
+    of them strings it keeps: ~5 us a post of a stream of tweets, 8% of tokenising them
+    (docs/performance.md), and a StringStore that grows a third faster. The tokens are the
+    same; an attribute not computed reads as empty or False, so a new reader of one adds it
+    here. Not saved with the pipeline: `make_nlp` and `load_scorer` apply it.
+    """
+    getters = nlp.vocab.lex_attr_getters
+    nlp.vocab.lex_attr_getters = {a: get for a, get in getters.items() if a in READ_ATTRIBUTES}
+    return nlp
+
+
 def make_nlp() -> Language:
     """A blank English pipeline with the social-media tokenizer rules above (no model download).
 
     ``nlp.to_disk`` saves these rules (as pattern strings) and ``spacy.load`` restores them, so
     a saved pipeline does not depend on this function any more.
     """
-    nlp = spacy.blank("en")
+    nlp = read_attributes_only(spacy.blank("en"))
     tokenizer = cast(Tokenizer, nlp.tokenizer)
     prefixes = [_HASH_PREFIX if p == "#" else p for p in nlp.Defaults.prefixes or ()]
     tokenizer.prefix_search = compile_prefix_regex(prefixes).search
