@@ -28,8 +28,8 @@ ONEDNN_PRIMITIVES = 256  # oneDNN's primitive cache capacity while scoring (Scor
 # on this machine, more than scoring 20 tweets), and exact-length batches of a pipeline chunk
 # come in every size: rounded up to one of these (at most 25% more rows), the shapes of a run
 # repeat and are found in the primitive cache. bench/scorer_engines.py: see docs/performance.md.
-SHAPE_BATCH_SIZES = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160)
-SHAPE_BATCH_SIZES += (192, 256, 320, 384, 448, 512)
+SHAPE_BATCH_SIZES: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32, 40, 48, 64)
+SHAPE_BATCH_SIZES += (80, 96, 128, 160, 192, 256, 320, 384, 448, 512)
 
 
 def batch_logits(

@@ -147,8 +147,9 @@ def read_attributes_only(nlp: Language) -> Language:
     same; an attribute not computed reads as empty or False, so a new reader of one adds it
     here. Not saved with the pipeline: `make_nlp` and `load_scorer` apply it.
     """
-    getters = nlp.vocab.lex_attr_getters
-    nlp.vocab.lex_attr_getters = {a: get for a, get in getters.items() if a in READ_ATTRIBUTES}
+    vocab = cast(Any, nlp.vocab)  # lex_attr_getters is a public attribute its stubs omit
+    getters = vocab.lex_attr_getters
+    vocab.lex_attr_getters = {a: get for a, get in getters.items() if a in READ_ATTRIBUTES}
     return nlp
 
 
