@@ -92,3 +92,33 @@ def test_exact_length_batches_agree_with_padded_ones(tiny_scorer, pipeline_nlp):
     probs = tiny_scorer.predict_proba(tokens)
     expected = torch.softmax(padded.double() / tiny_scorer.temperature, dim=-1).numpy()
     np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+def test_exact_length_batches_reach_the_module_in_a_few_sizes_and_each_text_scores_as_alone(
+    tiny_scorer, pipeline_nlp
+):
+    import torch
+
+    from pipeline.model.predict import SHAPE_BATCH_SIZES, batch_logits, encode_all
+
+    # 7 texts of one length, 3 of another, 1 of a third: batches of 8, 3 and 1 rows, the first
+    # filled up with a copy of its first text.
+    texts = ["i hate this flight"] * 7 + ["love it"] * 3 + ["meh"]
+    texts[1], texts[5], texts[8] = "i love this flight", "the phone is great", "hate it"
+    tokens = preprocess(pipeline_nlp, texts, TextConfig())
+    ids, features = encode_all(tiny_scorer.vocab, tokens, tiny_scorer.max_tokens)
+    tiny_scorer.model.eval()
+    sizes: list[int] = []
+    hook = tiny_scorer.model.register_forward_pre_hook(lambda _, args: sizes.append(len(args[0])))
+    try:
+        together = batch_logits(tiny_scorer.model, ids, features, exact_lengths=True)
+    finally:
+        hook.remove()
+    assert sorted(sizes) == [1, 3, 8] and set(sizes) <= set(SHAPE_BATCH_SIZES)
+    alone = torch.cat(
+        [
+            batch_logits(tiny_scorer.model, [ids[k]], None if features is None else [features[k]])
+            for k in range(len(ids))
+        ]
+    )
+    torch.testing.assert_close(together, alone, rtol=0, atol=1e-6)

@@ -206,3 +206,31 @@ def test_preprocess_gives_exactly_the_tokens_of_the_docs(config):
         assert preprocess(nlp, texts, config) == from_docs  # and again, from the cache
         # The pipeline reads the tokens of the Docs it made for brand matching.
         assert docs_tokens(list(make_docs(nlp, texts, config)), config) == from_docs
+
+
+def test_a_vocabulary_reading_only_sentimon_s_attributes_gives_the_same_tokens_and_brands():
+    # The pipelines of make_nlp and load_scorer compute 5 of spaCy's 23 lexeme attributes: every
+    # model token and brand match must be what a vocabulary computing all of them gives.
+    from pipeline.text.brand_file import load_brands
+    from pipeline.text.brands import BrandMatcher
+    from pipeline.training.corpus import load_corpus
+
+    texts = [
+        *load_corpus()["text"].sample(n=3000, random_state=5).tolist(),
+        "call 555-1234 or mail me@x.org, see https://t.co/abc and www.delta.com 1,000 times",
+        "@Delta @united thx!!! #DeltaAirlines soooo 3rd time",
+    ]
+    brands = load_brands(ROOT / "configs" / "brands.toml")
+    lean, full = make_nlp(), make_nlp()
+    full.vocab.lex_attr_getters = dict(spacy.blank("en").vocab.lex_attr_getters)  # spaCy's own
+    assert len(lean.vocab.lex_attr_getters) == 5 < len(full.vocab.lex_attr_getters)
+    found = {}
+    for name, nlp in {"lean": lean, "full": full}.items():
+        docs = list(make_docs(nlp, texts, TextConfig()))
+        matcher = BrandMatcher(nlp, brands)
+        found[name] = (
+            docs_tokens(docs, TextConfig()),
+            [matcher.match(doc, (), doc.text) for doc in docs],
+        )
+    assert found["lean"] == found["full"]
+    assert any(found["lean"][1]), "the sample holds brand mentions"
