@@ -53,6 +53,22 @@ class Analysis:
             self.signals + other.signals,
         )
 
+    @staticmethod
+    def join(parts: Sequence[Analysis]) -> Analysis:
+        """The analyses of consecutive parts of a batch as one, in order (one copy of each
+        list, where adding them two at a time would copy the first parts again and again)."""
+        signals = DomainSignals()
+        for part in parts:
+            signals = signals + part.signals
+        return Analysis(
+            [t for part in parts for t in part.texts],
+            [lang for part in parts for lang in part.langs],
+            [m for part in parts for m in part.mentions],
+            [p for part in parts for p in part.predictions],
+            [k for part in parts for k in part.keys],
+            signals,
+        )
+
     def scored(self, posts: Sequence[Post]) -> list[ScoredPost]:
         """``posts`` (the ones analysed, in order) with what the analysis found for each."""
         return [

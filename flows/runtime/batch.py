@@ -146,6 +146,9 @@ class BatchLoop:
         _read_ahead(rt, pool, source, self.validator, read.cursor_to, size)
         laps("read_ahead")
         analysis = pool.finish(pending, rt.scorer, rt.language, rt.matcher)
+        # The read-ahead batch, if it came while the workers loaded, goes to them now that
+        # they may be ready: they analyse it while this process commits.
+        rt.readahead.update(source.name, lambda ahead: pool.resume(ahead, AHEAD_LOCAL_SHARE))
         laps("analyse")
         return read, posts, rejects, analysis
 

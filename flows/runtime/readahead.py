@@ -7,8 +7,10 @@ run) drops it and reads again, so exactly-once rests on the stored cursor as bef
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flows.runtime.analysis import PendingAnalysis
@@ -41,6 +43,14 @@ class Readahead:
     def put(self, ahead: Ahead) -> None:
         with self._lock:
             self._ahead[ahead.source] = ahead
+
+    def update(self, source: str, change: Callable[[PendingAnalysis], PendingAnalysis]) -> None:
+        """``source``'s read-ahead batch, if there is one, with ``change`` applied to its
+        pending analysis."""
+        with self._lock:
+            ahead = self._ahead.get(source)
+            if ahead is not None:
+                self._ahead[source] = dataclasses.replace(ahead, pending=change(ahead.pending))
 
     def take(self, source: str, cursor: str | None, batch_size: int) -> Ahead | None:
         """The batch read after ``cursor``, if there is a fresh one; any other is dropped."""

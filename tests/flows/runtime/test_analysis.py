@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from db.tables import post_brands, posts, predictions
-from flows.runtime.analysis import MIN_SPLIT, AnalysisPool
+from flows.runtime.analysis import DEFERRED_SLICE, MIN_SPLIT, AnalysisPool, PendingAnalysis
 from flows.runtime.batch import process_batch
 from flows.runtime.process import get_runtime
 from flows.runtime.settings import BUNDLED_BRANDS, BUNDLED_MODEL, Settings
@@ -101,8 +101,33 @@ def test_a_batch_that_comes_while_the_worker_loads_is_analysed_here_until_it_is_
     assert len(resumed.remote) == 1 and resumed.n_local == len(texts) // 2
     assert not resumed.deferred
     assert_same(pool.finish(resumed, *parts), analyse(*parts, texts, hints))
-    # Finished without a resume, a deferred batch is analysed here whole.
+    # Finished without a resume, a deferred batch is split now that the worker is ready.
     assert_same(pool.finish(pending, *parts), analyse(*parts, texts, hints))
+
+
+def test_a_deferred_batch_is_analysed_here_a_slice_at_a_time_until_the_worker_is_ready(
+    parts, pool, monkeypatch
+):
+    texts = _texts(DEFERRED_SLICE * 2 + 500)
+    hints = [("Delta",) if i % 97 == 0 else () for i in range(len(texts))]
+    pending = PendingAnalysis(texts, hints, len(texts), [], deferred=True, local_share=0.5)
+    assert pool.wait_ready(timeout=120)
+    # The worker "becomes ready" after the first slice: the rest of the batch is split then.
+    answers = iter([False])
+    monkeypatch.setattr(pool, "ready", lambda: next(answers, True))
+    splits = []
+    start = pool.start
+
+    def spied_start(texts, hints, local_share):
+        splits.append(split := start(texts, hints, local_share))
+        return split
+
+    monkeypatch.setattr(pool, "start", spied_start)
+    result = pool.finish(pending, *parts)
+    assert_same(result, analyse(*parts, texts, hints))
+    [split] = splits
+    assert len(split.texts) == len(texts) - DEFERRED_SLICE  # one slice analysed here first
+    assert split.n_local == round(len(split.texts) / 2) and len(split.remote) == 1
 
 
 def test_a_dead_worker_falls_back_to_this_process(parts, pool, caplog):
@@ -219,3 +244,33 @@ def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, mon
         n_predictions = len(conn.execute(select(predictions.c.post_id)).all())
     assert sorted(stored, key=int) == [r["id"] for r in rows]
     assert n_predictions == len(rows) - sum(1 for t in _texts(len(rows)) if "schlecht" in t)
+
+
+@pytest.mark.slow  # ~6 s: a worker pool and read-ahead
+def test_a_batch_read_ahead_while_the_worker_loaded_goes_to_it_before_the_commit(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    rows = [
+        {"id": str(i), "text": text, "created_at": "2026-11-01T10:00:00Z"}
+        for i, text in enumerate(_texts(3 * MIN_SPLIT))
+    ]
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SENTIMON_WORKERS", "2")
+    rt = get_runtime(Settings())
+    assert rt.pool is not None and rt.pool.wait_ready(timeout=120)
+    # Still loading when the first batch and the one read ahead of it start; ready after.
+    answers = iter([False, False])
+    monkeypatch.setattr(rt.pool, "ready", lambda: next(answers, True))
+    source, validator = FileSource(folder, "test", settle_seconds=0), Validator("test")
+    assert process_batch(rt, source, validator, MIN_SPLIT) is not None
+    ahead = rt.readahead._ahead["test"].pending
+    assert not ahead.deferred and len(ahead.remote) == 1  # in the worker during the commit
+    while process_batch(rt, source, validator, MIN_SPLIT) is not None:
+        pass
+    rt.pool.close()
+    with rt.engine.connect() as conn:
+        stored = conn.execute(select(posts.c.external_id)).scalars().all()
+    assert sorted(stored, key=int) == [r["id"] for r in rows]
