@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -146,20 +146,24 @@ def _load_rows(
     # The column types' own bind processing for this dialect (UTC timestamps stored naive, as
     # SQLite's ISO text; JSON as text), as SQLAlchemy applies it to the statements it runs.
     processors = [_bind_processor(conn, target.c[name]) for name in names]
-    values = (
-        [
-            value if process is None else process(value)
-            for value, process in zip(row.values(), processors, strict=True)
-        ]
-        for row in rows
-    )
+    values: Iterable[tuple[Any, ...]]
+    if any(processors):
+        # Column by column: map() runs a column's processor in one C loop, where a loop over
+        # each row's values ran Python for every value (~25 ms of a 5,000-post commit).
+        columns = zip(*[row.values() for row in rows], strict=True)
+        values = zip(
+            *[c if p is None else map(p, c) for c, p in zip(columns, processors, strict=True)],
+            strict=True,
+        )
+    else:
+        values = [tuple(row.values()) for row in rows]
     if conn.dialect.name == "postgresql":
         _copy_rows(conn, into, names, values)
     else:
         # Positional parameters in ``names`` order: the statement SQLAlchemy compiles for
         # these columns, run by the driver's executemany (one C loop over the rows).
         compiled = insert(into).compile(dialect=conn.dialect, column_keys=names)
-        conn.exec_driver_sql(str(compiled), [tuple(v) for v in values])
+        conn.exec_driver_sql(str(compiled), list(values))
 
 
 def _bind_processor(conn: Connection, column: Column[Any]) -> Callable[[Any], Any] | None:
@@ -195,7 +199,7 @@ _NOTHING = object()
 
 
 def _copy_rows(
-    conn: Connection, loading: Table, names: list[str], values: Iterator[list[Any]]
+    conn: Connection, loading: Table, names: list[str], values: Iterable[tuple[Any, ...]]
 ) -> None:
     from psycopg import sql  # the driver this path is for; SQLite installs need not load it
 
