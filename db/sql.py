@@ -148,8 +148,9 @@ def _load_rows(
     processors = [_bind_processor(conn, target.c[name]) for name in names]
     values: Iterable[tuple[Any, ...]]
     if any(processors):
-        # Column by column: map() runs a column's processor in one C loop, where a loop over
-        # each row's values ran Python for every value (~25 ms of a 5,000-post commit).
+        # Column by column: only the columns with a processor are walked value by value
+        # (bench/commit_speed.py --repeat 2, in turns: SQLite 0.151 / 0.150 s a batch of
+        # 5,000 against 0.158 / 0.155 s row by row).
         columns = zip(*[row.values() for row in rows], strict=True)
         values = zip(
             *[c if p is None else map(p, c) for c, p in zip(columns, processors, strict=True)],
