@@ -148,6 +148,8 @@ def run_pipeline(
         "first_batches_s": [round(t, 3) for t in latencies[:3]],
         "batches": len(latencies),
         "workers": settings.workers,
+        # The share of a read-ahead batch the pipeline process analysed itself, at the end.
+        "commit_share": None if pool is None else round(pool.commit_share, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         # Worker processes' peaks, summed: the run's memory is both.
         "workers_peak_rss_mb": round(workers_rss, 1),

@@ -41,6 +41,19 @@ MIN_SPLIT = 200
 DEFERRED_SLICE = 1_000
 
 
+# The share of a batch this process keeps while it commits the batch before (a read-ahead
+# batch, `AnalysisPool.start` with ``local_share=None``), to start with: on 2 cores the commit
+# is about a quarter to a third of the work. From then on the measured balance moves it
+# (`AnalysisPool._balance`): the commit's cost depends on the database and grows with its
+# tables.
+COMMIT_SHARE = 0.25
+COMMIT_SHARE_RANGE = (0.05, 0.5)
+
+# What a worker sends back: the analysis of its part, and when (time.monotonic, the same clock
+# in every process of the machine) it started and finished it.
+WorkerResult = tuple[Analysis, float, float]
+
+
 @dataclass(frozen=True)
 class PendingAnalysis:
     """A batch whose parts ``remote`` ((start, end, future) each) are being analysed in the
@@ -49,11 +62,11 @@ class PendingAnalysis:
     texts: list[str]
     hints: list[Sequence[str]]
     n_local: int
-    remote: list[tuple[int, int, Future[Analysis]]]
+    remote: list[tuple[int, int, Future[WorkerResult]]]
     # Left whole to this process because the workers were still loading: `resume` may split
     # it once they are ready, and `finish` splits what is left of it then.
     deferred: bool = False
-    local_share: float = 0.5  # the share it is split with then
+    local_share: float | None = 0.5  # the share it is split with (None: the commit share)
 
 
 class AnalysisPool:
@@ -78,6 +91,10 @@ class AnalysisPool:
         # One no-op task per worker, done once the worker has loaded its runtime.
         self._ready: list[Future[None]] = []
         self.broken = False
+        # The share of a batch analysed here while this process commits another, and when the
+        # worker finished its last part (with one worker: `_balance`).
+        self.commit_share = COMMIT_SHARE
+        self._worker_free_at: float | None = None
 
     def warm(self) -> None:
         """Start the worker processes now rather than at the first batch big enough to split.
@@ -108,11 +125,12 @@ class AnalysisPool:
         return len(done) == len(self._ready) and self.ready()
 
     def start(
-        self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float
+        self, texts: Sequence[str], hints: Sequence[Sequence[str]], local_share: float | None
     ) -> PendingAnalysis:
         """Send all but the first ``local_share`` of ``texts`` to the workers; `finish` does
-        the rest here and collects theirs. Small batches stay here whole, and so does a batch
-        that comes while the workers are still loading (`resume` can split it later).
+        the rest here and collects theirs. ``None``: this process will commit another batch
+        meanwhile, and keeps ``commit_share``. Small batches stay here whole, and so does a
+        batch that comes while the workers are still loading (`resume` can split it later).
 
         A worker takes a few seconds to load torch, spaCy and the model. Waiting for it kept
         the first batch of a run waiting as long (bench/run.py's ``first_batches_s``); this
@@ -123,7 +141,8 @@ class AnalysisPool:
             return PendingAnalysis(texts, hints, len(texts), [])
         if not self.ready():
             return PendingAnalysis(texts, hints, len(texts), [], not self.broken, local_share)
-        n_local = round(len(texts) * local_share)
+        share = self.commit_share if local_share is None else local_share
+        n_local = round(len(texts) * share)
         size = -(-(len(texts) - n_local) // (self.processes - 1))  # ceiling
         cuts = [(a, min(a + size, len(texts))) for a in range(n_local, len(texts), size)]
         try:
@@ -134,9 +153,9 @@ class AnalysisPool:
         except BrokenProcessPool:  # it died after the previous batch
             self._lost_worker()
             return PendingAnalysis(texts, hints, len(texts), [])
-        return PendingAnalysis(texts, hints, n_local, remote)
+        return PendingAnalysis(texts, hints, n_local, remote, local_share=local_share)
 
-    def resume(self, pending: PendingAnalysis, local_share: float) -> PendingAnalysis:
+    def resume(self, pending: PendingAnalysis, local_share: float | None) -> PendingAnalysis:
         """A batch deferred while the workers loaded, split now if they are ready (else as
         it was); any other batch as it is."""
         if not pending.deferred or not self.ready():
@@ -169,13 +188,42 @@ class AnalysisPool:
         texts, hints, n = pending.texts, pending.hints, pending.n_local
         result = analyse(scorer, language, matcher, texts[:n], hints[:n])
         for a, b, future in pending.remote:
+            waited = time.perf_counter()
             try:
-                part = future.result()
+                part, started, ended = future.result()
             except BrokenProcessPool:
                 self._lost_worker()
                 part = analyse(scorer, language, matcher, texts[a:b], hints[a:b])
+            else:
+                waited = time.perf_counter() - waited
+                if len(pending.remote) == 1:
+                    self._balance(pending, waited, started, ended)
             result = result + part
         return Analysis.join([*slices, result]) if slices else result
+
+    def _balance(
+        self, pending: PendingAnalysis, waited: float, started: float, ended: float
+    ) -> None:
+        """Move ``commit_share`` towards the share at which neither process waits for the
+        other, after a batch split between this process and one worker.
+
+        This process waited ``waited`` s for the worker's part: the worker has too much. The
+        worker sat idle between its last part and this one: this process has too much (its
+        commit, the next read). Moving half the difference's worth of posts (at the measured
+        speed) would even them out; an eighth of that is moved per batch, as the times of
+        single batches are noisy and what one move changes shows only two batches later.
+        Measured (bench/run.py --posts 200000 --only e2e, in turns, SQLite): from 0.25 the
+        share settled at 0.15-0.21, and the runs were 3% faster (docs/performance.md).
+        """
+        idle = 0.0 if self._worker_free_at is None else max(0.0, started - self._worker_free_at)
+        self._worker_free_at = ended
+        if pending.local_share is not None or pending.n_local == len(pending.texts):
+            return  # split evenly on purpose (nothing committed meanwhile), or not split
+        remote_share = 1 - pending.n_local / len(pending.texts)
+        whole = (ended - started) / remote_share  # the batch's analysis in one process
+        if whole > 0:
+            moved = self.commit_share + (waited - idle) / (2 * whole) / 8
+            self.commit_share = min(max(moved, COMMIT_SHARE_RANGE[0]), COMMIT_SHARE_RANGE[1])
 
     def _lost_worker(self) -> None:
         if not self.broken:
@@ -250,6 +298,7 @@ def _ready() -> None:
     """A no-op: submitting it makes the executor spawn a worker, which runs its initializer."""
 
 
-def _analyse_in_worker(texts: list[str], hints: list[Sequence[str]]) -> Analysis:
+def _analyse_in_worker(texts: list[str], hints: list[Sequence[str]]) -> WorkerResult:
     assert _WORKER is not None, "the pool's initializer builds the worker runtime"
-    return analyse(*_WORKER, texts, hints)
+    started = time.monotonic()
+    return analyse(*_WORKER, texts, hints), started, time.monotonic()

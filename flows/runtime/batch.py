@@ -148,7 +148,7 @@ class BatchLoop:
         analysis = pool.finish(pending, rt.scorer, rt.language, rt.matcher)
         # The read-ahead batch, if it came while the workers loaded, goes to them now that
         # they may be ready: they analyse it while this process commits.
-        rt.readahead.update(source.name, lambda ahead: pool.resume(ahead, AHEAD_LOCAL_SHARE))
+        rt.readahead.update(source.name, lambda ahead: pool.resume(ahead, None))
         laps("analyse")
         return read, posts, rejects, analysis
 
@@ -215,15 +215,8 @@ def _inputs(posts: list[Post]) -> tuple[list[str], list[tuple[str, ...]]]:
 # The share of a batch left to this process when its parts start together (nothing is being
 # committed meanwhile): half each.
 FRESH_LOCAL_SHARE = 0.5
-# The share of a read-ahead batch left to this process, which first commits the batch before
-# it: on 2 cores the commit is about a quarter to a third of the work, so a quarter here and
-# three quarters in the worker finish together. On PostgreSQL part of the commit runs in the
-# server, on the same cores, so a larger share here costs more there. Measured in turns
-# (bench/run.py --posts 100000 --only e2e --postgres URL), SQLite / PostgreSQL docs/s:
-# 0.25 4,912 / 4,314 and 4,771 / 4,348; 0.30 4,811 / 4,196 and 4,963 / 4,138 (0.35 on SQLite
-# alone: 4,730 / 4,740). On SQLite, --posts 200000, 2026-12-01 (a faster day), in turns: 0.25
-# 7,571 / 7,644 against 0.33 7,266 / 7,091; 0.25 8,140 / 7,554 against 0.20 7,695 / 8,182.
-AHEAD_LOCAL_SHARE = 0.25
+# A read-ahead batch is started with ``local_share=None``: this process first commits the
+# batch before it, and keeps the pool's measured share (flows/runtime/analysis.py).
 
 
 def _read_ahead(
@@ -248,5 +241,5 @@ def _read_ahead(
     if not read.records:
         return
     posts, rejects = validator.split(read.records)
-    pending = pool.start(*_inputs(posts), AHEAD_LOCAL_SHARE)
+    pending = pool.start(*_inputs(posts), None)
     rt.readahead.put(Ahead(source.name, cursor, batch_size, read, posts, rejects, pending))

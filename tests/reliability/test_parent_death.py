@@ -98,7 +98,7 @@ def _analysed_remotely(pool: AnalysisPool) -> int:
     texts = [f"@united flight {i} was late" for i in range(MIN_SPLIT)]
     assert pool.wait_ready(timeout=120)
     pending = pool.start(texts, [()] * len(texts), local_share=0.5)
-    return sum(len(future.result(timeout=120).texts) for _, _, future in pending.remote)
+    return sum(len(future.result(timeout=120)[0].texts) for _, _, future in pending.remote)
 
 
 def test_a_worker_started_by_a_thread_that_has_ended_lives_on():

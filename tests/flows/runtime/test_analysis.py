@@ -274,3 +274,36 @@ def test_a_batch_read_ahead_while_the_worker_loaded_goes_to_it_before_the_commit
     with rt.engine.connect() as conn:
         stored = conn.execute(select(posts.c.external_id)).scalars().all()
     assert sorted(stored, key=int) == [r["id"] for r in rows]
+
+
+def test_the_commit_share_moves_towards_the_process_that_waits_less():
+    from flows.runtime.analysis import COMMIT_SHARE, COMMIT_SHARE_RANGE
+
+    pool = AnalysisPool(BUNDLED_MODEL, BUNDLED_BRANDS, processes=2)  # no worker started
+    texts = _texts(100)
+
+    def batch(local_share=None, n_local=25):
+        return PendingAnalysis(texts, [()] * 100, n_local, [], local_share=local_share)
+
+    # 75 posts in 0.75 s: the whole batch would take 1 s in one process.
+    pool._balance(batch(), waited=0.0, started=10.0, ended=10.75)
+    assert pool.commit_share == COMMIT_SHARE  # nothing to compare the first part with
+    # The worker sat idle 0.2 s before its next part: this process keeps less.
+    pool._balance(batch(), waited=0.0, started=10.95, ended=11.70)
+    assert pool.commit_share == pytest.approx(COMMIT_SHARE - 0.2 / 2 / 8)
+    # This process waited 0.4 s for the worker: it keeps more.
+    pool._balance(batch(), waited=0.4, started=11.70, ended=12.45)
+    assert pool.commit_share == pytest.approx(COMMIT_SHARE - 0.2 / 2 / 8 + 0.4 / 2 / 8)
+    # An even split on purpose (nothing committed meanwhile) teaches nothing.
+    before = pool.commit_share
+    pool._balance(batch(local_share=0.5, n_local=50), waited=0.3, started=13.0, ended=13.5)
+    assert pool.commit_share == before
+    # However long the waits, the share stays within its range.
+    for _ in range(200):
+        pool._balance(batch(), waited=5.0, started=20.0, ended=20.75)
+    assert pool.commit_share == COMMIT_SHARE_RANGE[1]
+    at = 30.0
+    for _ in range(200):
+        pool._balance(batch(), waited=0.0, started=at + 5.0, ended=at + 5.75)
+        at += 5.75
+    assert pool.commit_share == COMMIT_SHARE_RANGE[0]
