@@ -18,7 +18,14 @@ def test_sqlite_file_gets_its_directory_wal_and_foreign_keys(tmp_path):
     with engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            for name in (
+                "journal_mode",
+                "foreign_keys",
+                "busy_timeout",
+                "synchronous",
+                "cache_size",
+                "temp_store",
+            )
         }
     engine.dispose()
     assert path.parent.is_dir()
@@ -27,6 +34,8 @@ def test_sqlite_file_gets_its_directory_wal_and_foreign_keys(tmp_path):
         "foreign_keys": 1,
         "busy_timeout": 30000,
         "synchronous": 1,
+        "cache_size": -32768,  # KiB: 32 MiB
+        "temp_store": 2,  # memory
     }
 
 
