@@ -92,24 +92,29 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Child: every batch through flows.runtime.batch.process_batch, no Prefect; prints JSON."""
     from db.engine import make_engine
+    from flows.runtime.model_dirs import prepare_database
+    from flows.runtime.settings import BUNDLED_BRANDS, Settings
+    from flows.runtime.workers import start_early, worker_key
+
+    engine = make_engine(url)
+    settings = Settings()  # SENTIMON_WORKERS comes from --workers
+    model_dir = prepare_database(engine, settings.data_dir)
+    workers = settings.workers
+    if workers > 1:  # as `sentimon run` does once its checks pass, before torch and Prefect load
+        start_early(worker_key(Path(model_dir), BUNDLED_BRANDS, None, workers))
+
     from flows.runtime.analysis import AnalysisPool
     from flows.runtime.batch import process_batch
-    from flows.runtime.model_dirs import prepare_database
     from flows.runtime.process import Runtime
-    from flows.runtime.settings import BUNDLED_BRANDS, Settings
     from pipeline.model.artifacts import load_scorer
     from pipeline.sources import FileSource
     from pipeline.sources.validate import Validator
     from pipeline.text.brand_file import load_brands
     from pipeline.text.brands import BrandMatcher
 
-    engine = make_engine(url)
-    settings = Settings()  # SENTIMON_WORKERS comes from --workers
-    model_dir = prepare_database(engine, settings.data_dir)
-    workers = settings.workers
     pool = AnalysisPool(model_dir, BUNDLED_BRANDS, workers) if workers > 1 else None
     if pool is not None:
-        pool.warm()  # as flows.runtime.process builds a runtime
+        pool.warm()  # as flows.runtime.process builds a runtime: takes the workers started above
     scorer = load_scorer(model_dir)
     matcher = BrandMatcher(scorer.nlp, load_brands(BUNDLED_BRANDS))
     rt = Runtime(settings, engine, scorer, matcher, pool=pool)

@@ -26,6 +26,7 @@ from flows.runtime.settings import load_settings
 
 if TYPE_CHECKING:
     from flows.runtime.config import SourceConfig
+    from flows.runtime.settings import Settings
 
 
 @app.command()
@@ -187,6 +188,8 @@ def run(
     from flows.api_server import start
 
     start()
+    if task_runner != "dask":  # Dask's workers build runtimes of their own
+        _start_workers_early(settings)
     with interruptible(
         f"every batch of {resolved.name} committed before it is kept, and the same command "
         "resumes after the last one (`sentimon sources list` shows where it stands)"
@@ -204,6 +207,20 @@ def run(
             accept_rejects=accept_rejects,
         )
     _print_run(result, resolved.config)
+
+
+def _start_workers_early(settings: Settings) -> None:
+    """With SENTIMON_WORKERS > 1, the flow's analysis workers start now: they load the model
+    while Prefect and the flow start, instead of during the first batches
+    (flows/runtime/workers.py)."""
+    if settings.workers < 2:
+        return
+    from flows.runtime.config import team_lexicon_path
+    from flows.runtime.model_dirs import resolve_model_dir
+    from flows.runtime.workers import start_early, worker_key
+
+    model_dir, lexicon = resolve_model_dir(settings), team_lexicon_path(settings)
+    start_early(worker_key(model_dir, settings.brands, lexicon, settings.workers))
 
 
 def _ingest(runner_options: tuple[str, str | None], *args: Any, **options: Any) -> dict[str, Any]:
@@ -339,7 +356,8 @@ def score(
     lexicon = settings.lexicon or load_config(settings.config).lexicon_path()
     if lexicon is not None:
         load_team_lexicon(lexicon)  # a bad one answers before torch loads, as for `run`
-    from flows.runtime.process import load_scoring_model, team_lexicon_path
+    from flows.runtime.config import team_lexicon_path
+    from flows.runtime.process import load_scoring_model
 
     scorer = load_scoring_model(model_dir, team_lexicon_path(settings))
     skipped = _not_scored(items, scorer.text_config.normalization)

@@ -13,9 +13,7 @@ everything else stay in this process, so a batch is still exactly one commit. RE
 from __future__ import annotations
 
 import concurrent.futures
-import gc
 import logging
-import multiprocessing
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,12 +21,15 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.runtime.parent_death import end_with_parent, interrupts_ignored
+from flows.runtime.workers import (
+    WorkerResult,
+    analyse_in_worker,
+    start_workers,
+    take_early,
+    worker_key,
+)
 from pipeline.analysis import Analysis, analyse
-from pipeline.model.artifacts import load_scorer
 from pipeline.model.predict import Scorer
-from pipeline.model.team_lexicon import apply_team_lexicon, load_team_lexicon
-from pipeline.text.brand_file import load_brands
 from pipeline.text.brands import BrandMatcher
 from pipeline.text.language import LanguageIdentifier
 
@@ -48,10 +49,6 @@ DEFERRED_SLICE = 1_000
 # tables.
 COMMIT_SHARE = 0.25
 COMMIT_SHARE_RANGE = (0.05, 0.5)
-
-# What a worker sends back: the analysis of its part, and when (time.monotonic, the same clock
-# in every process of the machine) it started and finished it.
-WorkerResult = tuple[Analysis, float, float]
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,8 @@ class AnalysisPool:
     """``processes - 1`` worker processes that analyse all but one part of each batch.
 
     The workers load the same model directory and brands file as this process's runtime; they
-    start on first use (a few seconds: torch, spaCy and the model load there too).
+    start on first use (a few seconds: torch, spaCy and the model load there too), unless
+    `sentimon run` started them before (flows/runtime/workers.py).
     """
 
     def __init__(
@@ -148,7 +146,7 @@ class AnalysisPool:
         try:
             executor = self._start()
             remote = [
-                (a, b, executor.submit(_analyse_in_worker, texts[a:b], hints[a:b])) for a, b in cuts
+                (a, b, executor.submit(analyse_in_worker, texts[a:b], hints[a:b])) for a, b in cuts
             ]
         except BrokenProcessPool:  # it died after the previous batch
             self._lost_worker()
@@ -232,73 +230,12 @@ class AnalysisPool:
 
     def _start(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            # spawn, not fork: a forked copy of a process holding torch threads and database
-            # connections is not safe, and the worker needs none of this process's state.
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.processes - 1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(
-                    str(self.model_dir),
-                    str(self.brands_path),
-                    str(self.team_lexicon) if self.team_lexicon else None,
-                ),
-            )
-            # One task per worker spawns each (the executor starts a process per task while
-            # none is idle); each is done once its worker's initializer has run.
-            with interrupts_ignored():
-                self._ready = [self._executor.submit(_ready) for _ in range(self.processes - 1)]
+            # Started by `sentimon run` before the flow (flows/runtime/workers.py), or now.
+            key = worker_key(self.model_dir, self.brands_path, self.team_lexicon, self.processes)
+            self._executor, self._ready = take_early(key) or start_workers(key)
         return self._executor
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
-
-
-# The worker process's own runtime, built by _init_worker.
-_WORKER: tuple[Scorer, LanguageIdentifier, BrandMatcher] | None = None
-_FROZEN = False
-
-
-def freeze_loaded_objects() -> None:
-    """Exempt what is alive now (torch, spaCy, the model and its vocabulary: hundreds of
-    thousands of objects) from the garbage collector's full passes, once per process.
-
-    Each full pass walked them all although they live as long as the process: ~8% of the
-    analysis (bench/gc_freeze.py). Once only, so that a process building many runtimes (the
-    tests) does not pin each one.
-    """
-    global _FROZEN
-    if not _FROZEN:
-        _FROZEN = True
-        gc.freeze()
-
-
-def _init_worker(model_dir: str, brands_path: str, team_lexicon: str | None = None) -> None:
-    global _WORKER
-    started = time.perf_counter()
-    # First: a parent killed outright (SIGKILL) would leave this ~470 MB process waiting on its
-    # queue for good; one killed while this process was still importing ends it here.
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.pid is not None:  # None: called here, not in a worker
-        end_with_parent(parent.pid)
-    scorer = load_scorer(Path(model_dir))
-    if team_lexicon is not None:
-        scorer = apply_team_lexicon(scorer, load_team_lexicon(Path(team_lexicon)))
-    matcher = BrandMatcher(scorer.nlp, load_brands(Path(brands_path)))
-    language = LanguageIdentifier()
-    language.load()  # now, not in the first part it analyses: `ready` means ready
-    _WORKER = (scorer, language, matcher)
-    freeze_loaded_objects()
-    log.debug("analysis worker ready in %.1f s", time.perf_counter() - started)
-
-
-def _ready() -> None:
-    """A no-op: submitting it makes the executor spawn a worker, which runs its initializer."""
-
-
-def _analyse_in_worker(texts: list[str], hints: list[Sequence[str]]) -> WorkerResult:
-    assert _WORKER is not None, "the pool's initializer builds the worker runtime"
-    started = time.monotonic()
-    return analyse(*_WORKER, texts, hints), started, time.monotonic()

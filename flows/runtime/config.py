@@ -30,13 +30,16 @@ import difflib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError, UsageError, toml_syntax_error
 from pipeline.sources.encoding import check_encoding
 from pipeline.sources.validate import FIELDS
+
+if TYPE_CHECKING:
+    from flows.runtime.settings import Settings
 
 
 class SourceConfig(BaseModel):
@@ -205,3 +208,10 @@ def _described(error: Any) -> str:
         return f"{where}: unknown key{hint}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def team_lexicon_path(settings: Settings) -> Path | None:
+    """The team lexicon file: SENTIMON_LEXICON, else `lexicon` of sentimon.toml, else None."""
+    if settings.lexicon is not None:
+        return settings.lexicon
+    return load_config(settings.config).lexicon_path()

@@ -14,14 +14,15 @@ from sqlalchemy import Engine
 
 from db import repository
 from db.engine import make_engine
-from flows.runtime.analysis import AnalysisPool, freeze_loaded_objects
-from flows.runtime.config import load_config
+from flows.runtime.analysis import AnalysisPool
+from flows.runtime.config import team_lexicon_path
 from flows.runtime.model_dirs import missing_active_model, prepare_database
 from flows.runtime.readahead import Readahead
 from flows.runtime.settings import (
     Settings,
     model_dir_of,
 )
+from flows.runtime.workers import freeze_loaded_objects
 from pipeline.errors import ArtifactError
 from pipeline.model.artifacts import load_scorer
 from pipeline.model.predict import Scorer
@@ -48,13 +49,6 @@ class Runtime:
     @property
     def model_version(self) -> str:
         return self.scorer.version
-
-
-def team_lexicon_path(settings: Settings) -> Path | None:
-    """The team lexicon file: SENTIMON_LEXICON, else `lexicon` of sentimon.toml, else None."""
-    if settings.lexicon is not None:
-        return settings.lexicon
-    return load_config(settings.config).lexicon_path()
 
 
 def load_team(path: Path | None) -> TeamLexicon | None:

@@ -307,3 +307,41 @@ def test_the_commit_share_moves_towards_the_process_that_waits_less():
         pool._balance(batch(), waited=0.0, started=at + 5.0, ended=at + 5.75)
         at += 5.75
     assert pool.commit_share == COMMIT_SHARE_RANGE[0]
+
+
+@pytest.mark.slow  # ~5 s: a worker pool
+def test_workers_started_by_the_run_command_are_the_ones_the_flow_s_runtime_uses(
+    tmp_path, monkeypatch
+):
+    from flows.cli.run import _start_workers_early
+    from flows.runtime import workers
+
+    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SENTIMON_WORKERS", "2")
+    settings = Settings()
+    # As `sentimon run` does on a new database, before the flow prepares it.
+    _start_workers_early(settings)
+    [(executor, ready)] = workers._EARLY.values()
+    rt = get_runtime(settings)
+    assert rt.pool is not None and rt.pool.wait_ready(timeout=120)
+    assert rt.pool._executor is executor and rt.pool._ready == ready and not workers._EARLY
+    texts = _texts(MIN_SPLIT)
+    pending = rt.pool.start(texts, [()] * len(texts), local_share=0.5)
+    assert len(pending.remote) == 1
+    alone = analyse(*parts_of(rt), texts, [()] * len(texts))
+    assert_same(rt.pool.finish(pending, *parts_of(rt)), alone)
+    rt.pool.close()
+
+
+def parts_of(rt):
+    return rt.scorer, rt.language, rt.matcher
+
+
+def test_workers_started_for_another_model_are_stopped_when_the_pool_starts_its_own():
+    from flows.runtime import workers
+
+    stale = workers.worker_key(BUNDLED_MODEL, BUNDLED_BRANDS, None, 3)
+    workers.start_early(stale)
+    [(executor, _)] = workers._EARLY.values()
+    assert workers.take_early(workers.worker_key(BUNDLED_MODEL, BUNDLED_BRANDS, None, 2)) is None
+    assert not workers._EARLY and executor._shutdown_thread
