@@ -57,7 +57,10 @@ def main() -> None:
                 if name == "run":  # a new source of one post each time
                     post = Path(data_dir) / f"post-{run}.jsonl"
                     record = {"id": str(run), "text": "the service was great"}
-                    post.write_text(json.dumps({**record, "created_at": "2026-11-30T10:00:00Z"}))
+                    # One ended line: a last line without its newline waits as still being written.
+                    post.write_text(
+                        json.dumps({**record, "created_at": "2026-11-30T10:00:00Z"}) + "\n"
+                    )
                     argv = ["run", "--input", str(post)]
                 wall = timed([args.sentimon, *argv], env)
                 if run:  # the first round warms the page cache
