@@ -214,10 +214,8 @@ def test_a_read_ahead_batch_is_used_only_after_the_cursor_it_was_read_after():
     assert box.take("s", "c1", 100) is not None
 
 
-@pytest.mark.slow  # ~6 s: a worker pool and read-ahead
-def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, monkeypatch):
-    from db.tables import source_cursors
-
+def _landing_with_workers(tmp_path, monkeypatch):
+    """A landing folder of 3 * MIN_SPLIT posts, and a runtime with one analysis worker."""
     folder = tmp_path / "landing"
     folder.mkdir()
     rows = [
@@ -227,8 +225,16 @@ def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, mon
     (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SENTIMON_WORKERS", "2")
-    rt = get_runtime(Settings())
-    source, validator = FileSource(folder, "test", settle_seconds=0), Validator("test")
+    return rows, get_runtime(Settings())
+
+
+@pytest.mark.slow  # ~6 s: a worker pool and read-ahead
+def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, monkeypatch):
+    from db.tables import source_cursors
+
+    rows, rt = _landing_with_workers(tmp_path, monkeypatch)
+    source = FileSource(tmp_path / "landing", "test", settle_seconds=0)
+    validator = Validator("test")
     first = process_batch(rt, source, validator, MIN_SPLIT)
     assert first is not None and first.n_posts == MIN_SPLIT
     assert rt.readahead._ahead  # the second batch was read ahead
@@ -250,21 +256,13 @@ def test_a_rewound_cursor_ignores_the_read_ahead_and_loses_nothing(tmp_path, mon
 def test_a_batch_read_ahead_while_the_worker_loaded_goes_to_it_before_the_commit(
     tmp_path, monkeypatch
 ):
-    folder = tmp_path / "landing"
-    folder.mkdir()
-    rows = [
-        {"id": str(i), "text": text, "created_at": "2026-11-01T10:00:00Z"}
-        for i, text in enumerate(_texts(3 * MIN_SPLIT))
-    ]
-    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    monkeypatch.setenv("SENTIMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SENTIMON_WORKERS", "2")
-    rt = get_runtime(Settings())
+    rows, rt = _landing_with_workers(tmp_path, monkeypatch)
     assert rt.pool is not None and rt.pool.wait_ready(timeout=120)
     # Still loading when the first batch and the one read ahead of it start; ready after.
     answers = iter([False, False])
     monkeypatch.setattr(rt.pool, "ready", lambda: next(answers, True))
-    source, validator = FileSource(folder, "test", settle_seconds=0), Validator("test")
+    source = FileSource(tmp_path / "landing", "test", settle_seconds=0)
+    validator = Validator("test")
     assert process_batch(rt, source, validator, MIN_SPLIT) is not None
     ahead = rt.readahead._ahead["test"].pending
     assert not ahead.deferred and len(ahead.remote) == 1  # in the worker during the commit
