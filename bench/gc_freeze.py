@@ -5,7 +5,7 @@
 Loads the model, tokenizer, language identifier and brand matcher as a pipeline process does,
 warms them on 5,000 corpus posts, then analyses ``--posts`` more in batches of 5,000
 (`pipeline.analysis.analyse`), timing every collection with ``gc.callbacks``. Run once as is and
-once with ``--freeze`` (what `flows.runtime.analysis.freeze_loaded_objects` does after loading):
+once with ``--freeze`` (what `flows.runtime.workers.freeze_loaded_objects` does after loading):
 the full (generation 2) passes are the ones that walk torch's and spaCy's objects.
 Not part of the test suite (docs/performance.md).
 """
